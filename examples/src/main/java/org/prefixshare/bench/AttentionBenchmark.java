@@ -1,0 +1,131 @@
+package org.prefixshare.bench;
+
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.prefixshare.ops.attention.AncestorMask;
+import org.prefixshare.ops.attention.Errors;
+import org.prefixshare.ops.attention.PrefixShareOps;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * {@code bench attention}: the native op against the dense SameDiff reference, float32, B = 1, over head dims,
+ * GQA shapes, lengths and the three {@link BenchLayouts}. The native op is timed eagerly (kernel plus its Java
+ * preparation); the reference through a SameDiff graph (what a DL4J user would otherwise run). FLOPs count only the
+ * visible area: forward 4 x visiblePairs x D x Hq, backward 2.5 x that.
+ */
+public final class AttentionBenchmark {
+
+    /** One measured case. Times in milliseconds (median). */
+    public record Case(int T, int D, int hq, int hkv, String layout, double visible_fraction,
+                       double native_fwd_ms, double native_fwdbwd_ms, double ref_fwd_ms, double ref_fwdbwd_ms,
+                       double native_fwd_gflops, double native_bwd_gflops,
+                       double max_rel_err_fwd, double max_rel_err_bwd) {
+    }
+
+    /** The whole run, in the shape of the JSON line. */
+    public record Result(double sgemm_gflops, List<Case> cases) {
+    }
+
+    private final boolean quick;
+    private final Consumer<String> progress;
+
+    public AttentionBenchmark(boolean quick, Consumer<String> progress) {
+        this.quick = quick;
+        this.progress = progress;
+    }
+
+    public Result run() {
+        PrefixShareOps.init();
+        double sgemm = sgemmGflops(2048);
+        progress.accept(String.format("sgemm (ND4J 2048^3 mmul, float32): %.1f GFLOP/s", sgemm));
+        int[] lengths = quick ? new int[]{512, 1024, 2048} : new int[]{512, 1024, 2048, 4096};
+        int[][] heads = {{8, 8}, {8, 2}};
+        List<Case> cases = new ArrayList<>();
+        for (int d : new int[]{64, 128}) {
+            for (int[] h : heads) {
+                for (int t : lengths) {
+                    for (BenchLayouts layout : BenchLayouts.values()) {
+                        Case c = measure(t, d, h[0], h[1], layout);
+                        cases.add(c);
+                        progress.accept(String.format(
+                                "T=%4d D=%3d Hq=%d Hkv=%d %-7s vis=%.3f | native fwd %8.2f ms fwd+bwd %8.2f ms "
+                                        + "(%5.1f / %5.1f GFLOP/s) | ref fwd %8.2f ms fwd+bwd %8.2f ms | "
+                                        + "speedup fwd+bwd %5.1fx | err %.1e %.1e",
+                                t, d, h[0], h[1], layout.label(), c.visible_fraction, c.native_fwd_ms,
+                                c.native_fwdbwd_ms, c.native_fwd_gflops, c.native_bwd_gflops, c.ref_fwd_ms,
+                                c.ref_fwdbwd_ms, c.ref_fwdbwd_ms / c.native_fwdbwd_ms, c.max_rel_err_fwd,
+                                c.max_rel_err_bwd));
+                    }
+                }
+            }
+        }
+        return new Result(sgemm, cases);
+    }
+
+    private int reps(int t) {
+        return quick ? (t >= 2048 ? 3 : 5) : (t >= 2048 ? 5 : 9);
+    }
+
+    private Case measure(int t, int d, int hq, int hkv, BenchLayouts layout) {
+        int[][] row = layout.row(t);
+        double visibleFraction = AncestorMask.visibleFraction(row[0], row[1]);
+        double visiblePairs = visibleFraction * t * (double) t;
+        Nd4j.getRandom().setSeed(t * 31L + d);
+        INDArray q = Nd4j.randn(DataType.FLOAT, 1, t, hq, d);
+        INDArray k = Nd4j.randn(DataType.FLOAT, 1, t, hkv, d);
+        INDArray v = Nd4j.randn(DataType.FLOAT, 1, t, hkv, d);
+        INDArray dOut = Nd4j.randn(DataType.FLOAT, 1, t, hq, d);
+        INDArray node = Nd4j.createFromArray(new int[][]{row[0]});
+        INDArray end = Nd4j.createFromArray(new int[][]{row[1]});
+        double scale = 1 / Math.sqrt(d);
+        int reps = reps(t);
+
+        INDArray[][] nativeOut = new INDArray[2][];
+        double nFwd = Timing.medianMillis(() -> nativeOut[0] = PrefixShareOps.forward(q, k, v, node, end, scale),
+                1, reps);
+        double nFwdBwd = Timing.medianMillis(() -> {
+            INDArray[] f = PrefixShareOps.forward(q, k, v, node, end, scale);
+            nativeOut[1] = PrefixShareOps.backward(q, k, v, node, end, f[0], f[1], dOut, scale);
+        }, 1, reps);
+
+        SameDiff sd = SameDiff.create();
+        SDVariable vq = sd.var("q", q);
+        SDVariable vk = sd.var("k", k);
+        SDVariable vv = sd.var("v", v);
+        SDVariable out = PrefixShareOps.attention(sd, vq, vk, vv, sd.constant("node", node.castTo(DataType.FLOAT)),
+                sd.constant("end", end.castTo(DataType.FLOAT)), scale, PrefixShareOps.Implementation.REFERENCE);
+        sd.constant("w", dOut).mul(out).sum("loss").markAsLoss();
+        @SuppressWarnings("unchecked")
+        Map<String, INDArray>[] refOut = new Map[2];
+        int refReps = Math.max(1, reps - 2);
+        double rFwd = Timing.medianMillis(() -> refOut[0] = sd.output(Collections.emptyMap(), out.name()), 1, refReps);
+        double rFwdBwd = Timing.medianMillis(
+                () -> refOut[1] = sd.calculateGradients(Collections.emptyMap(), "q", "k", "v"), 1, refReps);
+
+        double errFwd = Errors.maxRelative(nativeOut[0][0], refOut[0].get(out.name()));
+        double errBwd = Math.max(Errors.maxRelative(nativeOut[1][0], refOut[1].get("q")),
+                Math.max(Errors.maxRelative(nativeOut[1][1], refOut[1].get("k")),
+                        Errors.maxRelative(nativeOut[1][2], refOut[1].get("v"))));
+        double fwdFlops = 4.0 * visiblePairs * d * hq;
+        double bwdMs = Math.max(1e-6, nFwdBwd - nFwd);
+        return new Case(t, d, hq, hkv, layout.label(), visibleFraction, nFwd, nFwdBwd, rFwd, rFwdBwd,
+                fwdFlops / (nFwd * 1e6), 2.5 * fwdFlops / (bwdMs * 1e6), errFwd, errBwd);
+    }
+
+    /** This machine's float32 matmul rate through ND4J (OpenBLAS): the practical ceiling for the kernels. */
+    static double sgemmGflops(int n) {
+        INDArray a = Nd4j.rand(DataType.FLOAT, n, n);
+        INDArray b = Nd4j.rand(DataType.FLOAT, n, n);
+        INDArray c = Nd4j.createUninitialized(DataType.FLOAT, n, n);
+        double ms = Timing.medianMillis(() -> a.mmuli(b, c), 2, 5);
+        return 2.0 * n * n * (double) n / (ms * 1e6);
+    }
+}

@@ -1,0 +1,63 @@
+package org.prefixshare.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.prefixshare.bench.AttentionBenchmark;
+import org.prefixshare.bench.AttentionBenchmark.Case;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code prefixshare bench attention [--quick] [--json]}. */
+@Command(name = "attention", mixinStandardHelpOptions = true,
+        description = "Time the native prefix-shared attention op against the dense SameDiff reference "
+                + "(float32, B=1; causal, pair and packed layouts) and this machine's sgemm rate.")
+public final class BenchAttentionCommand implements Callable<Integer> {
+
+    @Option(names = "--quick", description = "T in {512, 1024, 2048} only, fewer repetitions.")
+    boolean quick;
+
+    @Option(names = "--json", description = "End with one JSON line holding every figure.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        AttentionBenchmark.Result r = new AttentionBenchmark(quick, System.out::println).run();
+        printSummary(r);
+        if (json) {
+            System.out.println(new ObjectMapper().writeValueAsString(r));
+        }
+        return 0;
+    }
+
+    /** The figures the acceptance criteria read, each with its baseline and ideal. */
+    private static void printSummary(AttentionBenchmark.Result r) {
+        System.out.println();
+        System.out.printf("sgemm: %.1f GFLOP/s%n", r.sgemm_gflops());
+        for (int d : new int[]{64, 128}) {
+            for (int hkv : new int[]{8, 2}) {
+                List<Case> at2048 = r.cases().stream()
+                        .filter(c -> c.T() == 2048 && c.D() == d && c.hkv() == hkv).toList();
+                Case causal = at2048.stream().filter(c -> c.layout().equals("causal")).findFirst().orElse(null);
+                if (causal == null) {
+                    continue;
+                }
+                System.out.printf("T=2048 D=%d Hq=8 Hkv=%d causal: native fwd+bwd %.1fx faster than the dense "
+                                + "reference (%.1f vs %.1f ms); fwd %.0f%% of sgemm, bwd %.0f%% of sgemm%n",
+                        d, hkv, causal.ref_fwdbwd_ms() / causal.native_fwdbwd_ms(), causal.native_fwdbwd_ms(),
+                        causal.ref_fwdbwd_ms(), 100 * causal.native_fwd_gflops() / r.sgemm_gflops(),
+                        100 * causal.native_bwd_gflops() / r.sgemm_gflops());
+                for (Case c : at2048) {
+                    if (c != causal) {
+                        double timeRatio = c.native_fwdbwd_ms() / causal.native_fwdbwd_ms();
+                        double ideal = c.visible_fraction() / causal.visible_fraction();
+                        System.out.printf("    %-6s time / causal time %.3f, ideal (visible area ratio) %.3f, "
+                                + "ratio to ideal %.2f (<= 1.15 wanted)%n", c.layout(), timeRatio, ideal,
+                                timeRatio / ideal);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+package org.prefixshare.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code prefixshare bench ...}: benchmarks, each measured side by side against its baseline in one run. */
+@Command(name = "bench",
+        description = "Benchmarks (ratios measured side by side in one run).",
+        subcommands = {
+                BenchAttentionCommand.class
+        })
+public final class BenchCommand implements Runnable {
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+}

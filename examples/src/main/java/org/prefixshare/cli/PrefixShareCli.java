@@ -1,0 +1,32 @@
+package org.prefixshare.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code prefixshare} command line. Each command lives in its own class; groups ({@code bench}, {@code data},
+ * ...) are commands whose subcommands do the work.
+ */
+@Command(name = "prefixshare",
+        mixinStandardHelpOptions = true,
+        version = "prefixshare 0.1.0",
+        description = "Prefix-shared preference optimisation (DPO and relatives) for Deeplearning4j.",
+        subcommands = {
+                BenchCommand.class,
+                CommandLine.HelpCommand.class
+        })
+public final class PrefixShareCli implements Runnable {
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        int code = new CommandLine(new PrefixShareCli()).execute(args);
+        System.exit(code);
+    }
+}

@@ -1,0 +1,155 @@
+package org.prefixshare.ops.attention;
+
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.functions.DifferentialFunction;
+import org.nd4j.imports.converters.ImportClassMapping;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.prefixshare.ops.exec.ExecutionerHook;
+import org.prefixshare.ops.nativeload.NativeLibrary;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The public entry point of prefix-shared attention.
+ *
+ * <pre>{@code
+ * SDVariable out = PrefixShareOps.attention(sd, q, k, v, node, subtreeEnd, 1.0 / Math.sqrt(headDim));
+ * }</pre>
+ * q is {@code [B,T,Hq,D]}, k and v {@code [B,T,Hkv,D]} (Hq a multiple of Hkv), node and subtreeEnd {@code [B,T]}
+ * (see {@link AncestorMask}). The implementation is the native kernel op when the native library is loaded, else
+ * the dense SameDiff reference (logged once); {@code -Dprefixshare.attention=native|reference|auto} or the
+ * overloads with an {@link Implementation} choose explicitly.
+ *
+ * <p>Call {@link #init()} (or any method here) before {@code SameDiff.load} of a graph that holds the op.
+ */
+public final class PrefixShareOps {
+
+    private static final Logger log = LoggerFactory.getLogger(PrefixShareOps.class);
+    public static final String IMPLEMENTATION_PROPERTY = "prefixshare.attention";
+
+    /** Which implementation builds the attention. */
+    public enum Implementation {
+        /** Native kernels when loaded, else the dense reference. */
+        AUTO,
+        /** The native kernel op ({@link PrefixShareAttention}); fails when the library is not loaded. */
+        NATIVE,
+        /** The dense pure-SameDiff reference ({@link DenseReferenceAttention}). */
+        REFERENCE
+    }
+
+    private static volatile boolean initialised;
+    private static volatile boolean fallbackLogged;
+
+    static {
+        init();
+    }
+
+    private PrefixShareOps() {
+    }
+
+    /**
+     * Installs the executioner hook and registers our ops with ND4J so graphs clone (gradients), save and load.
+     * Idempotent.
+     */
+    public static void init() {
+        if (initialised) {
+            return;
+        }
+        synchronized (PrefixShareOps.class) {
+            if (initialised) {
+                return;
+            }
+            ExecutionerHook.install();
+            Map<String, DifferentialFunction> ops = ImportClassMapping.getOpNameMapping();
+            ops.putIfAbsent(PrefixShareAttention.OP_NAME, new PrefixShareAttention());
+            ops.putIfAbsent(PrefixShareAttentionBp.OP_NAME, new PrefixShareAttentionBp());
+            initialised = true;
+        }
+    }
+
+    /** Attention output {@code [B,T,Hq,D]} with the default implementation. */
+    public static SDVariable attention(SameDiff sd, SDVariable q, SDVariable k, SDVariable v, SDVariable node,
+                                       SDVariable subtreeEnd, double scale) {
+        return attention(sd, q, k, v, node, subtreeEnd, scale, defaultImplementation());
+    }
+
+    /** Attention output {@code [B,T,Hq,D]} with the given implementation. */
+    public static SDVariable attention(SameDiff sd, SDVariable q, SDVariable k, SDVariable v, SDVariable node,
+                                       SDVariable subtreeEnd, double scale, Implementation implementation) {
+        return attentionWithLse(sd, q, k, v, node, subtreeEnd, scale, implementation)[0];
+    }
+
+    /** {out [B,T,Hq,D], lse [B,Hq,T]}. */
+    public static SDVariable[] attentionWithLse(SameDiff sd, SDVariable q, SDVariable k, SDVariable v,
+                                                SDVariable node, SDVariable subtreeEnd, double scale,
+                                                Implementation implementation) {
+        init();
+        if (resolve(implementation) == Implementation.NATIVE) {
+            return new PrefixShareAttention(sd, q, k, v, node, subtreeEnd, scale).outputVariables();
+        }
+        long[] qShape = q.getShape();
+        long[] kShape = k.getShape();
+        if (qShape == null || kShape == null || qShape.length != 4 || kShape.length != 4
+                || qShape[2] <= 0 || kShape[2] <= 0) {
+            throw new IllegalArgumentException("the dense reference needs static head counts: q and k must be "
+                    + "rank 4 [B,T,H,D] with known H");
+        }
+        return DenseReferenceAttention.build(sd, q, k, v, node, subtreeEnd, scale, (int) qShape[2],
+                (int) kShape[2]);
+    }
+
+    /** Eager forward on arrays with the native kernels: {out, lse}. */
+    public static INDArray[] forward(INDArray q, INDArray k, INDArray v, INDArray node, INDArray subtreeEnd,
+                                     double scale) {
+        init();
+        PrefixShareAttention op = new PrefixShareAttention();
+        op.addInputArgument(q, k, v, node, subtreeEnd);
+        op.addTArgument(scale);
+        return org.nd4j.linalg.factory.Nd4j.getExecutioner().exec(op);
+    }
+
+    /** Eager backward on arrays with the native kernels: {dq, dk, dv}. */
+    public static INDArray[] backward(INDArray q, INDArray k, INDArray v, INDArray node, INDArray subtreeEnd,
+                                      INDArray out, INDArray lse, INDArray dOut, double scale) {
+        init();
+        PrefixShareAttentionBp op = new PrefixShareAttentionBp();
+        op.addInputArgument(q, k, v, node, subtreeEnd, out, lse, dOut);
+        op.addTArgument(scale);
+        return org.nd4j.linalg.factory.Nd4j.getExecutioner().exec(op);
+    }
+
+    /** The implementation {@link Implementation#AUTO} and the system property resolve to now. */
+    public static Implementation defaultImplementation() {
+        String value = System.getProperty(IMPLEMENTATION_PROPERTY, "auto").trim().toUpperCase(Locale.ROOT);
+        try {
+            return resolve(Implementation.valueOf(value));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("-D" + IMPLEMENTATION_PROPERTY + " must be native, reference or auto,"
+                    + " got '" + System.getProperty(IMPLEMENTATION_PROPERTY) + "'");
+        }
+    }
+
+    private static Implementation resolve(Implementation implementation) {
+        switch (implementation) {
+            case NATIVE:
+                NativeLibrary.require();
+                return Implementation.NATIVE;
+            case REFERENCE:
+                return Implementation.REFERENCE;
+            default:
+                if (NativeLibrary.isAvailable()) {
+                    return Implementation.NATIVE;
+                }
+                if (!fallbackLogged) {
+                    fallbackLogged = true;
+                    log.warn("*** prefix-shared attention uses the DENSE REFERENCE (native kernels unavailable: {}). "
+                            + "Results are exact but time and memory grow with T^2. ***", NativeLibrary.failure());
+                }
+                return Implementation.REFERENCE;
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package org.prefixshare.ops.backend;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.util.Arrays;
+
+/**
+ * Sizes of one attention call, validated from its arrays: q {@code [B,T,Hq,D]}, k and v {@code [B,T,Hkv,D]},
+ * node and subtreeEnd {@code [B,T]}.
+ */
+public record AttentionDims(int batch, int seqlen, int headsQ, int headsKv, int headDim) {
+
+    public static final int MAX_HEAD_DIM = 256;
+
+    public AttentionDims {
+        if (batch <= 0 || seqlen <= 0 || headsQ <= 0 || headsKv <= 0 || headDim <= 0) {
+            throw new IllegalArgumentException("attention sizes must be positive, got " + this);
+        }
+        if (headsQ % headsKv != 0) {
+            throw new IllegalArgumentException("heads of q (" + headsQ + ") must be a multiple of heads of k/v ("
+                    + headsKv + ")");
+        }
+        if (headDim > MAX_HEAD_DIM) {
+            throw new IllegalArgumentException("head dim " + headDim + " exceeds " + MAX_HEAD_DIM);
+        }
+    }
+
+    /** Reads and checks the sizes of q, k, v, node, subtreeEnd. */
+    public static AttentionDims of(INDArray q, INDArray k, INDArray v, INDArray node, INDArray subtreeEnd) {
+        requireRank("q", q, 4);
+        requireRank("k", k, 4);
+        requireRank("v", v, 4);
+        requireRank("node", node, 2);
+        requireRank("subtreeEnd", subtreeEnd, 2);
+        long[] qs = q.shape();
+        AttentionDims dims = new AttentionDims((int) qs[0], (int) qs[1], (int) qs[2], (int) k.size(2), (int) qs[3]);
+        long[] kvShape = {dims.batch, dims.seqlen, dims.headsKv, dims.headDim};
+        requireShape("k", k, kvShape);
+        requireShape("v", v, kvShape);
+        requireShape("node", node, new long[]{dims.batch, dims.seqlen});
+        requireShape("subtreeEnd", subtreeEnd, new long[]{dims.batch, dims.seqlen});
+        if (q.dataType() != k.dataType() || q.dataType() != v.dataType()) {
+            throw new IllegalArgumentException("q, k and v must share one data type, got " + q.dataType() + ", "
+                    + k.dataType() + ", " + v.dataType());
+        }
+        return dims;
+    }
+
+    /** Shape of q and out. */
+    public long[] qShape() {
+        return new long[]{batch, seqlen, headsQ, headDim};
+    }
+
+    /** Shape of k and v. */
+    public long[] kvShape() {
+        return new long[]{batch, seqlen, headsKv, headDim};
+    }
+
+    /** Shape of the row log-sum-exp. */
+    public long[] lseShape() {
+        return new long[]{batch, headsQ, seqlen};
+    }
+
+    static void requireRank(String name, INDArray a, int rank) {
+        if (a == null) {
+            throw new IllegalArgumentException(name + " is missing");
+        }
+        if (a.rank() != rank) {
+            throw new IllegalArgumentException(name + " must have rank " + rank + ", got shape "
+                    + Arrays.toString(a.shape()));
+        }
+    }
+
+    static void requireShape(String name, INDArray a, long[] shape) {
+        if (!Arrays.equals(a.shape(), shape)) {
+            throw new IllegalArgumentException(name + " must have shape " + Arrays.toString(shape) + ", got "
+                    + Arrays.toString(a.shape()));
+        }
+    }
+}
