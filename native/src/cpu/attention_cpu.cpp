@@ -1,0 +1,64 @@
+// The one dispatch point of the CPU kernels: (dtype x head dim) -> KernelTraits. Tile choices and the measurement
+// behind each are written beside them (tests/test_harness.cpp --perf, 2 vCPU AMD Zen3, T=2048, Hq=8, causal).
+#include "cpu/attention_cpu.h"
+
+#include "cpu/attention_bwd.h"
+#include "cpu/attention_fwd.h"
+
+namespace ps {
+namespace cpu {
+
+// Forward tiles: BlockM=128 query rows, BlockN=64 keys, all types and head dims.
+// Measured (ps_test --perf, T=2048 causal, float32, min of 7, busy 2-vCPU Zen3; GFLOP/s D=64 / D=128):
+//   BM x BN = 64x64: 44.8 / 47.7,  64x128: 46.7 / 43.0,  128x64: 51.2 / 62.6,  128x128: 51.2 / 58.3.
+// 128x64 won for both head dims (Q tile reused over more keys per packed K/V tile; S tile 32 KiB stays in L2).
+// double reuses the float shape (not separately tuned: float64 is the gradient-check path).
+using FwdF64  = KernelTraits<float, 64, 128, 64>;
+using FwdF128 = KernelTraits<float, 128, 128, 64>;
+using FwdFAny = KernelTraits<float, 0, 128, 64>;
+using FwdD64  = KernelTraits<double, 64, 128, 64>;
+using FwdD128 = KernelTraits<double, 128, 128, 64>;
+using FwdDAny = KernelTraits<double, 0, 128, 64>;
+
+// Backward tiles: BlockM=64 query rows, BlockN=64 keys (one task per key tile: 64 keys give T/64 tasks per
+// (batch, kv head), enough to balance 2..16 threads at T >= 1024). Measured, T=2048 causal float32 D=64, min of 9:
+//   64x64: 179 GFLOP/s, 128x64: 125 GFLOP/s (noisy machine; 64x64 also halves the per-thread tile scratch).
+using BwdF64  = KernelTraits<float, 64, 64, 64>;
+using BwdF128 = KernelTraits<float, 128, 64, 64>;
+using BwdFAny = KernelTraits<float, 0, 64, 64>;
+using BwdD64  = KernelTraits<double, 64, 64, 64>;
+using BwdD128 = KernelTraits<double, 128, 64, 64>;
+using BwdDAny = KernelTraits<double, 0, 64, 64>;
+
+bool attention_fwd_dispatch(const ps_attn_fwd_params& p) {
+    if (p.dtype == PS_FLOAT32) {
+        switch (p.head_dim) {
+            case 64: return attention_fwd<FwdF64>(p);
+            case 128: return attention_fwd<FwdF128>(p);
+            default: return attention_fwd<FwdFAny>(p);
+        }
+    }
+    switch (p.head_dim) {
+        case 64: return attention_fwd<FwdD64>(p);
+        case 128: return attention_fwd<FwdD128>(p);
+        default: return attention_fwd<FwdDAny>(p);
+    }
+}
+
+bool attention_bwd_dispatch(const ps_attn_bwd_params& p) {
+    if (p.fwd.dtype == PS_FLOAT32) {
+        switch (p.fwd.head_dim) {
+            case 64: return attention_bwd<BwdF64>(p);
+            case 128: return attention_bwd<BwdF128>(p);
+            default: return attention_bwd<BwdFAny>(p);
+        }
+    }
+    switch (p.fwd.head_dim) {
+        case 64: return attention_bwd<BwdD64>(p);
+        case 128: return attention_bwd<BwdD128>(p);
+        default: return attention_bwd<BwdDAny>(p);
+    }
+}
+
+}  // namespace cpu
+}  // namespace ps

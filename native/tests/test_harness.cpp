@@ -1,0 +1,499 @@
+// The one test harness of the native library (ggml style): every case builds a random prefix-shared row layout,
+// runs the CPU kernels through the public C API and compares with a dense float64 reference (masked softmax and
+// its analytic gradients). `ps_test` runs the correctness grid (ctest); `ps_test --perf` prints timings.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu/kernel_traits.h"
+#include "prefixshare/api.h"
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------------------------
+// Row layouts
+// ---------------------------------------------------------------------------------------------------------------
+
+struct Layout {
+    int B = 0, T = 0;
+    std::vector<int32_t> node, end;  // [B][T]
+};
+
+/** One document: prompt (node n0, subtree_end n0+R) then R responses (node = subtree_end = n0+r). */
+int put_document(int32_t* node, int32_t* end, int pos, int prompt, const std::vector<int>& resp, int n0) {
+    const int R = (int)resp.size();
+    for (int i = 0; i < prompt; ++i, ++pos) node[pos] = n0, end[pos] = n0 + R;
+    for (int r = 0; r < R; ++r)
+        for (int i = 0; i < resp[r]; ++i, ++pos) node[pos] = n0 + 1 + r, end[pos] = n0 + 1 + r;
+    return pos;
+}
+
+/** Random documents packed in each row (prompts of length 0, 1 or more; 2-4 branches), padding as its own node. */
+Layout random_layout(std::mt19937_64& rng, int B, int T) {
+    Layout L;
+    L.B = B, L.T = T;
+    L.node.assign((size_t)B * T, 0);
+    L.end.assign((size_t)B * T, 0);
+    for (int b = 0; b < B; ++b) {
+        int32_t* node = &L.node[(size_t)b * T];
+        int32_t* end = &L.end[(size_t)b * T];
+        int pos = 0, n0 = 0;
+        for (int doc = 0; pos < T; ++doc) {
+            const int kind = (int)(rng() % 4);
+            int prompt = kind == 0 ? 0 : kind == 1 ? 1 : 1 + (int)(rng() % (T / 4 + 1));
+            const int R = 2 + (int)(rng() % 3);
+            std::vector<int> resp(R);
+            int total = prompt;
+            for (int r = 0; r < R; ++r) total += resp[r] = 1 + (int)(rng() % (T / 8 + 1));
+            if (pos + total > T) {
+                if (doc > 0 && rng() % 2) break;  // leave the rest as padding
+                // shrink to fit
+                int room = T - pos;
+                prompt = std::min(prompt, room / 3);
+                room -= prompt;
+                for (int r = 0; r < R; ++r) {
+                    resp[r] = std::min(resp[r], std::max(0, room - (R - 1 - r)));
+                    room -= resp[r];
+                }
+            }
+            pos = put_document(node, end, pos, prompt, resp, n0);
+            n0 += R + 1;
+        }
+        for (; pos < T; ++pos) node[pos] = n0, end[pos] = n0;  // padding: its own node
+    }
+    return L;
+}
+
+/** Hand-made row 0: the first `blind` queries see no key at all (subtree_end < node), the rest is one document. */
+void make_blind_rows(Layout& L, int blind) {
+    int32_t* node = &L.node[0];
+    int32_t* end = &L.end[0];
+    for (int i = 0; i < blind; ++i) node[i] = i + 1, end[i] = i;
+    const int n0 = blind + 1, rest = L.T - blind, prompt = rest / 2;
+    std::vector<int> resp = {rest / 4, rest - prompt - rest / 4};
+    put_document(node, end, blind, prompt, resp, n0);
+}
+
+Layout causal_layout(int B, int T) {
+    Layout L;
+    L.B = B, L.T = T;
+    L.node.assign((size_t)B * T, 0);
+    L.end.assign((size_t)B * T, 0);
+    return L;
+}
+
+/** `groups` documents of (prompt 2L, two responses of L) each, L = T / (4 groups). */
+Layout pair_layout(int B, int T, int groups) {
+    Layout L = causal_layout(B, T);
+    const int len = T / (4 * groups);
+    for (int b = 0; b < B; ++b) {
+        int pos = 0, n0 = 0;
+        for (int g = 0; g < groups; ++g, n0 += 3)
+            pos = put_document(&L.node[(size_t)b * T], &L.end[(size_t)b * T], pos, 2 * len, {len, len}, n0);
+        for (; pos < T; ++pos) L.node[(size_t)b * T + pos] = n0, L.end[(size_t)b * T + pos] = n0;
+    }
+    return L;
+}
+
+bool ref_visible(const Layout& L, int b, int q, int k) {
+    const int32_t* node = &L.node[(size_t)b * L.T];
+    const int32_t* end = &L.end[(size_t)b * L.T];
+    return k <= q && node[k] <= node[q] && node[q] <= end[k];
+}
+
+double visible_pairs(const Layout& L) {
+    double n = 0;
+    for (int b = 0; b < L.B; ++b)
+        for (int q = 0; q < L.T; ++q)
+            for (int k = 0; k <= q; ++k) n += ref_visible(L, b, q, k);
+    return n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Strided tensors [B,T,H,D]
+// ---------------------------------------------------------------------------------------------------------------
+
+struct Tensor {
+    int B, T, H, D;
+    int64_t bs, rs, hs;          // element strides
+    std::vector<double> data;    // storage (as double; converted per dtype when running)
+    size_t at(int b, int t, int h, int d) const { return (size_t)(b * bs + (int64_t)t * rs + (int64_t)h * hs + d); }
+    double& operator()(int b, int t, int h, int d) { return data[at(b, t, h, d)]; }
+    double operator()(int b, int t, int h, int d) const { return data[at(b, t, h, d)]; }
+};
+
+/** mode 0: dense [B,T,H,D]; 1: head-major [B,H,T,D]; 2: [B,T,H,D+3] (padded rows). */
+Tensor make_tensor(int B, int T, int H, int D, int mode) {
+    Tensor x{B, T, H, D, 0, 0, 0, {}};
+    if (mode == 1) {
+        x.hs = (int64_t)T * D, x.rs = D, x.bs = (int64_t)H * T * D;
+    } else {
+        const int Dp = mode == 2 ? D + 3 : D;
+        x.hs = Dp, x.rs = (int64_t)H * Dp, x.bs = (int64_t)T * H * Dp;
+    }
+    x.data.assign((size_t)(x.bs * B), std::numeric_limits<double>::quiet_NaN());
+    return x;
+}
+
+void fill_random(Tensor& x, std::mt19937_64& rng, double amp) {
+    std::uniform_real_distribution<double> u(-amp, amp);
+    for (int b = 0; b < x.B; ++b)
+        for (int t = 0; t < x.T; ++t)
+            for (int h = 0; h < x.H; ++h)
+                for (int d = 0; d < x.D; ++d) x(b, t, h, d) = u(rng);
+}
+
+template <class T> std::vector<T> to_typed(const Tensor& x) {
+    std::vector<T> v(x.data.size());
+    for (size_t i = 0; i < v.size(); ++i) v[i] = (T)x.data[i];
+    return v;
+}
+
+template <class T> void round_to(Tensor& x) {
+    for (double& e : x.data) e = (double)(T)e;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dense float64 reference
+// ---------------------------------------------------------------------------------------------------------------
+
+struct RefOut {
+    Tensor out, dq, dk, dv;
+    std::vector<double> lse;  // [B,Hq,T]
+};
+
+RefOut reference(const Layout& L, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& dout, double scale) {
+    const int B = L.B, T = L.T, Hq = q.H, Hkv = k.H, D = q.D, G = Hq / Hkv;
+    RefOut r{make_tensor(B, T, Hq, D, 0), make_tensor(B, T, Hq, D, 0), make_tensor(B, T, Hkv, D, 0),
+             make_tensor(B, T, Hkv, D, 0), std::vector<double>((size_t)B * Hq * T)};
+    std::fill(r.dk.data.begin(), r.dk.data.end(), 0.0);
+    std::fill(r.dv.data.begin(), r.dv.data.end(), 0.0);
+    std::vector<double> P((size_t)T * T), dS((size_t)T * T);
+    for (int b = 0; b < B; ++b)
+        for (int h = 0; h < Hq; ++h) {
+            const int kh = h / G;
+            for (int i = 0; i < T; ++i) {
+                double m = -INFINITY;
+                for (int j = 0; j < T; ++j) {
+                    double s = -INFINITY;
+                    if (ref_visible(L, b, i, j)) {
+                        s = 0;
+                        for (int d = 0; d < D; ++d) s += q(b, i, h, d) * k(b, j, kh, d);
+                        s *= scale;
+                    }
+                    P[(size_t)i * T + j] = s;
+                    m = std::max(m, s);
+                }
+                double l = 0;
+                for (int j = 0; j < T; ++j) {
+                    double& e = P[(size_t)i * T + j];
+                    e = m == -INFINITY ? 0.0 : std::exp(e - m);
+                    l += e;
+                }
+                r.lse[((size_t)b * Hq + h) * T + i] = l > 0 ? m + std::log(l) : INFINITY;
+                for (int j = 0; j < T; ++j) P[(size_t)i * T + j] = l > 0 ? P[(size_t)i * T + j] / l : 0.0;
+                double di = 0;
+                for (int d = 0; d < D; ++d) {
+                    double o = 0;
+                    for (int j = 0; j < T; ++j) o += P[(size_t)i * T + j] * v(b, j, kh, d);
+                    r.out(b, i, h, d) = o;
+                    di += o * dout(b, i, h, d);
+                }
+                for (int j = 0; j < T; ++j) {
+                    double dp = 0;
+                    for (int d = 0; d < D; ++d) dp += dout(b, i, h, d) * v(b, j, kh, d);
+                    dS[(size_t)i * T + j] = P[(size_t)i * T + j] * (dp - di);
+                }
+            }
+            for (int i = 0; i < T; ++i)
+                for (int d = 0; d < D; ++d) {
+                    double a = 0;
+                    for (int j = 0; j < T; ++j) a += dS[(size_t)i * T + j] * k(b, j, kh, d);
+                    r.dq(b, i, h, d) = scale * a;
+                }
+            for (int j = 0; j < T; ++j)
+                for (int d = 0; d < D; ++d) {
+                    double a = 0, c = 0;
+                    for (int i = 0; i < T; ++i) {
+                        a += dS[(size_t)i * T + j] * q(b, i, h, d);
+                        c += P[(size_t)i * T + j] * dout(b, i, h, d);
+                    }
+                    r.dk(b, j, kh, d) += scale * a;
+                    r.dv(b, j, kh, d) += c;
+                }
+        }
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Running the kernels
+// ---------------------------------------------------------------------------------------------------------------
+
+template <class T> struct Run {
+    std::vector<T> q, k, v, out, lse, dout, dq, dk, dv;
+    ps_attn_bwd_params p{};
+};
+
+template <class T>
+void setup_run(Run<T>& r, const Layout& L, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+               const Tensor& dout, const Tensor& dq, const Tensor& dk, const Tensor& dv, double scale, int threads) {
+    r.q = to_typed<T>(q), r.k = to_typed<T>(k), r.v = to_typed<T>(v), r.dout = to_typed<T>(dout);
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    r.out.assign(out.data.size(), nan);
+    r.dq.assign(dq.data.size(), nan);
+    r.dk.assign(dk.data.size(), nan);
+    r.dv.assign(dv.data.size(), nan);
+    r.lse.assign((size_t)L.B * q.H * L.T, nan);
+    ps_attn_fwd_params& f = r.p.fwd;
+    f.q = r.q.data(), f.k = r.k.data(), f.v = r.v.data(), f.out = r.out.data(), f.lse = r.lse.data();
+    f.node = L.node.data(), f.subtree_end = L.end.data();
+    f.q_batch_stride = q.bs, f.q_row_stride = q.rs, f.q_head_stride = q.hs;
+    f.k_batch_stride = k.bs, f.k_row_stride = k.rs, f.k_head_stride = k.hs;
+    f.v_batch_stride = v.bs, f.v_row_stride = v.rs, f.v_head_stride = v.hs;
+    f.o_batch_stride = out.bs, f.o_row_stride = out.rs, f.o_head_stride = out.hs;
+    f.batch = L.B, f.seqlen = L.T, f.heads_q = q.H, f.heads_kv = k.H, f.head_dim = q.D;
+    f.scale = scale;
+    f.dtype = sizeof(T) == 4 ? PS_FLOAT32 : PS_FLOAT64;
+    f.num_threads = threads;
+    r.p.dout = r.dout.data(), r.p.dq = r.dq.data(), r.p.dk = r.dk.data(), r.p.dv = r.dv.data();
+    r.p.do_batch_stride = dout.bs, r.p.do_row_stride = dout.rs, r.p.do_head_stride = dout.hs;
+    r.p.dq_batch_stride = dq.bs, r.p.dq_row_stride = dq.rs, r.p.dq_head_stride = dq.hs;
+    r.p.dk_batch_stride = dk.bs, r.p.dk_row_stride = dk.rs, r.p.dk_head_stride = dk.hs;
+    r.p.dv_batch_stride = dv.bs, r.p.dv_row_stride = dv.rs, r.p.dv_head_stride = dv.hs;
+}
+
+/**
+ * max|a - ref| / max|ref| over the tensor's elements; NaN anywhere (or a mismatch in infinities) gives +inf.
+ * The denominator is floored at 1e-3 so a reference that is analytically 0 (e.g. dq with one visible key) is
+ * compared absolutely instead of as roundoff / roundoff.
+ */
+template <class T> double rel_err(const std::vector<T>& a, const Tensor& shape, const Tensor& ref) {
+    double num = 0, den = 0;
+    for (int b = 0; b < shape.B; ++b)
+        for (int t = 0; t < shape.T; ++t)
+            for (int h = 0; h < shape.H; ++h)
+                for (int d = 0; d < shape.D; ++d) {
+                    const double x = (double)a[shape.at(b, t, h, d)], y = ref(b, t, h, d);
+                    if (std::isnan(x)) return INFINITY;
+                    num = std::max(num, std::fabs(x - y));
+                    den = std::max(den, std::fabs(y));
+                }
+    return num / std::max(den, 1e-3);
+}
+
+template <class T> double lse_err(const std::vector<T>& a, const std::vector<double>& ref) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        const double x = (double)a[i], y = ref[i];
+        if (std::isnan(x)) return INFINITY;
+        if (std::isinf(y) || std::isinf(x)) {
+            if (x != y) return INFINITY;
+            continue;
+        }
+        num = std::max(num, std::fabs(x - y));
+        den = std::max(den, std::fabs(y));
+    }
+    return den > 0 ? num / den : num;
+}
+
+int g_failures = 0, g_cases = 0;
+
+template <class T>
+void run_case(std::mt19937_64& rng, int B, int Tn, int Hq, int Hkv, int D, int mode, int threads, int blind) {
+    Layout L = random_layout(rng, B, Tn);
+    if (blind > 0) make_blind_rows(L, blind);
+    Tensor q = make_tensor(B, Tn, Hq, D, mode), k = make_tensor(B, Tn, Hkv, D, mode == 1 ? 2 : mode),
+           v = make_tensor(B, Tn, Hkv, D, 0), dout = make_tensor(B, Tn, Hq, D, mode);
+    // Large amplitude so the softmax is far from uniform (exercises the online rescaling).
+    fill_random(q, rng, 2.0), fill_random(k, rng, 2.0), fill_random(v, rng, 1.0), fill_random(dout, rng, 1.0);
+    round_to<T>(q), round_to<T>(k), round_to<T>(v), round_to<T>(dout);
+    const double scale = 1.0 / std::sqrt((double)D);
+    const RefOut ref = reference(L, q, k, v, dout, scale);
+    Tensor out = make_tensor(B, Tn, Hq, D, mode), dq = make_tensor(B, Tn, Hq, D, mode == 2 ? 1 : mode),
+           dk = make_tensor(B, Tn, Hkv, D, mode), dv = make_tensor(B, Tn, Hkv, D, mode == 1 ? 0 : mode);
+
+    Run<T> r;
+    setup_run(r, L, q, k, v, out, dout, dq, dk, dv, scale, threads);
+    int rc = ps_attn_fwd_cpu(&r.p.fwd);
+    if (rc == PS_OK) rc = ps_attn_bwd_cpu(&r.p);
+    const double tol = sizeof(T) == 4 ? 1e-4 : 1e-9;
+    double e[5] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+    if (rc == PS_OK) {
+        e[0] = rel_err(r.out, out, ref.out), e[1] = lse_err(r.lse, ref.lse);
+        e[2] = rel_err(r.dq, dq, ref.dq), e[3] = rel_err(r.dk, dk, ref.dk), e[4] = rel_err(r.dv, dv, ref.dv);
+    }
+    bool ok = rc == PS_OK;
+    for (double x : e) ok = ok && x <= tol;
+    // Blind queries: out, dq exactly 0 and lse = +inf.
+    if (blind > 0 && rc == PS_OK)
+        for (int t = 0; t < blind; ++t)
+            for (int h = 0; h < Hq; ++h) {
+                if (!std::isinf(r.lse[(size_t)h * Tn + t])) ok = false;
+                for (int d = 0; d < D; ++d)
+                    if (r.out[out.at(0, t, h, d)] != 0 || r.dq[dq.at(0, t, h, d)] != 0) ok = false;
+            }
+    ++g_cases;
+    if (!ok) ++g_failures;
+    std::printf("%s %-4s B=%d T=%4d Hq=%d Hkv=%d D=%3d mode=%d thr=%d blind=%d  out %.1e lse %.1e dq %.1e dk %.1e dv %.1e%s\n",
+                ok ? "  ok" : "FAIL", sizeof(T) == 4 ? "f32" : "f64", B, Tn, Hq, Hkv, D, mode, threads, blind, e[0],
+                e[1], e[2], e[3], e[4], rc == PS_OK ? "" : (std::string("  rc=") + ps_last_error()).c_str());
+}
+
+void check_errors() {
+    float x = 0;
+    int32_t n = 0;
+    ps_attn_fwd_params p{};
+    p.q = p.k = p.v = &x, p.out = p.lse = &x, p.node = p.subtree_end = &n;
+    p.batch = 1, p.seqlen = 1, p.heads_q = 3, p.heads_kv = 2, p.head_dim = 8, p.scale = 1, p.dtype = PS_FLOAT32;
+    bool ok = ps_attn_fwd_cpu(&p) == PS_ERR_INVALID_ARGUMENT && std::strstr(ps_last_error(), "multiple") != nullptr;
+    p.heads_q = 2, p.head_dim = 300;
+    ok = ok && ps_attn_fwd_cpu(&p) == PS_ERR_UNSUPPORTED;
+    p.head_dim = 8, p.q = nullptr;
+    ok = ok && ps_attn_fwd_cpu(&p) == PS_ERR_INVALID_ARGUMENT;
+    ok = ok && ps_attn_fwd_cpu(nullptr) == PS_ERR_INVALID_ARGUMENT;
+    ok = ok && (ps_capabilities() & (PS_CAP_CPU_FLOAT32 | PS_CAP_CPU_FLOAT64)) == (PS_CAP_CPU_FLOAT32 | PS_CAP_CPU_FLOAT64);
+    ++g_cases;
+    if (!ok) ++g_failures;
+    std::printf("%s argument validation (%s)\n", ok ? "  ok" : "FAIL", ps_last_error());
+}
+
+int run_tests() {
+    std::mt19937_64 rng(12345);
+    std::printf("prefixshare %s, caps 0x%x, %d OpenMP threads\n", ps_version(), ps_capabilities(), omp_get_max_threads());
+    check_errors();
+    const int heads[4][2] = {{1, 1}, {4, 2}, {8, 8}, {8, 2}};
+    const int dims[4] = {16, 59, 64, 128};
+    const int lens[3] = {97, 130, 257};
+    int c = 0;
+    for (int dt = 0; dt < 2; ++dt)
+        for (int di = 0; di < 4; ++di)
+            for (int hi = 0; hi < 4; ++hi, ++c) {
+                const int Tn = lens[c % 3], B = 1 + (c % 2), mode = c % 3, threads = (c % 4 == 3) ? 3 : (c % 4 == 1 ? 1 : 0);
+                const int blind = (c % 5 == 0) ? 1 + (int)(rng() % 9) : 0;
+                if (dt == 0)
+                    run_case<float>(rng, B, Tn, heads[hi][0], heads[hi][1], dims[di], mode, threads, blind);
+                else
+                    run_case<double>(rng, B, Tn, heads[hi][0], heads[hi][1], dims[di], mode, threads, blind);
+            }
+    // Odd sizes: T smaller than a tile, a single token, T = 1025.
+    run_case<double>(rng, 1, 1, 2, 1, 7, 0, 0, 0);
+    run_case<float>(rng, 2, 5, 2, 2, 1, 1, 0, 0);
+    run_case<double>(rng, 1, 1025, 2, 1, 32, 0, 0, 3);
+    run_case<float>(rng, 1, 1025, 2, 2, 256, 2, 0, 0);
+    std::printf("%d/%d cases passed\n", g_cases - g_failures, g_cases);
+    return g_failures == 0 ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// --perf
+// ---------------------------------------------------------------------------------------------------------------
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+template <class F> double median_time(F&& f, int reps) {
+    f();  // warm up
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+        const double t0 = now();
+        f();
+        t.push_back(now() - t0);
+    }
+    std::sort(t.begin(), t.end());
+    if (getenv("PS_PERF_MIN")) return t[0];  // diagnostics on a busy machine
+    return t[t.size() / 2];
+}
+
+/** Our own micro-kernel on a plain GEMM (M=N=2048, K=D): an upper bound of what the attention tiles can reach. */
+void perf_gemm(int K, int reps) {
+    const int M = 2048, N = 2048, BMt = 64, BNt = 64;
+    std::vector<float> A((size_t)M * K), Bp((size_t)N * K), C((size_t)M * N);
+    std::mt19937_64 rng(1);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (float& x : A) x = u(rng);
+    for (float& x : Bp) x = u(rng);  // packed panels: [N/BNt][K][BNt]
+    const double t = median_time([&] {
+#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+        for (int i = 0; i < M / BMt; ++i)
+            for (int j = 0; j < N / BNt; ++j)
+                ps::cpu::tile_gemm<float, 0, false>(BMt, BNt, K, &A[(size_t)i * BMt * K], K, 1, &Bp[(size_t)j * K * BNt],
+                                                    BNt, &C[(size_t)i * BMt * N + j * BNt], N);
+    }, reps);
+    std::printf("tile-gemm reference  M=N=2048 K=%3d : %7.1f GFLOP/s\n", K, 2.0 * M * N * K / t * 1e-9);
+}
+
+int run_perf(int argc, char** argv) {
+    int reps = 5;
+    std::vector<int> lens = {512, 1024, 2048, 4096};
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
+        if (!std::strcmp(argv[i], "--T") && i + 1 < argc) lens = {std::atoi(argv[++i])};
+    }
+    const int Hq = 8, Hkv = 8, B = 1;
+    std::printf("perf: float32, B=%d Hq=%d Hkv=%d, %d threads, median of %d; GFLOP/s on the visible area\n"
+                "      (fwd flops = 4 * visible * D * Hq; bwd flops = 2.5 x fwd)\n",
+                B, Hq, Hkv, omp_get_max_threads(), reps);
+    perf_gemm(64, reps);
+    perf_gemm(128, reps);
+    std::mt19937_64 rng(7);
+    const char* names[3] = {"causal", "pair", "packed"};
+    for (int Tn : lens)
+        for (int D : {64, 128}) {
+            // The three layouts are timed round-robin inside each repetition, so a change of machine load hits all
+            // of them alike and the time ratios stay meaningful on a shared machine.
+            Layout L[3] = {causal_layout(B, Tn), pair_layout(B, Tn, 1), pair_layout(B, Tn, 4)};
+            double vis[3];
+            Run<float> r[3];
+            for (int lay = 0; lay < 3; ++lay) {
+                vis[lay] = visible_pairs(L[lay]);
+                Tensor q = make_tensor(B, Tn, Hq, D, 0), k = make_tensor(B, Tn, Hkv, D, 0), v = make_tensor(B, Tn, Hkv, D, 0),
+                       dout = make_tensor(B, Tn, Hq, D, 0);
+                fill_random(q, rng, 1), fill_random(k, rng, 1), fill_random(v, rng, 1), fill_random(dout, rng, 1);
+                Tensor out = make_tensor(B, Tn, Hq, D, 0), dq = out, dk = k, dv = k;
+                setup_run(r[lay], L[lay], q, k, v, out, dout, dq, dk, dv, 1.0 / std::sqrt((double)D), 0);
+                ps_attn_fwd_cpu(&r[lay].p.fwd);  // warm up
+                ps_attn_bwd_cpu(&r[lay].p);
+            }
+            std::vector<double> tf[3], tb[3];
+            for (int rep = 0; rep < reps; ++rep)
+                for (int lay = 0; lay < 3; ++lay) {
+                    double t0 = now();
+                    ps_attn_fwd_cpu(&r[lay].p.fwd);
+                    tf[lay].push_back(now() - t0);
+                    t0 = now();
+                    ps_attn_bwd_cpu(&r[lay].p);
+                    tb[lay].push_back(now() - t0);
+                }
+            auto med = [](std::vector<double> v) {
+                std::sort(v.begin(), v.end());
+                return getenv("PS_PERF_MIN") ? v[0] : v[v.size() / 2];
+            };
+            for (int lay = 0; lay < 3; ++lay) {
+                const double f = med(tf[lay]), bw = med(tb[lay]), ff = 4.0 * vis[lay] * D * Hq;
+                std::printf("T=%4d D=%3d %-6s visible %5.3f : fwd %7.2f ms %6.1f GFLOP/s | bwd %7.2f ms %6.1f GFLOP/s",
+                            Tn, D, names[lay], vis[lay] / ((double)Tn * Tn), f * 1e3, ff / f * 1e-9, bw * 1e3,
+                            2.5 * ff / bw * 1e-9);
+                if (lay == 0)
+                    std::printf("\n");
+                else
+                    std::printf(" | time/causal fwd %.3f bwd %.3f vs visible/causal %.3f\n", f / med(tf[0]),
+                                bw / med(tb[0]), vis[lay] / vis[0]);
+            }
+        }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc > 1 && !std::strcmp(argv[1], "--perf")) return run_perf(argc, argv);
+    return run_tests();
+}
