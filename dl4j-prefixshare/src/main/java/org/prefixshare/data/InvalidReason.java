@@ -1,0 +1,26 @@
+package org.prefixshare.data;
+
+import java.util.Locale;
+
+/** Why an input record was rejected. The lower-case name is used as a counter key. */
+public enum InvalidReason {
+    /** The line / element is not valid JSON (or not a JSON object). */
+    MALFORMED_JSON,
+    /** A required field is absent or null. */
+    MISSING_FIELD,
+    /** A response is empty (or whitespace only). */
+    EMPTY_RESPONSE,
+    /** A field that must be a string (or message list) has another type. */
+    NOT_A_STRING,
+    /** The bytes are not valid UTF-8. */
+    INVALID_UTF8,
+    /** Fewer than two responses. */
+    TOO_FEW_RESPONSES,
+    /** Implicit format: the dialogues share no "\n\nAssistant:" turn boundary. */
+    NO_COMMON_PROMPT;
+
+    /** The counter key ("missing_field", ...). */
+    public String key() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,63 @@
+package org.prefixshare.layout;
+
+import java.util.List;
+
+/** Places whole segments one after another into a row of length T and pads the rest with one node of its own. */
+public final class RowAssembler {
+
+    private RowAssembler() {
+    }
+
+    /**
+     * Builds one row.
+     *
+     * @param segments  segments, placed in this order from t = 0
+     * @param length    T (at least the segments' total length)
+     * @param padId     token id of padding
+     * @param seqBase   batch-wide index of the first sequence of this row
+     * @param seqsOut   receives the row's sequences in batch order (appended)
+     */
+    public static RowLayout assemble(List<Segment> segments, int length, int padId, int seqBase,
+                                     List<SequenceInfo> seqsOut) {
+        int used = 0;
+        for (Segment s : segments) {
+            used += s.length();
+        }
+        if (used > length) {
+            throw new IllegalArgumentException("segments hold " + used + " tokens but the row has only " + length);
+        }
+        int[] tok = new int[length];
+        int[] pos = new int[length];
+        int[] nd = new int[length];
+        int[] se = new int[length];
+        int[] lb = new int[length];
+        int[] sq = new int[length];
+        int at = 0;
+        int nodeOff = 0;
+        int seqOff = seqBase;
+        for (Segment s : segments) {
+            int n = s.length();
+            System.arraycopy(s.token, 0, tok, at, n);
+            System.arraycopy(s.position, 0, pos, at, n);
+            System.arraycopy(s.label, 0, lb, at, n);
+            for (int i = 0; i < n; i++) {
+                nd[at + i] = s.node[i] + nodeOff;
+                se[at + i] = s.subtreeEnd[i] + nodeOff;
+                sq[at + i] = s.seq[i] < 0 ? -1 : s.seq[i] + seqOff;
+            }
+            seqsOut.addAll(s.sequences);
+            nodeOff += s.nodeCount;
+            seqOff += s.sequences.size();
+            at += n;
+        }
+        for (int t = at; t < length; t++) {
+            tok[t] = padId;
+            pos[t] = 0;
+            nd[t] = nodeOff;
+            se[t] = nodeOff;
+            lb[t] = -1;
+            sq[t] = -1;
+        }
+        return new RowLayout(tok, pos, nd, se, lb, sq, used);
+    }
+}

@@ -1,0 +1,177 @@
+package org.prefixshare.pack;
+
+import org.prefixshare.data.DropCounts;
+import org.prefixshare.data.ExampleTokenizer;
+import org.prefixshare.data.PreferenceExample;
+import org.prefixshare.data.PreferenceReader;
+import org.prefixshare.data.ReadCounts;
+import org.prefixshare.data.ReaderOptions;
+import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.data.TruncationConfig;
+import org.prefixshare.data.Truncator;
+import org.prefixshare.layout.LayoutBatch;
+import org.prefixshare.layout.LayoutDecoder;
+import org.prefixshare.layout.RowLayout;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What {@code prefixshare data stats} reports: the whole pipeline (read, tokenise, truncate, pack, build rows) run
+ * over one file, with the round-trip check (every sequence decoded from the packed prefix-shared rows equals the one
+ * decoded from the paired rows, token by token).
+ *
+ * @param examples                    valid examples read
+ * @param dropped                     examples dropped by reason (truncation reasons, and invalid records skipped
+ *                                    with skipInvalid under their own reason)
+ * @param pairedTokens                tokens in the paired format: {@code sum_r (P + L_r)}
+ * @param sharedTokens                tokens in the prefix-shared format: {@code P - 1 + sum_r (1 + L_r)}
+ * @param tokenRatio                  pairedTokens / sharedTokens
+ * @param medianLength                median over kept examples of the total length {@code P + sum_r L_r}
+ * @param medianPromptCompletionRatio median over kept examples of {@code P / mean_r L_r}
+ * @param rows                        packed prefix-shared rows
+ * @param packingEfficiency           real tokens / row tokens of those rows
+ * @param examplesPerS                examples read per second of the whole pipeline including the round trip
+ * @param roundtripOk                 the round-trip check passed
+ * @param identicalResponses          examples whose responses are identical (kept; no preference signal)
+ * @param boundaryMerges              responses (of all tokenised examples) hit by a tokenizer merge across the
+ *                                    prompt/response boundary
+ * @param promptsTruncated            prompts cut to maxPromptLength
+ * @param responsesTruncated          responses cut to maxLength
+ * @param firstRowVisibleFraction     visible fraction of the attention mask of the first packed row
+ * @param phaseSeconds                wall seconds per phase: read, tokenize, truncate, pack_and_check
+ * @param problems                    round-trip problems (first few)
+ */
+public record DatasetStats(long examples, Map<String, Long> dropped, long pairedTokens, long sharedTokens,
+                           double tokenRatio, double medianLength, double medianPromptCompletionRatio, long rows,
+                           double packingEfficiency, double examplesPerS, boolean roundtripOk,
+                           long identicalResponses, long boundaryMerges, long promptsTruncated,
+                           long responsesTruncated, double firstRowVisibleFraction, Map<String, Double> phaseSeconds,
+                           List<String> problems) {
+
+    /**
+     * Runs the pipeline over one file.
+     *
+     * @param input      the file
+     * @param reader     reader options
+     * @param tokenizer  example tokenizer (tokenizer, chat template, EOS)
+     * @param truncation limits (its maxDocumentLength should be the pack length)
+     * @param pack       packing configuration (format is forced: shared rows, checked against paired rows)
+     */
+    public static DatasetStats compute(Path input, ReaderOptions reader, ExampleTokenizer tokenizer,
+                                       TruncationConfig truncation, PackConfig pack) {
+        long t0 = System.nanoTime();
+        ReadCounts rc = new ReadCounts();
+        List<PreferenceExample> raw = new PreferenceReader(reader).readAll(input, rc);
+        long tRead = System.nanoTime();
+        List<TokenizedExample> tok = tokenizer.tokenizeAll(raw);
+        long tTok = System.nanoTime();
+        DropCounts dc = new DropCounts();
+        List<TokenizedExample> kept = new Truncator(truncation, tokenizer.tokenizer().bosId()).applyAll(tok, dc);
+        long tTrunc = System.nanoTime();
+
+        long paired = 0;
+        long shared = 0;
+        long merges = 0;
+        double[] lengths = new double[kept.size()];
+        double[] ratios = new double[kept.size()];
+        for (int i = 0; i < kept.size(); i++) {
+            TokenizedExample e = kept.get(i);
+            paired += e.pairedTokens();
+            shared += e.sharedLength();
+            long sumL = 0;
+            for (int r = 0; r < e.responseCount(); r++) {
+                sumL += e.responseLength(r);
+            }
+            lengths[i] = e.promptLength() + sumL;
+            ratios[i] = e.promptLength() / ((double) sumL / e.responseCount());
+        }
+
+        for (TokenizedExample e : tok) {
+            merges += e.boundaryMerges();
+        }
+        long rows = 0;
+        long used = 0;
+        long rowTokens = 0;
+        List<String> problems = new ArrayList<>();
+        RowLayout firstRow = null;
+        if (!kept.isEmpty()) {
+            PackConfig sharedCfg = pack.withFormat(LayoutFormat.SHARED).withShard(0, 1).withPrefetch(0);
+            EpochPlan sp = EpochPlan.build(kept, sharedCfg, 0);
+            Map<LayoutDecoder.SeqKey, LayoutDecoder.Decoded> fromShared = new HashMap<>();
+            for (int b = 0; b < sp.size(); b++) {
+                LayoutBatch lb = sp.materialize(b, kept, sharedCfg, ReferenceLogps.NONE);
+                rows += lb.rows().size();
+                used += lb.usedTokens();
+                rowTokens += lb.rowTokens();
+                if (firstRow == null) {
+                    firstRow = lb.rows().get(0);
+                }
+                problems.addAll(LayoutDecoder.decode(lb, fromShared));
+            }
+            PackConfig pairedCfg = pack.withFormat(LayoutFormat.PAIRED).withPacking(false).withShard(0, 1)
+                    .withPrefetch(0);
+            EpochPlan pp = EpochPlan.build(kept, pairedCfg, 0);
+            Map<LayoutDecoder.SeqKey, LayoutDecoder.Decoded> fromPaired = new HashMap<>();
+            for (int b = 0; b < pp.size(); b++) {
+                problems.addAll(LayoutDecoder.decode(pp.materialize(b, kept, pairedCfg, ReferenceLogps.NONE),
+                        fromPaired));
+            }
+            problems.addAll(LayoutDecoder.compare(fromShared, fromPaired, 10));
+        }
+        long t1 = System.nanoTime();
+        double seconds = (t1 - t0) / 1e9;
+
+        Map<String, Double> phases = new LinkedHashMap<>();
+        phases.put("read", (tRead - t0) / 1e9);
+        phases.put("tokenize", (tTok - tRead) / 1e9);
+        phases.put("truncate", (tTrunc - tTok) / 1e9);
+        phases.put("pack_and_check", (t1 - tTrunc) / 1e9);
+        Map<String, Long> dropped = new LinkedHashMap<>(dc.dropped());
+        rc.skipped().forEach((k, v) -> dropped.merge(k, v, Long::sum));
+        return new DatasetStats(rc.examples(), dropped, paired, shared,
+                shared == 0 ? 0 : (double) paired / shared, median(lengths), median(ratios), rows,
+                rowTokens == 0 ? 0 : (double) used / rowTokens, seconds > 0 ? rc.examples() / seconds : 0,
+                problems.isEmpty() && !kept.isEmpty(), rc.identicalResponses(), merges, dc.promptsTruncated(),
+                dc.responsesTruncated(), firstRow == null ? 0 : firstRow.visibleFraction(), phases,
+                problems.size() > 10 ? List.copyOf(problems.subList(0, 10)) : List.copyOf(problems));
+    }
+
+    static double median(double[] v) {
+        if (v.length == 0) {
+            return 0;
+        }
+        double[] s = v.clone();
+        Arrays.sort(s);
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    }
+
+    /** The JSON fields of {@code data stats --json}, in order (the fields first, then extras). */
+    public Map<String, Object> toJsonMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("examples", examples);
+        m.put("dropped", dropped);
+        m.put("paired_tokens", pairedTokens);
+        m.put("shared_tokens", sharedTokens);
+        m.put("token_ratio", tokenRatio);
+        m.put("median_length", medianLength);
+        m.put("median_prompt_completion_ratio", medianPromptCompletionRatio);
+        m.put("rows", rows);
+        m.put("packing_efficiency", packingEfficiency);
+        m.put("examples_per_s", examplesPerS);
+        m.put("roundtrip_ok", roundtripOk);
+        m.put("identical_responses", identicalResponses);
+        m.put("boundary_merges", boundaryMerges);
+        m.put("prompts_truncated", promptsTruncated);
+        m.put("responses_truncated", responsesTruncated);
+        m.put("first_row_visible_fraction", firstRowVisibleFraction);
+        m.put("phase_seconds", phaseSeconds);
+        return m;
+    }
+}
