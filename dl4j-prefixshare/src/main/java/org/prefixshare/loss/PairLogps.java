@@ -76,16 +76,30 @@ public record PairLogps(SDVariable chosen, SDVariable rejected, SDVariable refCh
         DataType dt = seqLogps.dataType();
         SDVariable selC = sd.constant(oneHot(pairs.chosen(), pairs.numSequences(), dt));
         SDVariable selR = sd.constant(oneHot(pairs.rejected(), pairs.numSequences(), dt));
-        int s = pairs.numSequences();
-        int p = pairs.size();
-        SDVariable refC = seqRefLogps == null ? null : select(sd, selC, seqRefLogps, s, p);
-        SDVariable refR = seqRefLogps == null ? null : select(sd, selR, seqRefLogps, s, p);
-        return new PairLogps(select(sd, selC, seqLogps, s, p), select(sd, selR, seqLogps, s, p), refC, refR,
-                select(sd, selC, seqTokens, s, p), select(sd, selR, seqTokens, s, p), null);
+        return fromSelections(seqLogps, seqRefLogps, seqTokens, selC, selR);
     }
 
-    private static SDVariable select(SameDiff sd, SDVariable sel, SDVariable seq, int s, int p) {
-        return sd.mmul(sel, seq.reshape(s, 1)).reshape(p);
+    /**
+     * As {@link #gather} with the selection matrices given as variables {@code [P,S]} (placeholders fed per batch
+     * with {@link #selectionMatrices}), so one graph serves batches of any number of pairs and sequences.
+     */
+    public static PairLogps fromSelections(SDVariable seqLogps, SDVariable seqRefLogps, SDVariable seqTokens,
+                                           SDVariable selChosen, SDVariable selRejected) {
+        SameDiff sd = seqLogps.getSameDiff();
+        SDVariable refC = seqRefLogps == null ? null : select(sd, selChosen, seqRefLogps);
+        SDVariable refR = seqRefLogps == null ? null : select(sd, selRejected, seqRefLogps);
+        return new PairLogps(select(sd, selChosen, seqLogps), select(sd, selRejected, seqLogps), refC, refR,
+                select(sd, selChosen, seqTokens), select(sd, selRejected, seqTokens), null);
+    }
+
+    /** The {chosen, rejected} one-hot selection matrices {@code [P,S]} of these pairs. */
+    public static INDArray[] selectionMatrices(PairIndex pairs, DataType dt) {
+        return new INDArray[]{oneHot(pairs.chosen(), pairs.numSequences(), dt),
+                oneHot(pairs.rejected(), pairs.numSequences(), dt)};
+    }
+
+    private static SDVariable select(SameDiff sd, SDVariable sel, SDVariable seq) {
+        return sd.mmul(sel, seq.reshape(-1, 1)).reshape(-1);
     }
 
     private static INDArray oneHot(int[] idx, int s, DataType dt) {

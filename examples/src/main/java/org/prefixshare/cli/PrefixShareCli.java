@@ -1,5 +1,6 @@
 package org.prefixshare.cli;
 
+import org.prefixshare.cli.data.DataCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -12,7 +13,10 @@ import picocli.CommandLine.Command;
         version = "prefixshare 0.1.0",
         description = "Prefix-shared preference optimisation (DPO and relatives) for Deeplearning4j.",
         subcommands = {
+                TrainCommand.class,
+                DataCommand.class,
                 BenchCommand.class,
+                CheckCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class PrefixShareCli implements Runnable {

@@ -15,6 +15,7 @@ import org.prefixshare.data.TruncationConfig;
 import org.prefixshare.layout.SharedLayoutBuilder;
 import org.prefixshare.pack.DatasetStats;
 import org.prefixshare.pack.PackConfig;
+import org.prefixshare.cli.DatasetOptions;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -36,28 +37,8 @@ public final class DataStatsCommand implements Callable<Integer> {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--input", required = true, description = "JSONL or JSON array file, optionally gzipped.")
-    Path input;
-
-    @Option(names = "--format", required = true, converter = FormatConverter.class,
-            description = "prompt | conversational | implicit | alpaca | ranked")
-    PreferenceFormat format;
-
-    @Option(names = "--tokenizer", description = "Hugging Face tokenizer.json (default: the built-in byte "
-            + "tokenizer). A tokenizer_config.json beside it is read for BOS / EOS / pad.")
-    Path tokenizer;
-
-    @Option(names = "--chat-template", description = "tokenizer_config.json whose chat_template is applied to "
-            + "conversational data (default: a simple built-in template).")
-    Path chatTemplate;
-
-    @Option(names = "--max-length", required = true,
-            description = "Bound on prompt + longest response (TRL max_length); responses are cut at their end.")
-    int maxLength;
-
-    @Option(names = "--max-prompt-length", defaultValue = "0",
-            description = "Bound on the prompt (TRL max_prompt_length), keeping its end; 0 = none.")
-    int maxPromptLength;
+    @CommandLine.Mixin
+    DatasetOptions data;
 
     @Option(names = "--pack-length", required = true, description = "Row length T of packed rows.")
     int packLength;
@@ -75,36 +56,18 @@ public final class DataStatsCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Shuffling seed.")
     long seed;
 
-    @Option(names = "--no-eos", description = "Do not append EOS to responses.")
-    boolean noEos;
-
-    @Option(names = "--skip-invalid", description = "Skip bad records, counting them by reason.")
-    boolean skipInvalid;
-
-    @Option(names = "--prompt-field", defaultValue = "prompt") String promptField;
-    @Option(names = "--chosen-field", defaultValue = "chosen") String chosenField;
-    @Option(names = "--rejected-field", defaultValue = "rejected") String rejectedField;
-    @Option(names = "--instruction-field", defaultValue = "instruction") String instructionField;
-    @Option(names = "--input-field", defaultValue = "input") String inputField;
-    @Option(names = "--responses-field", defaultValue = "responses") String responsesField;
-
     @Option(names = "--json", description = "End with one line holding a JSON object of the statistics.")
     boolean json;
-
-    /** Picocli converter using {@link PreferenceFormat#parse} (its error lists the valid names). */
-    public static final class FormatConverter implements CommandLine.ITypeConverter<PreferenceFormat> {
-        @Override
-        public PreferenceFormat convert(String value) {
-            return PreferenceFormat.parse(value);
-        }
-    }
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        TokenizerConfig templateCfg = chatTemplate == null ? null : TokenizerConfig.load(chatTemplate);
-        TextTokenizer tok = tokenizer == null ? new ByteTokenizer() : HfTokenizer.load(tokenizer);
+        if (data.input == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--input'");
+        }
+        Path input = data.input;
+        TextTokenizer tok = data.openTokenizer();
         try {
             // setup, not timed: one batch through the tokenizer starts its thread pool and pages in its tables
             List<String> warm = new ArrayList<>();
@@ -112,25 +75,21 @@ public final class DataStatsCommand implements Callable<Integer> {
                 warm.add("Below is an instruction that describes a task. " + i);
             }
             tok.encodeBatch(warm);
-            ChatTemplate tpl = ChatTemplate.of(templateCfg, tok);
-            ExampleTokenizer et = new ExampleTokenizer(tok, tpl, !noEos);
-            FieldNames fields = new FieldNames(promptField, chosenField, rejectedField, instructionField, inputField,
-                    responsesField, "role", "content");
-            ReaderOptions ro = ReaderOptions.of(format).withFields(fields).withSkipInvalid(skipInvalid);
+            ExampleTokenizer et = data.exampleTokenizer(tok);
+            ReaderOptions ro = data.readerOptions();
             PackConfig pc = PackConfig.defaults(packLength, rowsPerBatch, seed).withPacking(!noPacking)
                     .withWindowSize(window).withPrefetch(0).withPadId(tok.padId());
             DatasetStats s;
             try {
-                s = DatasetStats.compute(input, ro, et, new TruncationConfig(maxLength, maxPromptLength, packLength),
-                        pc);
+                s = DatasetStats.compute(input, ro, et, data.truncation(packLength), pc);
             } catch (InvalidInputException e) {
                 err.println("error: " + e.getMessage());
                 err.println("(use --skip-invalid to skip bad records and count them)");
                 err.flush();
                 return 2;
             }
-            out.printf("input:                %s (%s)%n", input, format.name().toLowerCase());
-            out.printf("tokenizer:            %s%n", tokenizer == null ? "built-in bytes" : tokenizer);
+            out.printf("input:                %s (%s)%n", input, data.format.name().toLowerCase());
+            out.printf("tokenizer:            %s%n", data.tokenizer == null ? "built-in bytes" : data.tokenizer);
             out.printf("examples read:        %d%n", s.examples());
             out.printf("dropped:              %s%n", s.dropped().isEmpty() ? "none" : s.dropped());
             out.printf("identical responses:  %d (kept; no preference signal)%n", s.identicalResponses());
@@ -161,7 +120,7 @@ public final class DataStatsCommand implements Callable<Integer> {
 
     private void printSampleMask(PrintWriter out, ReaderOptions ro, ExampleTokenizer et) {
         try (var stream = new org.prefixshare.data.PreferenceReader(ro)
-                .open(input, new org.prefixshare.data.ReadCounts())) {
+                .open(data.input, new org.prefixshare.data.ReadCounts())) {
             if (stream.hasNext()) {
                 var ex = et.tokenize(stream.next());
                 var row = SharedLayoutBuilder.build(ex).toRow();

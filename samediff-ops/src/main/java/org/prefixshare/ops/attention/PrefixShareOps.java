@@ -83,23 +83,39 @@ public final class PrefixShareOps {
         return attentionWithLse(sd, q, k, v, node, subtreeEnd, scale, implementation)[0];
     }
 
-    /** {out [B,T,Hq,D], lse [B,Hq,T]}. */
+    /** {out [B,T,Hq,D], lse [B,Hq,T]}; head counts read from the static shapes of q and k. */
     public static SDVariable[] attentionWithLse(SameDiff sd, SDVariable q, SDVariable k, SDVariable v,
                                                 SDVariable node, SDVariable subtreeEnd, double scale,
                                                 Implementation implementation) {
+        return attentionWithLse(sd, q, k, v, node, subtreeEnd, scale, staticHeads(q, "q"), staticHeads(k, "k"),
+                implementation);
+    }
+
+    /**
+     * {out [B,T,Hq,D], lse [B,Hq,T]} with the head counts given: use this when q and k are computed inside the
+     * graph (SameDiff does not know their shapes before execution) and the dense reference may be chosen.
+     */
+    public static SDVariable[] attentionWithLse(SameDiff sd, SDVariable q, SDVariable k, SDVariable v,
+                                                SDVariable node, SDVariable subtreeEnd, double scale, int headsQ,
+                                                int headsKv, Implementation implementation) {
         init();
         if (resolve(implementation) == Implementation.NATIVE) {
             return new PrefixShareAttention(sd, q, k, v, node, subtreeEnd, scale).outputVariables();
         }
-        long[] qShape = q.getShape();
-        long[] kShape = k.getShape();
-        if (qShape == null || kShape == null || qShape.length != 4 || kShape.length != 4
-                || qShape[2] <= 0 || kShape[2] <= 0) {
-            throw new IllegalArgumentException("the dense reference needs static head counts: q and k must be "
-                    + "rank 4 [B,T,H,D] with known H");
+        if (headsQ <= 0 || headsKv <= 0 || headsQ % headsKv != 0) {
+            throw new IllegalArgumentException("the dense reference needs the head counts (q " + headsQ + ", k/v "
+                    + headsKv + "): pass them to attentionWithLse(..., headsQ, headsKv, implementation)");
         }
-        return DenseReferenceAttention.build(sd, q, k, v, node, subtreeEnd, scale, (int) qShape[2],
-                (int) kShape[2]);
+        return DenseReferenceAttention.build(sd, q, k, v, node, subtreeEnd, scale, headsQ, headsKv);
+    }
+
+    /** Heads of a [B,T,H,D] variable from its static shape, or -1 when unknown. */
+    private static int staticHeads(SDVariable x, String name) {
+        long[] shape = x.getShape();
+        if (shape == null || shape.length != 4 || shape[2] <= 0) {
+            return -1;
+        }
+        return (int) shape[2];
     }
 
     /** Eager forward on arrays with the native kernels: {out, lse}. */

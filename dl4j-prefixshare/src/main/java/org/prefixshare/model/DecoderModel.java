@@ -1,0 +1,403 @@
+package org.prefixshare.model;
+
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.prefixshare.layout.LayoutBatch;
+import org.prefixshare.ops.attention.PrefixShareOps;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A Llama / Mistral / Qwen2 decoder as one SameDiff graph that scores sequences laid out in the row layout
+ * (DESIGN.md): the same graph serves the prefix-shared packed format and the paired format, because both are
+ * {@link LayoutBatch}es and attention follows the ancestor rule of {@code node}/{@code subtreeEnd}.
+ *
+ * <p>Graph, per token of the {@code [R,T]} rows (flattened to R*T): embedding gather, then per layer
+ * {@code h += o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n)))} with {@code n = input_layernorm(h)} and
+ * {@code h += down_proj(silu(gate_proj(n')) * up_proj(n'))} with {@code n' = post_attention_layernorm(h)}; the final
+ * {@code model.norm}; then only at the N labelled positions ({@link #LABEL_INDEX}): LM head, log-softmax in
+ * max-subtract form, the label's log-prob ({@link #TOKEN_LOGPS} [N]), and a segment sum by the {@code [S,N]} 0/1
+ * matrix {@link #SEQ_MATRIX} into per-sequence log-probs {@link #LOGPS} [S].
+ *
+ * <p>Parameters carry Hugging Face's names and layouts (Linear weights {@code [out, in]}, applied as
+ * {@code x W^T}), so a checkpoint's tensors load by name ({@link #setParameters}). RoPE is HF Llama's rotate-half
+ * form computed from the per-token positions; query head h reads kv head {@code h / (numHeads / numKvHeads)}
+ * (HF's {@code repeat_kv}). M2.1 workarounds: log-softmax is written out (its op's backward is broken), every
+ * matmul is rank 2 (rank3 x rank2 {@code tensormmul_bp} is broken), and row gathers use {@link GatherRows} (the
+ * stock gather's backward is a while-loop per index and two of them in one graph clash).
+ */
+public final class DecoderModel {
+
+    /** Placeholder: token ids [R,T] (float type of the model; ids are exact below 2^24 in float32). */
+    public static final String TOKEN = "token";
+    /** Placeholder: RoPE positions [R,T]. */
+    public static final String POSITION = "position";
+    /** Placeholder: pre-order node index [R,T]. */
+    public static final String NODE = "node";
+    /** Placeholder: subtree end [R,T]. */
+    public static final String SUBTREE_END = "subtreeEnd";
+    /** Placeholder: flat index {@code row * T + t} of every labelled position [N] (float type, integer values). */
+    public static final String LABEL_INDEX = "labelIndex";
+    /** Placeholder: the label (next token) at each labelled position [N] (float type, integer values). */
+    public static final String LABEL_TOKEN = "labelToken";
+    /** Placeholder: [S,N] 0/1 membership of label n in sequence s (model type). */
+    public static final String SEQ_MATRIX = "seqMatrix";
+    /** Output: per-label log-prob [N]. */
+    public static final String TOKEN_LOGPS = "tokenLogps";
+    /** Output: per-sequence log-prob [S], in the order of the batch's sequence table. */
+    public static final String LOGPS = "logps";
+
+    /** model.embed_tokens.weight [V,H]. */
+    public static final String EMBED = "model.embed_tokens.weight";
+    /** model.norm.weight [H]. */
+    public static final String FINAL_NORM = "model.norm.weight";
+    /** lm_head.weight [V,H] (absent when tied). */
+    public static final String LM_HEAD = "lm_head.weight";
+
+    /** Standard deviation of the initial weights (HF initializer_range). */
+    public static final double INIT_STD = 0.02;
+
+    /** Builds a scalar loss from the per-sequence log-probs; may add placeholders of its own to {@code sd}. */
+    @FunctionalInterface
+    public interface LossFunction {
+        SDVariable build(SameDiff sd, SDVariable logps);
+    }
+
+    /** A loss value with the gradient of every parameter (by HF name). */
+    public record LossAndGradients(double loss, INDArray logps, Map<String, INDArray> gradients) {
+    }
+
+    private final DecoderConfig config;
+    private final PrefixShareOps.Implementation implementation;
+    private final SameDiff sd;
+    private final SDVariable logps;
+    private final List<String> parameterNames;
+    private String lossName;
+
+    private DecoderModel(DecoderConfig config, long seed, PrefixShareOps.Implementation implementation,
+                         double initStd) {
+        this.config = config;
+        this.implementation = implementation == PrefixShareOps.Implementation.AUTO
+                ? PrefixShareOps.defaultImplementation() : implementation;
+        this.sd = SameDiff.create();
+        Map<String, long[]> shapes = config.parameterShapes();
+        this.parameterNames = List.copyOf(shapes.keySet());
+        Map<String, SDVariable> p = new LinkedHashMap<>();
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+            p.put(e.getKey(), sd.var(e.getKey(),
+                    initialValue(e.getKey(), e.getValue(), seed, initStd, config.dataType())));
+        }
+        this.logps = buildGraph(p);
+    }
+
+    /** A model with seeded initial weights (normal, std 0.02; norms 1; biases 0) and the default attention. */
+    public static DecoderModel create(DecoderConfig config, long seed) {
+        return create(config, seed, PrefixShareOps.Implementation.AUTO);
+    }
+
+    /**
+     * A model with seeded initial weights and the given attention implementation (AUTO: native kernels when
+     * loaded, else the dense reference; honours {@code -Dprefixshare.attention}).
+     */
+    public static DecoderModel create(DecoderConfig config, long seed, PrefixShareOps.Implementation implementation) {
+        return create(config, seed, implementation, INIT_STD);
+    }
+
+    /**
+     * As {@link #create(DecoderConfig, long, PrefixShareOps.Implementation)} with another standard deviation of the
+     * weights (checks use ~0.1 so that attention is far from uniform and layout mistakes show).
+     */
+    public static DecoderModel create(DecoderConfig config, long seed, PrefixShareOps.Implementation implementation,
+                                      double initStd) {
+        if (!(initStd >= 0) || Double.isInfinite(initStd)) {
+            throw new IllegalArgumentException("initStd must be finite and >= 0, got " + initStd);
+        }
+        GatherRows.register();
+        return new DecoderModel(config, seed, implementation, initStd);
+    }
+
+    /** Hugging Face layer prefix {@code model.layers.<l>.}. */
+    static String layerPrefix(int l) {
+        return "model.layers." + l + ".";
+    }
+
+    // ------------------------------------------------------------------------------------------------ init
+
+    private static INDArray initialValue(String name, long[] shape, long seed, double std, DataType dt) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        if (name.endsWith("norm.weight")) {
+            return Nd4j.ones(dt, shape);
+        }
+        if (name.endsWith(".bias")) {
+            return Nd4j.zeros(dt, shape);
+        }
+        // one independent stream per parameter: values do not depend on the order or number of other parameters
+        SplittableRandom rnd = new SplittableRandom(seed * 0x9E3779B97F4A7C15L ^ name.hashCode());
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(name + " has " + n + " elements, too many for one Java array");
+        }
+        double[] v = new double[(int) n];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = std * rnd.nextGaussian();
+        }
+        return Nd4j.createFromArray(v).castTo(dt).reshape('c', shape);
+    }
+
+    // ------------------------------------------------------------------------------------------------ graph
+
+    private SDVariable buildGraph(Map<String, SDVariable> p) {
+        DecoderConfig c = config;
+        DataType dt = c.dataType();
+        int hq = c.numHeads();
+        int hkv = c.numKvHeads();
+        int d = c.headDim();
+
+        SDVariable token = sd.placeHolder(TOKEN, dt, -1, -1);
+        SDVariable position = sd.placeHolder(POSITION, dt, -1, -1);
+        SDVariable node = sd.placeHolder(NODE, dt, -1, -1);
+        SDVariable subtreeEnd = sd.placeHolder(SUBTREE_END, dt, -1, -1);
+        SDVariable labelIndex = sd.placeHolder(LABEL_INDEX, dt, -1);
+        SDVariable labelToken = sd.placeHolder(LABEL_TOKEN, dt, -1);
+        SDVariable seqMatrix = sd.placeHolder(SEQ_MATRIX, dt, -1, -1);
+
+        SDVariable rowShape = sd.shape(token);                                          // [2]: R, T
+        SDVariable qShape = sd.concat(0, rowShape, sd.constant(Nd4j.createFromArray(new long[]{hq, d})));
+        SDVariable kvShape = sd.concat(0, rowShape, sd.constant(Nd4j.createFromArray(new long[]{hkv, d})));
+
+        SDVariable embed = p.get(EMBED);
+        SDVariable h = gatherRows(embed, sd.reshape(token, -1));                      // [RT,H]
+
+        // RoPE tables from the per-token positions: angle[t, j] = position[t] * invFreq[j mod D/2]
+        double[] invFreq = new double[d];
+        for (int j = 0; j < d / 2; j++) {
+            invFreq[j] = Math.pow(c.ropeTheta(), -2.0 * j / d);
+            invFreq[j + d / 2] = invFreq[j];
+        }
+        SDVariable angle = sd.mmul(sd.reshape(position, -1, 1),
+                sd.constant("rope.inv_freq", Nd4j.createFromArray(invFreq).castTo(dt).reshape(1, d)));  // [RT,D]
+        SDVariable cos = sd.expandDims(sd.math().cos(angle), 1);                       // [RT,1,D]
+        SDVariable sin = sd.expandDims(sd.math().sin(angle), 1);                       // [RT,1,D]
+        SDVariable rotate = sd.constant("rope.rotate_half", rotateHalfMatrix(d, dt)); // [D,D]
+
+        double scale = 1.0 / Math.sqrt(d);
+        PrefixShareOps.Implementation impl = implementation;
+        for (int l = 0; l < c.numLayers(); l++) {
+            String pre = layerPrefix(l);
+            SDVariable x = rmsNorm(h, p.get(pre + "input_layernorm.weight"));
+            SDVariable q = linear(x, p.get(pre + "self_attn.q_proj.weight"), p.get(pre + "self_attn.q_proj.bias"));
+            SDVariable k = linear(x, p.get(pre + "self_attn.k_proj.weight"), p.get(pre + "self_attn.k_proj.bias"));
+            SDVariable v = linear(x, p.get(pre + "self_attn.v_proj.weight"), p.get(pre + "self_attn.v_proj.bias"));
+            q = rope(q, hq, d, cos, sin, rotate);                                     // [RT,Hq,D]
+            k = rope(k, hkv, d, cos, sin, rotate);                                    // [RT,Hkv,D]
+            SDVariable q4 = sd.reshape(q, qShape);                                    // [R,T,Hq,D]
+            SDVariable k4 = sd.reshape(k, kvShape);                                   // [R,T,Hkv,D]
+            SDVariable v4 = sd.reshape(v, kvShape);                                   // [R,T,Hkv,D]
+            // graph variables have no static shape in M2.1, so the head counts are passed along
+            SDVariable att = PrefixShareOps.attentionWithLse(sd, q4, k4, v4, node, subtreeEnd, scale, hq, hkv,
+                    impl)[0];
+            SDVariable a2 = sd.reshape(att, -1, (long) hq * d);                       // [RT,Hq*D]
+            h = h.add(linear(a2, p.get(pre + "self_attn.o_proj.weight"), null));
+            SDVariable y = rmsNorm(h, p.get(pre + "post_attention_layernorm.weight"));
+            SDVariable gate = linear(y, p.get(pre + "mlp.gate_proj.weight"), null);  // [RT,I]
+            SDVariable up = linear(y, p.get(pre + "mlp.up_proj.weight"), null);      // [RT,I]
+            SDVariable act = gate.mul(sd.nn().sigmoid(gate)).mul(up);                 // silu(gate) * up
+            h = h.add(linear(act, p.get(pre + "mlp.down_proj.weight"), null));
+        }
+        h = rmsNorm(h, p.get(FINAL_NORM));
+
+        // scoring: only the N labelled positions reach the LM head
+        SDVariable hl = gatherRows(h, labelIndex);                                     // [N,H]
+        SDVariable head = c.tieWordEmbeddings() ? embed : p.get(LM_HEAD);
+        SDVariable logits = sd.mmul(hl, head, false, true, false);                     // [N,V]
+        SDVariable shifted = logits.sub(sd.max(logits, true, 1));
+        SDVariable lse = sd.math().log(sd.sum(sd.math().exp(shifted), true, 1));      // [N,1]
+        SDVariable logProbs = shifted.sub(lse);                                        // [N,V]
+        SDVariable pick = sd.oneHot(labelToken.castTo(DataType.INT32), c.vocabSize(), 1, 1.0, 0.0, dt); // [N,V]
+        SDVariable tokenLogps = sd.sum(TOKEN_LOGPS, logProbs.mul(pick), false, 1);   // [N]
+        SDVariable perSeq = sd.mmul(seqMatrix, sd.reshape(tokenLogps, -1, 1));        // [S,1]
+        return sd.reshape(LOGPS, perSeq, -1);                                          // [S]
+    }
+
+    /** rows of table [M,H] at the float-typed indices [N]: [N,H] (see {@link GatherRows} for why not sd.gather). */
+    private SDVariable gatherRows(SDVariable table, SDVariable index) {
+        return new GatherRows(sd, table, index).outputVariable();
+    }
+
+    /** x [M,in] times W^T (W [out,in], HF layout) plus bias [out] when given. */
+    private SDVariable linear(SDVariable x, SDVariable w, SDVariable bias) {
+        SDVariable y = sd.mmul(x, w, false, true, false);
+        return bias == null ? y : y.add(bias);
+    }
+
+    /** HF LlamaRMSNorm over the last axis of [M,H]: weight * x / sqrt(mean(x^2) + eps). */
+    private SDVariable rmsNorm(SDVariable x, SDVariable weight) {
+        SDVariable ms = sd.mean(x.mul(x), true, 1);                                   // [M,1]
+        return x.mul(sd.math().rsqrt(ms.add(config.rmsNormEps()))).mul(weight);
+    }
+
+    /** HF apply_rotary_pos_emb on x [RT, heads*D]: x*cos + rotate_half(x)*sin, returned as [RT,heads,D]. */
+    private SDVariable rope(SDVariable x, int heads, int d, SDVariable cos, SDVariable sin, SDVariable rotate) {
+        SDVariable x3 = sd.reshape(x, -1, heads, d);                                  // [RT,heads,D]
+        SDVariable rotated = sd.reshape(sd.mmul(sd.reshape(x, -1, d), rotate), -1, heads, d);
+        return x3.mul(cos).add(rotated.mul(sin));
+    }
+
+    /** R [D,D] with x R = rotate_half(x) = concat(-x[D/2:], x[:D/2]). */
+    private static INDArray rotateHalfMatrix(int d, DataType dt) {
+        double[][] r = new double[d][d];
+        int half = d / 2;
+        for (int j = 0; j < half; j++) {
+            r[j + half][j] = -1.0;     // out[j] = -x[j + D/2]
+            r[j][j + half] = 1.0;      // out[j + D/2] = x[j]
+        }
+        return Nd4j.createFromArray(r).castTo(dt);
+    }
+
+    // ------------------------------------------------------------------------------------------------ use
+
+    /** The config. */
+    public DecoderConfig config() {
+        return config;
+    }
+
+    /** The attention implementation this graph was built with (AUTO resolved at build time). */
+    public PrefixShareOps.Implementation implementation() {
+        return implementation;
+    }
+
+    /** The graph (for attaching losses, listeners, training configs). */
+    public SameDiff sameDiff() {
+        return sd;
+    }
+
+    /** The per-sequence log-probs [S]. */
+    public SDVariable logpsVariable() {
+        return logps;
+    }
+
+    /** Parameter names (HF), in definition order. */
+    public List<String> parameterNames() {
+        return parameterNames;
+    }
+
+    /** Number of parameters. */
+    public long parameterCount() {
+        return config.parameterCount();
+    }
+
+    /** The live parameter arrays by HF name (not copies). */
+    public Map<String, INDArray> parameters() {
+        Map<String, INDArray> m = new LinkedHashMap<>();
+        for (String n : parameterNames) {
+            m.put(n, sd.getVariable(n).getArr());
+        }
+        return m;
+    }
+
+    /**
+     * Copies the given arrays into the parameters by HF name (e.g. from a checkpoint or another model). Every
+     * parameter must be present with its exact shape; values are cast to the model's type. Extra keys (such as
+     * {@code rotary_emb.inv_freq}, or {@code lm_head.weight} of a tied model) are ignored.
+     */
+    public void setParameters(Map<String, INDArray> values) {
+        Map<String, long[]> shapes = config.parameterShapes();
+        for (String n : parameterNames) {
+            INDArray v = values.get(n);
+            if (v == null) {
+                throw new IllegalArgumentException("missing parameter " + n);
+            }
+            if (!java.util.Arrays.equals(v.shape(), shapes.get(n))) {
+                throw new IllegalArgumentException(n + " must have shape " + java.util.Arrays.toString(shapes.get(n))
+                        + ", got " + java.util.Arrays.toString(v.shape()));
+            }
+            sd.getVariable(n).getArr().assign(v.castTo(config.dataType()));
+        }
+    }
+
+    /** The placeholder arrays of a batch (see {@link DecoderFeeds}). */
+    public Map<String, INDArray> feeds(LayoutBatch batch) {
+        return DecoderFeeds.of(batch, config).asMap();
+    }
+
+    /** Per-sequence log-probs [S] of a batch, in the order of its sequence table. */
+    public INDArray logps(LayoutBatch batch) {
+        return sd.output(feeds(batch), LOGPS).get(LOGPS);
+    }
+
+    /** Per-label log-probs [N], in row-major order of the labelled positions. */
+    public INDArray tokenLogps(LayoutBatch batch) {
+        return sd.output(feeds(batch), TOKEN_LOGPS).get(TOKEN_LOGPS);
+    }
+
+    /**
+     * Attaches a scalar loss built on {@link #logpsVariable()} and makes it the graph's loss (replacing an earlier
+     * one). Returns the loss variable.
+     */
+    public SDVariable setLoss(LossFunction loss) {
+        SDVariable l = loss.build(sd, logps);
+        if (l == null) {
+            throw new IllegalArgumentException("the loss function returned null");
+        }
+        sd.setLossVariables(l.name());
+        lossName = l.name();
+        return l;
+    }
+
+    /** The loss variable's name, or null before {@link #setLoss}. */
+    public String lossName() {
+        return lossName;
+    }
+
+    /**
+     * Loss value, log-probs and every parameter's gradient for a batch, in one forward + backward pass.
+     *
+     * @param batch      the batch
+     * @param extraFeeds values of the placeholders the loss function added (may be empty)
+     */
+    public LossAndGradients lossAndGradients(LayoutBatch batch, Map<String, INDArray> extraFeeds) {
+        if (lossName == null) {
+            throw new IllegalStateException("attach a loss with setLoss(...) before asking for gradients");
+        }
+        Map<String, INDArray> f = new LinkedHashMap<>(feeds(batch));
+        f.putAll(extraFeeds);
+        OutAndGrad og = sd.calculateGradientsAndOutputs(f, List.of(lossName, LOGPS), parameterNames);
+        Map<String, INDArray> outs = og.getOutputs();
+        Map<String, INDArray> grads = new LinkedHashMap<>();
+        for (String n : parameterNames) {
+            INDArray g = og.getGradients().get(n);
+            grads.put(n, g == null ? Nd4j.zeros(config.dataType(), config.parameterShapes().get(n)) : g);
+        }
+        return new LossAndGradients(outs.get(lossName).getDouble(0), outs.get(LOGPS), grads);
+    }
+
+    /** Gradients of the attached loss with respect to the named variables. */
+    public Map<String, INDArray> gradients(LayoutBatch batch, Map<String, INDArray> extraFeeds,
+                                           Collection<String> wrt) {
+        Map<String, INDArray> f = new LinkedHashMap<>(feeds(batch));
+        f.putAll(extraFeeds);
+        return sd.calculateGradients(f, wrt);
+    }
+
+    /** Gradients of the attached loss with respect to every parameter. */
+    public Map<String, INDArray> gradients(LayoutBatch batch) {
+        return gradients(batch, Collections.emptyMap(), new ArrayList<>(parameterNames));
+    }
+
+    @Override
+    public String toString() {
+        return "DecoderModel{" + config + ", parameters=" + parameterCount() + ", attention=" + implementation + "}";
+    }
+}

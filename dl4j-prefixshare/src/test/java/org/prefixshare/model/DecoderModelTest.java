@@ -1,0 +1,124 @@
+package org.prefixshare.model;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.layout.LayoutBatch;
+import org.prefixshare.layout.SequenceInfo;
+import org.prefixshare.ops.attention.PrefixShareOps;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The graph against an independent plain-Java forward, names, parameter I/O and feed checks. */
+class DecoderModelTest {
+
+    static List<TokenizedExample> examples(long seed, int n, int vocab) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        List<TokenizedExample> ex = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ex.add(EquivalenceCheck.randomExample(rnd, i, vocab, 9, 7, i == 0 ? 3 : 0));
+        }
+        // the edge cases explicitly: empty prompt, one-token prompt
+        ex.add(new TokenizedExample(n, "empty", new int[0], List.of(new int[]{5, 6, 7}, new int[]{8, 9}), 0));
+        ex.add(new TokenizedExample(n + 1, "one", new int[]{11}, List.of(new int[]{12}, new int[]{13, 14, 15}), 0));
+        return ex;
+    }
+
+    private static void checkAgainstJava(DecoderConfig cfg, PrefixShareOps.Implementation impl) {
+        DecoderModel model = DecoderModel.create(cfg, 7, impl, 0.1);
+        JavaDecoder java = new JavaDecoder(model);
+        List<TokenizedExample> ex = examples(3, 5, cfg.vocabSize());
+        for (LayoutBatch b : List.of(EquivalenceCheck.sharedBatch(ex, 4, 2), EquivalenceCheck.pairedBatch(ex, 1))) {
+            INDArray lp = model.logps(b);
+            assertEquals(b.sequences().size(), lp.length());
+            for (int s = 0; s < b.sequences().size(); s++) {
+                SequenceInfo si = b.sequences().get(s);
+                TokenizedExample e = ex.get((int) si.exampleId());
+                double expected = java.sequenceLogp(e.paired(si.rank()), Math.max(e.promptLength() - 1, 0));
+                double rel = Math.abs(lp.getDouble(s) - expected) / Math.abs(expected);
+                assertTrue(rel <= 1e-9, cfg + " " + impl + ": sequence " + si + " graph " + lp.getDouble(s)
+                        + " vs plain Java " + expected + " (rel " + rel + ")\n" + b.rows().get(0).describe(80));
+            }
+        }
+    }
+
+    @Test
+    void logpsEqualAPlainJavaForwardOfEachPairedSequence() {
+        checkAgainstJava(DecoderConfig.tiny().withDataType(DataType.DOUBLE), PrefixShareOps.Implementation.AUTO);
+    }
+
+    @Test
+    void tiedEmbeddingsAndQkvBiasesAndMhaWithTheReferenceAttention() {
+        DecoderConfig cfg = new DecoderConfig(260, 32, 2, 2, 2, 16, 40, 500000.0, 1e-5, true, DataType.DOUBLE, true);
+        checkAgainstJava(cfg, PrefixShareOps.Implementation.REFERENCE);
+    }
+
+    @Test
+    void parametersCarryHuggingFaceNamesAndLayouts() {
+        DecoderModel m = DecoderModel.create(DecoderConfig.tiny(), 1);
+        List<String> names = m.parameterNames();
+        assertEquals("model.embed_tokens.weight", names.get(0));
+        assertTrue(names.contains("model.layers.0.self_attn.q_proj.weight"));
+        assertTrue(names.contains("model.layers.1.mlp.down_proj.weight"));
+        assertTrue(names.contains("model.norm.weight"));
+        assertTrue(names.contains("lm_head.weight"));
+        Map<String, INDArray> p = m.parameters();
+        assertEquals(64, p.get("model.layers.0.self_attn.q_proj.weight").shape()[0]);
+        assertEquals(32, p.get("model.layers.0.self_attn.k_proj.weight").shape()[0]);   // [Hkv*D, H]: [out, in]
+        assertEquals(176, p.get("model.layers.0.mlp.gate_proj.weight").shape()[0]);
+        assertEquals(64, p.get("model.layers.0.mlp.down_proj.weight").shape()[0]);
+        assertEquals(176, p.get("model.layers.0.mlp.down_proj.weight").shape()[1]);
+        assertEquals(1.0, p.get("model.norm.weight").meanNumber().doubleValue(), 0.0);
+        double std = p.get("model.layers.0.mlp.up_proj.weight").stdNumber().doubleValue();
+        assertEquals(0.02, std, 0.002);
+        long n = 0;
+        for (INDArray a : p.values()) {
+            n += a.length();
+        }
+        assertEquals(m.parameterCount(), n);
+        assertFalse(DecoderConfig.small().parameterShapes().containsKey("lm_head.weight"), "small ties embeddings");
+    }
+
+    @Test
+    void smallPresetBuildsAndScoresInFloat32() {
+        DecoderModel m = DecoderModel.create(DecoderConfig.small(), 1);
+        List<TokenizedExample> ex = examples(8, 2, 260);
+        INDArray lp = m.logps(EquivalenceCheck.sharedBatch(ex, ex.size(), 3));
+        for (int s = 0; s < lp.length(); s++) {
+            assertTrue(Double.isFinite(lp.getDouble(s)) && lp.getDouble(s) < 0, "logp " + lp);
+        }
+    }
+
+    @Test
+    void sameSeedSameWeightsAndSetParametersCopies() {
+        DecoderModel a = DecoderModel.create(DecoderConfig.tiny(), 5);
+        DecoderModel b = DecoderModel.create(DecoderConfig.tiny(), 5);
+        DecoderModel c = DecoderModel.create(DecoderConfig.tiny(), 6);
+        assertEquals(a.parameters(), b.parameters());
+        assertFalse(a.parameters().get(DecoderModel.EMBED).equals(c.parameters().get(DecoderModel.EMBED)));
+        c.setParameters(a.parameters());
+        assertEquals(a.parameters(), c.parameters());
+        Map<String, INDArray> bad = new java.util.HashMap<>(a.parameters());
+        bad.remove(DecoderModel.FINAL_NORM);
+        assertThrows(IllegalArgumentException.class, () -> c.setParameters(bad));
+    }
+
+    @Test
+    void feedsRejectTokensOutsideTheVocabulary() {
+        List<TokenizedExample> ex = List.of(new TokenizedExample(0, "x", new int[]{1, 300}, List.of(new int[]{4},
+                new int[]{5}), 0));
+        LayoutBatch b = EquivalenceCheck.pairedBatch(ex, 0);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> DecoderFeeds.of(b, DecoderConfig.tiny()));
+        assertTrue(e.getMessage().contains("300"), e.getMessage());
+    }
+}
