@@ -1,0 +1,90 @@
+package org.prefixshare.train;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.GradientUpdater;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.schedule.ISchedule;
+
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Adam with decoupled weight decay (AdamW, Loshchilov &amp; Hutter) over named parameters, with global-norm gradient
+ * clipping. Uses ND4J's Adam updater per parameter on a state array this class owns, so the state can be
+ * checkpointed and restored by name.
+ */
+public final class AdamW {
+
+    private final ISchedule lr;
+    private final double weightDecay;
+    private final Map<String, GradientUpdater<?>> updaters = new LinkedHashMap<>();
+    private final Map<String, INDArray> state = new LinkedHashMap<>();
+
+    /** An optimiser for these parameters (by name) with a learning-rate schedule over steps. */
+    public AdamW(Map<String, INDArray> parameters, ISchedule lr, double weightDecay) {
+        this.lr = lr;
+        this.weightDecay = weightDecay;
+        Adam adam = new Adam(lr);
+        for (Map.Entry<String, INDArray> p : parameters.entrySet()) {
+            INDArray s = Nd4j.zeros(p.getValue().dataType(), 1, adam.stateSize(p.getValue().length()));
+            state.put(p.getKey(), s);
+            updaters.put(p.getKey(), adam.instantiate(s, true)); // the updater keeps views of s
+        }
+    }
+
+    /** Scales the gradients so their global L2 norm is at most {@code maxNorm} (0 = off); returns the norm before. */
+    public static double clipGlobalNorm(Collection<INDArray> gradients, double maxNorm) {
+        double sq = 0;
+        for (INDArray g : gradients) {
+            double n = g.norm2Number().doubleValue();
+            sq += n * n;
+        }
+        double norm = Math.sqrt(sq);
+        if (maxNorm > 0 && norm > maxNorm) {
+            double c = maxNorm / (norm + 1e-6);
+            gradients.forEach(g -> g.muli(c));
+        }
+        return norm;
+    }
+
+    /**
+     * One update of optimiser step {@code step} (0-based): decay, then Adam. The gradients are consumed (overwritten
+     * with the update). Parameters without a gradient are left alone.
+     */
+    public void apply(Map<String, INDArray> parameters, Map<String, INDArray> gradients, int step) {
+        double rate = lr.valueAt(step, 0);
+        for (Map.Entry<String, INDArray> e : parameters.entrySet()) {
+            INDArray g = gradients.get(e.getKey());
+            if (g == null) {
+                continue;
+            }
+            INDArray param = e.getValue();
+            if (weightDecay > 0) {
+                param.muli(1 - rate * weightDecay);
+            }
+            INDArray flat = g.reshape(1, g.length());
+            updaters.get(e.getKey()).applyUpdater(flat, step, 0);
+            param.subi(flat.reshape(param.shape()));
+        }
+    }
+
+    /** Copies of the optimiser state by parameter name (for checkpoints). */
+    public Map<String, INDArray> snapshot() {
+        Map<String, INDArray> m = new LinkedHashMap<>();
+        state.forEach((k, v) -> m.put(k, v.dup()));
+        return m;
+    }
+
+    /** Restores a {@link #snapshot()}. */
+    public void restore(Map<String, INDArray> saved) {
+        for (Map.Entry<String, INDArray> e : state.entrySet()) {
+            INDArray s = saved.get(e.getKey());
+            if (s == null) {
+                throw new IllegalStateException("no optimiser state for parameter " + e.getKey());
+            }
+            e.getValue().assign(s);
+        }
+    }
+}

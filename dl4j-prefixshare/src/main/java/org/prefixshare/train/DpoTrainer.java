@@ -1,0 +1,278 @@
+package org.prefixshare.train;
+
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.layout.LayoutBatch;
+import org.prefixshare.loss.BcoRunningMean;
+import org.prefixshare.loss.Metric;
+import org.prefixshare.model.DecoderModel;
+import org.prefixshare.pack.IteratorState;
+import org.prefixshare.pack.PackConfig;
+import org.prefixshare.pack.PreferenceBatchIterator;
+import org.prefixshare.pack.ReferenceLogps;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * DPO training over SameDiff on prefix-shared packed batches: Adam (AdamW with weight decay), warm-up then decay,
+ * global-norm clipping, gradient accumulation, held-out evaluation, atomic checkpoints with the data cursor and
+ * optimiser state (a resumed run continues identically), per-step metrics under TRL's names.
+ *
+ * <p>The optimiser runs here rather than in {@code sd.fit}: SameDiff 1.0.0-M2.1's training loop has no clipping,
+ * accumulation or per-step schedule hooks, and its updater state cannot be checkpointed per parameter.
+ */
+public final class DpoTrainer {
+
+    private static final Logger log = LoggerFactory.getLogger(DpoTrainer.class);
+
+    /** Final figures of a run. */
+    public record Result(int steps, Map<String, Object> lastTrain, Map<String, Object> lastEval,
+                         double trainSamplesPerSecond, double trainTokensPerSecond) {
+    }
+
+    private final TrainConfig cfg;
+    private final List<TokenizedExample> train;
+    private final List<TokenizedExample> eval;
+    private final PrintStream terminal;
+    private final DecoderModel model;
+    private final DpoObjective objective;
+    private final DecoderModel liveReference;
+    private final ReferenceLogps refs;
+    private final PackConfig pack;
+    private final AdamW optimiser;
+    private final LrSchedule schedule;
+    private BcoRunningMean bco = new BcoRunningMean();
+    private final List<String> outputs;
+
+    /**
+     * @param train    training examples (already tokenised and truncated)
+     * @param eval     held-out examples (may be empty: no evaluation)
+     * @param terminal where progress goes (null: silent)
+     */
+    public DpoTrainer(TrainConfig cfg, List<TokenizedExample> train, List<TokenizedExample> eval,
+                      PrintStream terminal) {
+        this.cfg = Objects.requireNonNull(cfg, "cfg");
+        if (train.isEmpty()) {
+            throw new IllegalArgumentException("no training examples");
+        }
+        Set<Long> ids = new HashSet<>();
+        for (TokenizedExample e : train) {
+            ids.add(e.id());
+        }
+        for (TokenizedExample e : eval) {
+            if (ids.contains(e.id())) {
+                throw new IllegalArgumentException("example id " + e.id() + " (" + e.source() + ") is in both the "
+                        + "training and the held-out split; ids must be unique across both");
+            }
+        }
+        this.train = train;
+        this.eval = eval;
+        this.terminal = terminal;
+        this.pack = PackConfig.defaults(cfg.packLength(), cfg.rowsPerBatch(), cfg.seed()).withPacking(cfg.packing());
+        this.model = DecoderModel.create(cfg.model(), cfg.seed());
+        this.objective = new DpoObjective(model, cfg.loss());
+        this.liveReference = cfg.reference() == ReferenceMode.LIVE ? DecoderModel.create(cfg.model(), cfg.seed())
+                : null;
+        this.refs = cfg.reference() == ReferenceMode.PRECOMPUTED ? precompute() : ReferenceLogps.NONE;
+        int total = totalSteps();
+        this.schedule = new LrSchedule(cfg.learningRate(), Math.min(cfg.warmupSteps(), total), total, cfg.schedule());
+        this.optimiser = new AdamW(model.parameters(), schedule, cfg.weightDecay());
+        this.outputs = new ArrayList<>(List.of(Metric.varNames()));
+        log.info("training {} ({} parameters, attention {}) on {} examples, {} held out; loss {}, reference {}",
+                cfg.model(), model.parameterCount(), model.implementation(), train.size(), eval.size(),
+                cfg.loss().terms(), cfg.reference());
+    }
+
+    /** The model being trained. */
+    public DecoderModel model() {
+        return model;
+    }
+
+    /** Optimiser steps this run will do. */
+    public int totalSteps() {
+        if (cfg.maxSteps() > 0) {
+            return cfg.maxSteps();
+        }
+        try (PreferenceBatchIterator it = new PreferenceBatchIterator(train, pack)) {
+            return Math.max(1, cfg.epochs() * it.batchesPerEpoch() / cfg.gradAccumulation());
+        }
+    }
+
+    private ReferenceStore precompute() {
+        List<TokenizedExample> all = new ArrayList<>(train);
+        all.addAll(eval);
+        String fingerprint = Integer.toHexString(Objects.hash(cfg.model(), cfg.seed(), cfg.packLength(),
+                all.stream().mapToLong(e -> e.id() * 31 + java.util.Arrays.hashCode(e.prompt())
+                        + e.responses().stream().mapToInt(java.util.Arrays::hashCode).sum()).sum()));
+        return ReferenceStore.loadOrCompute(cfg.outputDir(), fingerprint, model, all, pack);
+    }
+
+    /** Trains from the latest checkpoint of the output directory (or from scratch) to the last step. */
+    public Result train() {
+        return trainUntil(totalSteps());
+    }
+
+    /**
+     * Trains from the latest checkpoint (or from scratch) up to optimiser step {@code stopStep} (at most the last
+     * step) and writes a checkpoint there: an interrupted run, which a later {@link #train()} resumes.
+     */
+    public Result trainUntil(int stopStep) {
+        int total = totalSteps();
+        int stop = Math.min(stopStep, total);
+        PreferenceBatchIterator it = new PreferenceBatchIterator(train, pack, refs);
+        int step = resume(it);
+        Map<String, Object> lastTrain = Map.of();
+        Map<String, Object> lastEval = Map.of();
+        long trainNanos = 0;
+        long samples = 0;
+        long tokens = 0;
+        try (TrainLog tlog = new TrainLog(cfg.outputDir(), terminal, total)) {
+            while (step < stop) {
+                long start = System.nanoTime();
+                Map<String, Object> m = step(it, step);
+                long took = System.nanoTime() - start;
+                step++;
+                trainNanos += took;
+                samples += ((Number) m.get("samples")).longValue();
+                tokens += ((Number) m.get("tokens")).longValue();
+                m.put("tokens_per_s", ((Number) m.get("tokens")).doubleValue() * 1e9 / took);
+                m.put("samples_per_s", ((Number) m.get("samples")).doubleValue() * 1e9 / took);
+                Map<String, Object> line = TrainLog.ordered();
+                line.put("step", step);
+                line.putAll(m);
+                tlog.write(line);
+                tlog.progress(step, line);
+                lastTrain = line;
+                boolean last = step == total;
+                boolean stopping = step == stop;
+                if (!eval.isEmpty() && (last || (cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0))) {
+                    lastEval = evaluate();
+                    Map<String, Object> el = TrainLog.ordered();
+                    el.put("step", step);
+                    el.putAll(lastEval);
+                    tlog.write(el);
+                    tlog.eval(step, el);
+                }
+                if (stopping || (cfg.checkpointEvery() > 0 && step % cfg.checkpointEvery() == 0)) {
+                    checkpoint(step, it.state());
+                }
+            }
+        } finally {
+            it.close();
+        }
+        double secs = trainNanos / 1e9;
+        return new Result(step, lastTrain, lastEval, secs > 0 ? samples / secs : 0, secs > 0 ? tokens / secs : 0);
+    }
+
+    /** One optimiser step over {@code gradAccumulation} micro-batches. */
+    private Map<String, Object> step(PreferenceBatchIterator it, int step) {
+        SameDiff sd = model.sameDiff();
+        List<String> params = model.parameterNames();
+        Map<String, INDArray> sum = new LinkedHashMap<>();
+        Map<String, Double> metricSum = new LinkedHashMap<>();
+        long samples = 0;
+        long tokens = 0;
+        double rewardSum = 0;
+        for (int micro = 0; micro < cfg.gradAccumulation(); micro++) {
+            if (!it.hasNext()) {
+                it.reset(); // next epoch, reshuffled
+            }
+            LayoutBatch batch = it.nextLayout();
+            Map<String, INDArray> feeds = objective.feeds(batch,
+                    liveReference == null ? null : liveReference.logps(batch), bco.mean());
+            var og = sd.calculateGradientsAndOutputs(feeds, outputs, params);
+            for (String p : params) {
+                INDArray g = og.getGradients().get(p);
+                if (g != null) {
+                    sum.merge(p, g.dup(), INDArray::addi);
+                }
+            }
+            for (String o : outputs) {
+                metricSum.merge(o, og.getOutputs().get(o).getDouble(0), Double::sum);
+            }
+            rewardSum += og.getOutputs().get(Metric.REWARDS_CHOSEN.varName()).getDouble(0)
+                    + og.getOutputs().get(Metric.REWARDS_REJECTED.varName()).getDouble(0);
+            samples += batch.sequences().stream().mapToLong(s -> s.exampleId()).distinct().count();
+            tokens += batch.usedTokens();
+        }
+        double inv = 1.0 / cfg.gradAccumulation();
+        sum.values().forEach(g -> g.muli(inv));
+        double gradNorm = AdamW.clipGlobalNorm(sum.values(), cfg.maxGradNorm());
+        double lr = schedule.valueAt(step, 0);
+        optimiser.apply(model.parameters(), sum, step);
+        bco.update(rewardSum * inv / 2);
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (Metric metric : Metric.values()) {
+            m.put(metric.trlName(), metricSum.get(metric.varName()) * inv);
+        }
+        m.put("learning_rate", lr);
+        m.put("grad_norm", gradNorm);
+        m.put("epoch", it.state().epoch());
+        m.put("samples", samples);
+        m.put("tokens", tokens);
+        return m;
+    }
+
+    /** Metrics over the whole held-out split (pair-weighted means), TRL's names with an {@code eval_} prefix. */
+    public Map<String, Object> evaluate() {
+        SameDiff sd = model.sameDiff();
+        Map<String, Double> sums = new LinkedHashMap<>();
+        long pairs = 0;
+        try (PreferenceBatchIterator it = new PreferenceBatchIterator(eval, pack.withShuffle(false), refs)) {
+            while (it.hasNext()) {
+                LayoutBatch batch = it.nextLayout();
+                Map<String, INDArray> feeds = objective.feeds(batch,
+                        liveReference == null ? null : liveReference.logps(batch), bco.mean());
+                Map<String, INDArray> out = sd.output(feeds, outputs.toArray(new String[0]));
+                Set<Long> examples = new HashSet<>();
+                batch.sequences().forEach(s -> examples.add(s.exampleId()));
+                long p = batch.sequences().size() - examples.size();
+                pairs += p;
+                for (String o : outputs) {
+                    sums.merge(o, out.get(o).getDouble(0) * p, Double::sum);
+                }
+            }
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (Metric metric : Metric.values()) {
+            m.put("eval_" + metric.trlName(), sums.getOrDefault(metric.varName(), Double.NaN) / Math.max(1, pairs));
+        }
+        m.put("eval_pairs", pairs);
+        return m;
+    }
+
+    private void checkpoint(int step, IteratorState state) {
+        Map<String, INDArray> params = new LinkedHashMap<>();
+        model.parameters().forEach((k, v) -> params.put(k, v.dup()));
+        new Checkpoint(step, state.encode(), bco.mean(), bco.count(), params, optimiser.snapshot())
+                .write(cfg.outputDir());
+    }
+
+    /** Restores the latest checkpoint into the model, optimiser and iterator; returns the step to continue from. */
+    private int resume(PreferenceBatchIterator it) {
+        var latest = Checkpoint.latest(cfg.outputDir());
+        if (latest.isEmpty()) {
+            return 0;
+        }
+        Checkpoint c = latest.get();
+        model.setParameters(c.parameters());
+        optimiser.restore(c.optimiser());
+        it.restore(IteratorState.parse(c.iteratorState()));
+        bco = BcoRunningMean.restore(c.bcoMean(), c.bcoCount());
+        log.info("resumed from checkpoint at step {}", c.step());
+        if (terminal != null) {
+            terminal.println("resumed from checkpoint at step " + c.step());
+        }
+        return c.step();
+    }
+}

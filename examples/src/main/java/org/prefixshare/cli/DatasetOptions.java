@@ -1,0 +1,91 @@
+package org.prefixshare.cli;
+
+import org.prefixshare.data.ByteTokenizer;
+import org.prefixshare.data.ChatTemplate;
+import org.prefixshare.data.ExampleTokenizer;
+import org.prefixshare.data.FieldNames;
+import org.prefixshare.data.HfTokenizer;
+import org.prefixshare.data.PreferenceFormat;
+import org.prefixshare.data.ReaderOptions;
+import org.prefixshare.data.TextTokenizer;
+import org.prefixshare.data.TokenizerConfig;
+import org.prefixshare.data.TruncationConfig;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/**
+ * The options that say what preference data to read and how to tokenise and truncate it; shared by every command
+ * that reads a dataset ({@code data stats}, {@code train}, ...).
+ */
+public final class DatasetOptions {
+
+    @Option(names = "--input", description = "JSONL or JSON array file, optionally gzipped.")
+    public Path input;
+
+    @Option(names = "--format", defaultValue = "prompt", converter = FormatConverter.class,
+            description = "prompt | conversational | implicit | alpaca | ranked (default ${DEFAULT-VALUE}).")
+    public PreferenceFormat format;
+
+    @Option(names = "--tokenizer", description = "Hugging Face tokenizer.json (default: the built-in byte "
+            + "tokenizer). A tokenizer_config.json beside it is read for BOS / EOS / pad.")
+    public Path tokenizer;
+
+    @Option(names = "--chat-template", description = "tokenizer_config.json whose chat_template is applied to "
+            + "conversational data (default: a simple built-in template).")
+    public Path chatTemplate;
+
+    @Option(names = "--max-length", defaultValue = "1024",
+            description = "Bound on prompt + longest response (TRL max_length); responses are cut at their end "
+                    + "(default ${DEFAULT-VALUE}).")
+    public int maxLength;
+
+    @Option(names = "--max-prompt-length", defaultValue = "0",
+            description = "Bound on the prompt (TRL max_prompt_length), keeping its end; 0 = none.")
+    public int maxPromptLength;
+
+    @Option(names = "--no-eos", description = "Do not append EOS to responses.")
+    public boolean noEos;
+
+    @Option(names = "--skip-invalid", description = "Skip bad records, counting them by reason.")
+    public boolean skipInvalid;
+
+    @Option(names = "--prompt-field", defaultValue = "prompt") String promptField;
+    @Option(names = "--chosen-field", defaultValue = "chosen") String chosenField;
+    @Option(names = "--rejected-field", defaultValue = "rejected") String rejectedField;
+    @Option(names = "--instruction-field", defaultValue = "instruction") String instructionField;
+    @Option(names = "--input-field", defaultValue = "input") String inputField;
+    @Option(names = "--responses-field", defaultValue = "responses") String responsesField;
+
+    /** Picocli converter using {@link PreferenceFormat#parse} (its error lists the valid names). */
+    public static final class FormatConverter implements CommandLine.ITypeConverter<PreferenceFormat> {
+        @Override
+        public PreferenceFormat convert(String value) {
+            return PreferenceFormat.parse(value);
+        }
+    }
+
+    /** The tokenizer these options name (close it when done). */
+    public TextTokenizer openTokenizer() {
+        return tokenizer == null ? new ByteTokenizer() : HfTokenizer.load(tokenizer);
+    }
+
+    /** Example tokenisation with the chat template and EOS rule of these options. */
+    public ExampleTokenizer exampleTokenizer(TextTokenizer tok) {
+        TokenizerConfig templateCfg = chatTemplate == null ? null : TokenizerConfig.load(chatTemplate);
+        return new ExampleTokenizer(tok, ChatTemplate.of(templateCfg, tok), !noEos);
+    }
+
+    /** Reader options: format, field names, invalid-record policy. */
+    public ReaderOptions readerOptions() {
+        FieldNames fields = new FieldNames(promptField, chosenField, rejectedField, instructionField, inputField,
+                responsesField, "role", "content");
+        return ReaderOptions.of(format).withFields(fields).withSkipInvalid(skipInvalid);
+    }
+
+    /** Truncation bounds; a document never exceeds one row of {@code packLength}. */
+    public TruncationConfig truncation(int packLength) {
+        return new TruncationConfig(maxLength, maxPromptLength, packLength);
+    }
+}

@@ -1,0 +1,246 @@
+package org.prefixshare.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.prefixshare.data.DropCounts;
+import org.prefixshare.data.ExampleTokenizer;
+import org.prefixshare.data.PreferenceExample;
+import org.prefixshare.data.PreferenceFormat;
+import org.prefixshare.data.PreferenceReader;
+import org.prefixshare.data.ReadCounts;
+import org.prefixshare.data.TextTokenizer;
+import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.data.Truncator;
+import org.prefixshare.data.synthetic.SyntheticPreferences;
+import org.prefixshare.loss.LossConfig;
+import org.prefixshare.model.DecoderConfig;
+import org.prefixshare.train.DpoTrainer;
+import org.prefixshare.train.LrSchedule;
+import org.prefixshare.train.ReferenceMode;
+import org.prefixshare.train.TrainConfig;
+import org.yaml.snakeyaml.Yaml;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code prefixshare train}: DPO training with prefix sharing. With no arguments: the tiny model on the embedded
+ * synthetic preference task. Every option can also come from a YAML file ({@code --config}); flags given on the
+ * command line win.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Train a decoder with a DPO-family loss on prefix-shared packed batches. With no arguments: "
+                + "the tiny model on the embedded synthetic preference task (a few minutes on 2 cores).")
+public final class TrainCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--config", description = "YAML file whose keys are these options' long names without dashes "
+            + "(e.g. 'loss: sigmoid,sft:0.5', 'lr: 1e-3'); command-line flags override it.")
+    Path config;
+
+    @CommandLine.Mixin
+    DatasetOptions data;
+
+    @Option(names = "--examples", defaultValue = "720",
+            description = "Synthetic examples to generate when no --input is given (default ${DEFAULT-VALUE}).")
+    int examples;
+
+    @Option(names = "--eval-fraction", defaultValue = "0.15",
+            description = "Held-out share of the examples (default ${DEFAULT-VALUE}).")
+    double evalFraction;
+
+    @Option(names = "--model", defaultValue = "tiny", description = "Preset: tiny, small, mistral-7b, llama-3-8b, "
+            + "qwen2-7b (default ${DEFAULT-VALUE}), or a Hugging Face config.json path.")
+    String model;
+
+    @Option(names = "--dtype", defaultValue = "float32", description = "float32 | float64.")
+    String dtype;
+
+    @Option(names = "--loss", defaultValue = "sigmoid",
+            description = "Loss type(s), TRL's names, with optional weights: 'sigmoid', 'sigmoid,sft:0.5' (RPO).")
+    String loss;
+
+    @Option(names = "--beta", defaultValue = "0.1", description = "DPO beta (default ${DEFAULT-VALUE}).")
+    double beta;
+
+    @Option(names = "--label-smoothing", defaultValue = "0", description = "cDPO label smoothing.")
+    double labelSmoothing;
+
+    @Option(names = "--reference", defaultValue = "precomputed",
+            description = "precomputed | live | none (reference-free losses only).")
+    String reference;
+
+    @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate (default ${DEFAULT-VALUE}).")
+    double lr;
+
+    @Option(names = "--warmup", defaultValue = "10", description = "Warm-up steps.")
+    int warmup;
+
+    @Option(names = "--schedule", defaultValue = "cosine", description = "cosine | linear | constant.")
+    String schedule;
+
+    @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW decoupled weight decay.")
+    double weightDecay;
+
+    @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "Global-norm clipping (0 = off).")
+    double maxGradNorm;
+
+    @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimiser step.")
+    int gradAccum;
+
+    @Option(names = "--steps", defaultValue = "120", description = "Optimiser steps (0: use --epochs).")
+    int steps;
+
+    @Option(names = "--epochs", defaultValue = "0", description = "Epochs when --steps is 0.")
+    int epochs;
+
+    @Option(names = "--eval-every", defaultValue = "40", description = "Held-out evaluation interval (steps).")
+    int evalEvery;
+
+    @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint interval (0 = at the end).")
+    int checkpointEvery;
+
+    @Option(names = "--pack-length", defaultValue = "512", description = "Tokens per packed row.")
+    int packLength;
+
+    @Option(names = "--rows", defaultValue = "4", description = "Rows per micro-batch.")
+    int rows;
+
+    @Option(names = "--no-packing", description = "One document per row.")
+    boolean noPacking;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of weights, data generation and order.")
+    long seed;
+
+    @Option(names = "--output", defaultValue = "runs/train",
+            description = "Output directory: metrics.jsonl, checkpoints, reference_logps.tsv. A run resumes from "
+                    + "its latest checkpoint (default ${DEFAULT-VALUE}).")
+    Path output;
+
+    @Option(names = "--json", description = "End with one JSON line of the final metrics.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        applyYaml();
+        PrintWriter out = spec.commandLine().getOut();
+        DataType dt = switch (dtype.toLowerCase()) {
+            case "float32", "float" -> DataType.FLOAT;
+            case "float64", "double" -> DataType.DOUBLE;
+            default -> throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--dtype must be float32 or float64, got " + dtype);
+        };
+        List<TokenizedExample> all;
+        int vocab;
+        try (TextTokenizer tok = data.openTokenizer()) {
+            all = loadExamples(tok, out);
+            vocab = tok.vocabSize();
+        }
+        int heldOut = (int) Math.round(all.size() * evalFraction);
+        List<TokenizedExample> train = all.subList(0, all.size() - heldOut);
+        List<TokenizedExample> eval = all.subList(all.size() - heldOut, all.size());
+        DecoderConfig mc = (Files.isRegularFile(Path.of(model)) ? DecoderConfig.fromHfJson(Path.of(model), dt)
+                : DecoderConfig.preset(model).withDataType(dt));
+        if (mc.vocabSize() < vocab) {
+            mc = mc.withVocabSize(vocab);
+        }
+        LossConfig lc = LossConfig.of(LossConfig.Term.parseList(loss)).withBeta(beta)
+                .withLabelSmoothing(labelSmoothing);
+        TrainConfig tc = new TrainConfig(mc, lc, ReferenceMode.fromName(reference), lr, warmup,
+                LrSchedule.Shape.fromName(schedule), weightDecay, maxGradNorm, gradAccum, steps, epochs, evalEvery,
+                checkpointEvery, packLength, rows, !noPacking, seed, output);
+        out.printf("training on %d examples (%d held out), output %s%n", train.size(), eval.size(), output);
+        out.flush();
+        DpoTrainer trainer = new DpoTrainer(tc, train, eval, System.out);
+        DpoTrainer.Result r = trainer.train();
+        Map<String, Object> fin = new LinkedHashMap<>();
+        fin.put("steps", r.steps());
+        fin.putAll(r.lastTrain());
+        fin.putAll(r.lastEval());
+        fin.put("eval_rewards_accuracy", r.lastEval().get("eval_rewards/accuracies"));
+        fin.put("train_samples_per_s", r.trainSamplesPerSecond());
+        fin.put("train_tokens_per_s", r.trainTokensPerSecond());
+        out.printf("done: %d steps, held-out rewards/accuracies %s, %.1f samples/s%n", r.steps(),
+                r.lastEval().get("eval_rewards/accuracies"), r.trainSamplesPerSecond());
+        if (json) {
+            out.println(new ObjectMapper().writeValueAsString(fin));
+        }
+        out.flush();
+        return 0;
+    }
+
+    private List<TokenizedExample> loadExamples(TextTokenizer tok, PrintWriter out) {
+        ExampleTokenizer et = data.exampleTokenizer(tok);
+        List<PreferenceExample> raw;
+        if (data.input == null) {
+            raw = SyntheticPreferences.generate(examples, seed);
+            out.printf("data: %d examples of the embedded synthetic preference task (seed %d)%n", raw.size(), seed);
+        } else {
+            ReadCounts rc = new ReadCounts();
+            raw = new PreferenceReader(data.readerOptions()).readAll(data.input, rc);
+            out.printf("data: %d examples from %s (%d records skipped as invalid)%n", raw.size(), data.input,
+                    rc.skippedTotal());
+        }
+        DropCounts dropped = new DropCounts();
+        List<TokenizedExample> kept = new Truncator(data.truncation(packLength), tok.bosId())
+                .applyAll(et.tokenizeAll(raw), dropped);
+        if (kept.size() < raw.size()) {
+            out.printf("dropped %d examples that do not fit: %s%n", raw.size() - kept.size(), dropped);
+        }
+        return kept;
+    }
+
+    /** Options not given on the command line take their value from the YAML file, when there is one. */
+    private void applyYaml() throws Exception {
+        if (config == null) {
+            return;
+        }
+        Map<String, Object> values;
+        try (InputStream in = Files.newInputStream(config)) {
+            values = new Yaml().load(in);
+        }
+        if (values == null) {
+            return;
+        }
+        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        for (Map.Entry<String, Object> e : values.entrySet()) {
+            CommandLine.Model.OptionSpec opt = spec.findOption("--" + e.getKey());
+            if (opt == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), config + ": unknown key '" + e.getKey()
+                        + "' (keys are the long option names of 'prefixshare train --help' without dashes)");
+            }
+            if (!parsed.hasMatchedOption(opt)) {
+                opt.setValue(convert(opt, String.valueOf(e.getValue())));
+            }
+        }
+    }
+
+    private Object convert(CommandLine.Model.OptionSpec opt, String value) {
+        Class<?> t = opt.type();
+        if (t == boolean.class || t == Boolean.class) {
+            return Boolean.parseBoolean(value);
+        } else if (t == PreferenceFormat.class) {
+            return PreferenceFormat.parse(value);
+        } else if (t == int.class || t == Integer.class) {
+            return Integer.parseInt(value);
+        } else if (t == long.class || t == Long.class) {
+            return Long.parseLong(value);
+        } else if (t == double.class || t == Double.class) {
+            return Double.parseDouble(value);
+        } else if (t == Path.class) {
+            return Path.of(value);
+        }
+        return value;
+    }
+}
