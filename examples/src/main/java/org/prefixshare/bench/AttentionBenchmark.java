@@ -120,6 +120,80 @@ public final class AttentionBenchmark {
                 fwdFlops / (nFwd * 1e6), 2.5 * fwdFlops / (bwdMs * 1e6), errFwd, errBwd);
     }
 
+    /**
+     * One cell of the sweep: a prompt of P tokens with two responses of C = P / ratio tokens each, paired (two causal
+     * rows of P + C, B = 2) against prefix-shared (one row of P + 2C: prompt node, two response nodes, B = 1), both
+     * through the native op, forward + backward. The ideal is the visible-area ratio (paired over shared).
+     */
+    public record SweepCase(int prefix, double ratio, int completion, int D, int hq, int hkv,
+                            double paired_fwdbwd_ms, double shared_fwdbwd_ms, double speedup, double ideal) {
+    }
+
+    /** Prefix lengths of the sweep. */
+    public int[] sweepPrefixes() {
+        return quick ? new int[]{128, 256, 512} : new int[]{128, 256, 512, 1024};
+    }
+
+    /** Prefix/completion ratios of the sweep. */
+    public static double[] sweepRatios() {
+        return new double[]{0.5, 1, 2, 4, 8};
+    }
+
+    /**
+     * {@code bench attention --sweep}, after the paper's Figure 4: prefix length x prefix/completion ratio, speedup of
+     * the native op on the prefix-shared layout over the native op on the paired layout, against the ideal.
+     * float32, D = 64, Hq = 8, Hkv = 2.
+     */
+    public List<SweepCase> sweep() {
+        PrefixShareOps.init();
+        int d = 64;
+        int hq = 8;
+        int hkv = 2;
+        List<SweepCase> out = new ArrayList<>();
+        for (int p : sweepPrefixes()) {
+            for (double r : sweepRatios()) {
+                int c = Math.max(1, (int) Math.round(p / r));
+                int pairedLen = p + c;
+                int sharedLen = p + 2 * c;
+                int[] pn = new int[pairedLen];
+                int[] pe = new int[pairedLen];          // one node: causal
+                int[] sn = new int[sharedLen];
+                int[] se = new int[sharedLen];
+                java.util.Arrays.fill(se, 0, p, 2);
+                java.util.Arrays.fill(sn, p, p + c, 1);
+                java.util.Arrays.fill(se, p, p + c, 1);
+                java.util.Arrays.fill(sn, p + c, sharedLen, 2);
+                java.util.Arrays.fill(se, p + c, sharedLen, 2);
+                double ideal = 2.0 * AncestorMask.visiblePairs(pn, pe) / AncestorMask.visiblePairs(sn, se);
+                int reps = quick ? 3 : 5;
+                double paired = fwdBwdMillis(2, new int[][]{pn, pn}, new int[][]{pe, pe}, d, hq, hkv, reps);
+                double shared = fwdBwdMillis(1, new int[][]{sn}, new int[][]{se}, d, hq, hkv, reps);
+                SweepCase sc = new SweepCase(p, r, c, d, hq, hkv, paired, shared, paired / shared, ideal);
+                out.add(sc);
+                progress.accept(String.format("prefix %4d ratio %5.2f (C=%4d): paired %8.2f ms, shared %8.2f ms, "
+                                + "speedup %5.2fx, ideal %5.2fx (%3.0f%% of ideal)", p, r, c, paired, shared,
+                        sc.speedup(), ideal, 100 * sc.speedup() / ideal));
+            }
+        }
+        return out;
+    }
+
+    private static double fwdBwdMillis(int b, int[][] node, int[][] end, int d, int hq, int hkv, int reps) {
+        int t = node[0].length;
+        Nd4j.getRandom().setSeed(t * 131L + b);
+        INDArray q = Nd4j.randn(DataType.FLOAT, b, t, hq, d);
+        INDArray k = Nd4j.randn(DataType.FLOAT, b, t, hkv, d);
+        INDArray v = Nd4j.randn(DataType.FLOAT, b, t, hkv, d);
+        INDArray dOut = Nd4j.randn(DataType.FLOAT, b, t, hq, d);
+        INDArray nd = Nd4j.createFromArray(node);
+        INDArray se = Nd4j.createFromArray(end);
+        double scale = 1 / Math.sqrt(d);
+        return Timing.medianMillis(() -> {
+            INDArray[] f = PrefixShareOps.forward(q, k, v, nd, se, scale);
+            PrefixShareOps.backward(q, k, v, nd, se, f[0], f[1], dOut, scale);
+        }, 1, reps);
+    }
+
     /** This machine's float32 matmul rate through ND4J (OpenBLAS): the practical ceiling for the kernels. */
     static double sgemmGflops(int n) {
         INDArray a = Nd4j.rand(DataType.FLOAT, n, n);

@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** {@code prefixshare bench attention [--quick] [--json]}. */
+/** {@code prefixshare bench attention [--quick] [--json] [--sweep]}. */
 @Command(name = "attention", mixinStandardHelpOptions = true,
         description = "Time the native prefix-shared attention op against the dense SameDiff reference "
                 + "(float32, B=1; causal, pair and packed layouts) and this machine's sgemm rate.")
@@ -21,12 +21,46 @@ public final class BenchAttentionCommand implements Callable<Integer> {
     @Option(names = "--json", description = "End with one JSON line holding every figure.")
     boolean json;
 
+    @Option(names = "--sweep", description = "Instead: the paper's Figure 4 grid, prefix length x prefix/completion "
+            + "ratio; speedup of the native op on the prefix-shared layout over the native op on the paired layout, "
+            + "against the ideal (visible-area ratio). With --quick: prefixes up to 512.")
+    boolean sweep;
+
     @Override
     public Integer call() throws Exception {
+        if (sweep) {
+            return sweep();
+        }
         AttentionBenchmark.Result r = new AttentionBenchmark(quick, System.out::println).run();
         printSummary(r);
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(r));
+        }
+        return 0;
+    }
+
+    private Integer sweep() throws Exception {
+        AttentionBenchmark bench = new AttentionBenchmark(quick, System.out::println);
+        List<AttentionBenchmark.SweepCase> cases = bench.sweep();
+        System.out.println();
+        System.out.println("speedup of prefix-shared over paired (native op, fwd+bwd, float32, D=64, Hq=8, Hkv=2) / "
+                + "ideal (visible-area ratio)");
+        StringBuilder head = new StringBuilder(String.format("%-8s", "prefix"));
+        for (double r : AttentionBenchmark.sweepRatios()) {
+            head.append(String.format(" | %-13s", "ratio " + r));
+        }
+        System.out.println(head);
+        for (int p : bench.sweepPrefixes()) {
+            StringBuilder row = new StringBuilder(String.format("%-8d", p));
+            for (double r : AttentionBenchmark.sweepRatios()) {
+                AttentionBenchmark.SweepCase c = cases.stream()
+                        .filter(x -> x.prefix() == p && x.ratio() == r).findFirst().orElseThrow();
+                row.append(String.format(" | %5.2f / %5.2f", c.speedup(), c.ideal()));
+            }
+            System.out.println(row);
+        }
+        if (json) {
+            System.out.println(new ObjectMapper().writeValueAsString(java.util.Map.of("sweep", cases)));
         }
         return 0;
     }

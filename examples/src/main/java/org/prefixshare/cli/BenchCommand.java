@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "bench",
         description = "Benchmarks (ratios measured side by side in one run).",
         subcommands = {
-                BenchAttentionCommand.class
+                BenchAttentionCommand.class,
+                BenchTrainingCommand.class
         })
 public final class BenchCommand implements Runnable {
 

@@ -1,0 +1,79 @@
+package org.prefixshare.bench.training;
+
+import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.layout.LayoutBatch;
+import org.prefixshare.layout.PairedLayoutBuilder;
+import org.prefixshare.layout.RowAssembler;
+import org.prefixshare.layout.RowLayout;
+import org.prefixshare.layout.Segment;
+import org.prefixshare.layout.SequenceInfo;
+import org.prefixshare.layout.SharedLayoutBuilder;
+import org.prefixshare.pack.PackConfig;
+import org.prefixshare.pack.Packer;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The batch of one optimiser step in each {@link TrainingMode}, from the same examples: every example of the step is
+ * in the batch whatever the mode, so the modes differ only in layout.
+ */
+public final class ModeBatches {
+
+    private ModeBatches() {
+    }
+
+    /**
+     * One step's batch.
+     *
+     * @param examples   the step's examples
+     * @param mode       the layout
+     * @param packLength row length of the packed modes (at least the longest document)
+     */
+    public static LayoutBatch build(List<TokenizedExample> examples, TrainingMode mode, int packLength) {
+        List<Segment> units = new ArrayList<>();
+        for (TokenizedExample e : examples) {
+            if (mode.shared()) {
+                units.add(SharedLayoutBuilder.build(e));
+            } else {
+                units.addAll(PairedLayoutBuilder.sequences(e));
+            }
+        }
+        List<List<Segment>> rows = new ArrayList<>();
+        int t;
+        if (mode.packed()) {
+            int[] lengths = new int[units.size()];
+            int[] order = new int[units.size()];
+            for (int i = 0; i < lengths.length; i++) {
+                lengths[i] = units.get(i).length();
+                order[i] = i;
+            }
+            for (int[] bin : Packer.firstFitDecreasing(order, 0, order.length, lengths, packLength)) {
+                List<Segment> row = new ArrayList<>(bin.length);
+                for (int i : bin) {
+                    row.add(units.get(i));
+                }
+                rows.add(row);
+            }
+            t = packLength;
+        } else {
+            int longest = 0;
+            for (Segment s : units) {
+                rows.add(List.of(s));
+                longest = Math.max(longest, s.length());
+            }
+            t = roundUp(longest, PackConfig.PAD_MULTIPLE);
+        }
+        List<RowLayout> out = new ArrayList<>(rows.size());
+        List<SequenceInfo> seqs = new ArrayList<>();
+        for (List<Segment> row : rows) {
+            out.add(RowAssembler.assemble(row, t, 0, seqs.size(), seqs));
+        }
+        return new LayoutBatch(out, seqs);
+    }
+
+    /** n rounded up to a multiple of m. */
+    public static int roundUp(int n, int m) {
+        return Math.max(m, (n + m - 1) / m * m);
+    }
+}

@@ -1,0 +1,36 @@
+package org.prefixshare.bench.training;
+
+/**
+ * The measurements of one mode on one profile (JSON field names as printed).
+ *
+ * @param mode              "a" .. "e"
+ * @param samples_per_s     median over the timed steps of examples / step time (forward + backward + Adam update)
+ * @param step_ms           median step time
+ * @param step_ms_min       fastest timed step
+ * @param steps             timed steps
+ * @param examples_per_step examples per optimiser step
+ * @param offheap_peak_mb   peak resident memory outside the Java heap over the timed steps (ND4J's arrays live there)
+ * @param rss_peak_mb       peak sampled process RSS over the timed steps
+ * @param vm_hwm_mb         the process's lifetime peak RSS (meaningful when the mode ran in its own JVM)
+ * @param isolated          true when the mode ran in its own JVM
+ * @param first_loss        loss of the first step (a sanity figure: finite, near ln 2)
+ * @param last_loss         loss of the last step
+ */
+public record ModeResult(String mode, double samples_per_s, double step_ms, double step_ms_min, int steps,
+                         int examples_per_step, double offheap_peak_mb, double rss_peak_mb, double vm_hwm_mb,
+                         boolean isolated, double first_loss, double last_loss) {
+
+    /**
+     * The peak memory of the JSON: the process's lifetime peak RSS when the mode had a JVM of its own, else the
+     * sampled RSS peak over its timed steps (which includes what earlier modes left resident).
+     */
+    public double peakMemMb() {
+        return isolated ? vm_hwm_mb : rss_peak_mb;
+    }
+
+    /** The same figures marked as measured in a process of their own. */
+    public ModeResult isolatedRun() {
+        return new ModeResult(mode, samples_per_s, step_ms, step_ms_min, steps, examples_per_step, offheap_peak_mb,
+                rss_peak_mb, vm_hwm_mb, true, first_loss, last_loss);
+    }
+}

@@ -1,0 +1,283 @@
+package org.prefixshare.bench.training;
+
+import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.data.workload.SyntheticWorkload;
+import org.prefixshare.data.workload.WorkloadProfile;
+import org.prefixshare.data.workload.WorkloadStats;
+import org.prefixshare.layout.LayoutBatch;
+import org.prefixshare.model.DecoderConfig;
+import org.prefixshare.pack.PackConfig;
+
+import java.io.File;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * {@code bench training}: DPO training throughput of the five {@link TrainingMode}s on the same model and the same
+ * examples per optimiser step, for workloads shaped like the paper's six data sets (or a real data set), with the
+ * ideal speedups ({@link Ideal}) and the paper's numbers beside ours.
+ *
+ * <p>Each mode runs in a JVM of its own by default ({@link TrainingWorker}: same java, JVM options and class path),
+ * so the peak RSS and off-heap figures belong to that mode alone; {@code inProcess} runs them here one after another
+ * (then RSS peaks are increments over earlier modes and only the off-heap peak, which the probe resets per mode, is
+ * per mode).
+ */
+public final class TrainingBenchmark {
+
+    /**
+     * How to run.
+     *
+     * @param scaleLabel      "quick" / "full" / "custom", printed with the scale
+     * @param lengthDivisor   every length of the paper's profiles is divided by this
+     * @param examplesPerStep examples (preference pairs) per optimiser step, every mode
+     * @param warmup          untimed steps per mode
+     * @param steps           timed steps per mode
+     * @param modelName       name of the model shape (printed)
+     * @param model           the model
+     * @param modes           modes to run (b is needed for the speedups over paired)
+     * @param inProcess       run modes in this JVM rather than one child JVM each
+     * @param seed            seed of the workload and the model
+     */
+    public record Settings(String scaleLabel, double lengthDivisor, int examplesPerStep, int warmup, int steps,
+                           String modelName, DecoderConfig model, List<TrainingMode> modes, boolean inProcess,
+                           long seed) {
+        public Settings {
+            if (!(lengthDivisor >= 1) || examplesPerStep < 1 || warmup < 0 || steps < 1) {
+                throw new IllegalArgumentException("need lengthDivisor >= 1, examplesPerStep >= 1, warmup >= 0, "
+                        + "steps >= 1; got " + lengthDivisor + ", " + examplesPerStep + ", " + warmup + ", " + steps);
+            }
+            modes = List.copyOf(modes);
+        }
+    }
+
+    /** A workload to measure: a name and the steps' examples, plus its statistics. */
+    public record Workload(String name, List<List<TokenizedExample>> steps, WorkloadStats stats, int packLength,
+                           String origin) {
+    }
+
+    /**
+     * One profile's figures; the JSON keys of the issue plus the context the report prints.
+     */
+    public record ProfileResult(String name, String origin, WorkloadStats stats, int packLength,
+                                Map<String, ModeResult> modes, Map<String, StepCost> costs, long labels,
+                                double ideal_shared, double ideal_shared_packed,
+                                double ideal_packed_vs_paired_packed, double cost_ideal_shared,
+                                double cost_ideal_shared_packed, double cost_ideal_packed_vs_paired_packed,
+                                double attention_share_b, double speedup_shared, double speedup_shared_packed,
+                                double speedup_packed_vs_paired_packed, double paper_shared, double paper_packed) {
+    }
+
+    /** The whole run. */
+    public record Result(Settings settings, List<ProfileResult> profiles, double seconds) {
+    }
+
+    private final Settings s;
+    private final Consumer<String> progress;
+
+    public TrainingBenchmark(Settings settings, Consumer<String> progress) {
+        this.s = settings;
+        this.progress = progress;
+    }
+
+    /** The six paper profiles (or those named), synthetic, at this run's scale. */
+    public List<Workload> syntheticWorkloads(List<WorkloadProfile> profiles) {
+        List<Workload> out = new ArrayList<>();
+        int perStep = s.examplesPerStep();
+        int total = perStep * (s.warmup() + s.steps());
+        for (WorkloadProfile full : profiles) {
+            WorkloadProfile p = full.scaledDown(s.lengthDivisor());
+            int maxDoc = (int) Math.ceil(3 * p.medianOverall());
+            SyntheticWorkload gen = new SyntheticWorkload(p, SyntheticWorkload.DEFAULT_SIGMA, maxDoc);
+            List<TokenizedExample> ex = gen.generate(total, s.model().vocabSize(), s.seed() ^ full.name().hashCode(),
+                    0);
+            out.add(new Workload(full.name(), split(ex, perStep), WorkloadStats.of(ex),
+                    packLength(ex, p.medianOverall()),
+                    String.format("synthetic, log-normal sigma %.2f, documents <= %d tokens, median P %.1f C %.1f",
+                            gen.sigma(), maxDoc, gen.promptMedian(), gen.completionMedian())));
+        }
+        return out;
+    }
+
+    /**
+     * A real data set's examples (already tokenised and truncated) at this run's scale: a seeded sample of the
+     * examples the run needs, every prompt and response cut to its first {@code ceil(len / lengthDivisor)} tokens,
+     * token ids folded into the model's vocabulary (only lengths matter for throughput).
+     */
+    public Workload realWorkload(String name, List<TokenizedExample> all) {
+        int perStep = s.examplesPerStep();
+        int total = perStep * (s.warmup() + s.steps());
+        List<TokenizedExample> pool = new ArrayList<>(all);
+        java.util.Collections.shuffle(pool, new java.util.Random(s.seed()));
+        List<TokenizedExample> picked = new ArrayList<>(total);
+        int vocab = s.model().vocabSize();
+        for (int i = 0; i < total; i++) {
+            TokenizedExample e = pool.get(i % pool.size());
+            List<int[]> rs = new ArrayList<>();
+            for (int[] r : e.responses()) {
+                rs.add(fold(cut(r), vocab));
+            }
+            picked.add(new TokenizedExample(i, e.source(), fold(cut(e.prompt()), vocab), rs, 0));
+        }
+        WorkloadStats full = WorkloadStats.of(all);
+        WorkloadStats scaled = WorkloadStats.of(picked);
+        return new Workload(name, split(picked, perStep), scaled, packLength(picked, scaled.medianOverall()),
+                String.format("%d examples, median overall %.0f, ratio %.2f before scaling", all.size(),
+                        full.medianOverall(), full.medianRatio()));
+    }
+
+    private int[] cut(int[] ids) {
+        int n = ids.length == 0 ? 0 : Math.max(1, (int) Math.ceil(ids.length / s.lengthDivisor()));
+        return java.util.Arrays.copyOf(ids, n);
+    }
+
+    private static int[] fold(int[] ids, int vocab) {
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = Math.floorMod(ids[i], vocab);
+        }
+        return out;
+    }
+
+    private static List<List<TokenizedExample>> split(List<TokenizedExample> ex, int perStep) {
+        List<List<TokenizedExample>> steps = new ArrayList<>();
+        for (int i = 0; i + perStep <= ex.size(); i += perStep) {
+            steps.add(List.copyOf(ex.subList(i, i + perStep)));
+        }
+        return steps;
+    }
+
+    /**
+     * Row length of the packed modes: three median overall lengths (a few documents per row, as packing to a few
+     * thousand tokens does for the paper's data), at least the longest prefix-shared document, a multiple of 64.
+     */
+    static int packLength(List<TokenizedExample> ex, double medianOverall) {
+        int longest = 0;
+        for (TokenizedExample e : ex) {
+            longest = Math.max(longest, e.sharedLength());
+        }
+        return ModeBatches.roundUp(Math.max(longest, (int) Math.ceil(3 * medianOverall)), PackConfig.PAD_MULTIPLE);
+    }
+
+    /** Measures every workload in every mode. */
+    public Result run(List<Workload> workloads) throws Exception {
+        long start = System.nanoTime();
+        List<ProfileResult> out = new ArrayList<>();
+        for (Workload w : workloads) {
+            progress.accept(String.format("%s: %s; %d steps of %d examples (%d warm-up), pack length %d", w.name(),
+                    w.origin(), w.steps().size(), s.examplesPerStep(), s.warmup(), w.packLength()));
+            Map<String, ModeResult> results = new LinkedHashMap<>();
+            for (TrainingMode m : s.modes()) {
+                ModeResult r = s.inProcess()
+                        ? ModeRunner.run(w.steps(), s.warmup(), m, s.model(), w.packLength(), s.seed(), null)
+                        : runIsolated(w, m);
+                results.put(m.key(), r);
+                progress.accept(String.format("  (%s) %-58s %8.2f samples/s  step %8.0f ms  outside heap %6.0f MB"
+                                + "  RSS %7.0f MB  loss %.4f", m.key(), m.description(), r.samples_per_s(),
+                        r.step_ms(), r.offheap_peak_mb(), r.peakMemMb(),
+                        r.last_loss()));
+            }
+            out.add(summarise(w, results));
+        }
+        return new Result(s, out, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Costs, ideals and speedups of one workload. */
+    ProfileResult summarise(Workload w, Map<String, ModeResult> results) {
+        Map<TrainingMode, StepCost> cost = new EnumMap<>(TrainingMode.class);
+        long labels = 0;
+        List<List<TokenizedExample>> timed = w.steps().subList(s.warmup(), w.steps().size());
+        for (TrainingMode m : TrainingMode.values()) {
+            StepCost c = StepCost.ZERO;
+            for (List<TokenizedExample> step : timed) {
+                LayoutBatch b = ModeBatches.build(step, m, w.packLength());
+                c = c.plus(StepCost.of(b));
+                if (m == TrainingMode.B) {
+                    for (var r : b.rows()) {
+                        labels += r.scoredTokens();
+                    }
+                }
+            }
+            cost.put(m, c);
+        }
+        DecoderConfig cfg = s.model();
+        StepCost b = cost.get(TrainingMode.B);
+        StepCost c = cost.get(TrainingMode.C);
+        StepCost d = cost.get(TrainingMode.D);
+        StepCost e = cost.get(TrainingMode.E);
+        Map<String, StepCost> costs = new LinkedHashMap<>();
+        cost.forEach((k, v) -> costs.put(k.key(), v));
+        return new ProfileResult(w.name(), w.origin(), w.stats(), w.packLength(), results, costs, labels,
+                Ideal.tokens(b, c), Ideal.tokens(b, d), Ideal.tokens(e, d),
+                Ideal.costModel(cfg, b, c, labels), Ideal.costModel(cfg, b, d, labels),
+                Ideal.costModel(cfg, e, d, labels), Ideal.attentionShare(cfg, b, labels),
+                ratio(results, "c", "b"), ratio(results, "d", "b"), ratio(results, "d", "e"),
+                PaperNumbers.shared(w.name()), PaperNumbers.packed(w.name()));
+    }
+
+    private static double ratio(Map<String, ModeResult> r, String faster, String baseline) {
+        ModeResult f = r.get(faster);
+        ModeResult b = r.get(baseline);
+        return f == null || b == null ? Double.NaN : f.samples_per_s() / b.samples_per_s();
+    }
+
+    /** Runs one mode in a child JVM (this JVM's java, options and class path) and reads its result line. */
+    private ModeResult runIsolated(Workload w, TrainingMode m) throws Exception {
+        Path dir = Files.createTempDirectory("prefixshare-bench-");
+        try {
+            Path workload = dir.resolve("workload.bin");
+            WorkloadFile.write(workload, w.steps());
+            Path request = dir.resolve("request.json");
+            Files.writeString(request, TrainingWorker.toJson(new TrainingWorker.Request(workload.toString(),
+                    s.warmup(), m.key(), s.model().toHfJson(), w.packLength(), s.seed())));
+            List<String> cmd = new ArrayList<>();
+            cmd.add(ProcessHandle.current().info().command()
+                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+            for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+                if (!a.startsWith("-agentlib") && !a.startsWith("-javaagent") && !a.startsWith("-Xrunjdwp")) {
+                    cmd.add(a);
+                }
+            }
+            cmd.add("-cp");
+            cmd.add(System.getProperty("java.class.path"));
+            cmd.add(TrainingWorker.class.getName());
+            cmd.add(request.toString());
+            Path err = dir.resolve("stderr.txt");
+            Process p = new ProcessBuilder(cmd).redirectError(err.toFile())
+                    .redirectOutput(dir.resolve("stdout.txt").toFile()).start();
+            if (!p.waitFor(2, TimeUnit.HOURS)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("mode " + m.key() + " of " + w.name() + " did not finish");
+            }
+            List<String> stdout = Files.readAllLines(dir.resolve("stdout.txt"), StandardCharsets.UTF_8);
+            if (p.exitValue() != 0) {
+                List<String> e = Files.readAllLines(err, StandardCharsets.UTF_8);
+                throw new IllegalStateException("mode " + m.key() + " of " + w.name() + " failed (exit "
+                        + p.exitValue() + "):\n" + String.join("\n", e.subList(Math.max(0, e.size() - 40),
+                        e.size())));
+            }
+            return TrainingWorker.parseResult(stdout);
+        } finally {
+            deleteTree(dir.toFile());
+        }
+    }
+
+    private static void deleteTree(File f) throws IOException {
+        File[] kids = f.listFiles();
+        if (kids != null) {
+            for (File k : kids) {
+                deleteTree(k);
+            }
+        }
+        Files.deleteIfExists(f.toPath());
+    }
+}

@@ -1,0 +1,220 @@
+package org.prefixshare.bench.training;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.prefixshare.bench.training.TrainingBenchmark.ProfileResult;
+import org.prefixshare.bench.training.TrainingBenchmark.Result;
+import org.prefixshare.bench.training.TrainingBenchmark.Settings;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** Terminal table, the JSON line, and the Markdown report of {@code bench training}. */
+public final class TrainingReport {
+
+    private static final String[] MODES = {"a", "b", "c", "d", "e"};
+
+    private TrainingReport() {
+    }
+
+    /** One line describing the scale of the run. */
+    public static String scaleLine(Settings s) {
+        var c = s.model();
+        return String.format(Locale.ROOT, "scale: %s; lengths of the paper's profiles / %s; model %s (%,d parameters:"
+                        + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %d examples "
+                        + "per optimiser step; %d warm-up + %d timed steps per mode; %s",
+                s.scaleLabel(), fmt(s.lengthDivisor()), s.modelName(), c.parameterCount(), c.hiddenSize(),
+                c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
+                s.examplesPerStep(), s.warmup(), s.steps(),
+                s.inProcess() ? "modes in this JVM" : "each mode in its own JVM");
+    }
+
+    /** The terminal table. */
+    public static void printTable(Result r, PrintStream out) {
+        out.println();
+        out.println(scaleLine(r.settings()));
+        out.println("modes: " + modeLegend());
+        out.println();
+        out.printf("%-15s | %31s | %-22s | %-22s | %-22s | %s%n", "", "training samples/s",
+                "(c)/(b) shared", "(d)/(b) shared+packed", "(d)/(e) packed", "peak RSS MB");
+        out.printf("%-15s | %5s %6s %6s %6s %6s | %6s %6s %6s | %6s %6s %6s | %6s %6s %6s | %s%n", "profile",
+                "a", "b", "c", "d", "e", "ours", "ideal", "paper", "ours", "ideal", "paper", "ours", "ideal",
+                "paper", "b / d");
+        for (ProfileResult p : r.profiles()) {
+            out.printf(Locale.ROOT, "%-15s | %5s %6s %6s %6s %6s | %6s %6s %6s | %6s %6s %6s | %6s %6s %6s | %s%n",
+                    p.name(), sps(p, "a"), sps(p, "b"), sps(p, "c"), sps(p, "d"), sps(p, "e"),
+                    x(p.speedup_shared()), x(p.ideal_shared()), x(p.paper_shared()),
+                    x(p.speedup_shared_packed()), x(p.ideal_shared_packed()), "-",
+                    x(p.speedup_packed_vs_paired_packed()), x(p.ideal_packed_vs_paired_packed()),
+                    x(p.paper_packed()), rss(p, "b") + " / " + rss(p, "d"));
+        }
+        out.println();
+        out.println("ideal = tokens processed incl. padding (baseline / ours). Attention-aware cost-model ideal "
+                + "(FLOPs of matmuls per token + attention per visible pair), attention share of (b), tokens/step:");
+        for (ProfileResult p : r.profiles()) {
+            out.printf(Locale.ROOT, "  %-15s cost-model ideal (c)/(b) %s (d)/(b) %s (d)/(e) %s; attention %4.1f%% of "
+                            + "(b); tokens/step b %s c %s d %s e %s; pack length %d; (a)->(b) %s%n",
+                    p.name(), x(p.cost_ideal_shared()), x(p.cost_ideal_shared_packed()),
+                    x(p.cost_ideal_packed_vs_paired_packed()), 100 * p.attention_share_b(), tok(p, "b"), tok(p, "c"),
+                    tok(p, "d"), tok(p, "e"), p.packLength(), x(ratio(p, "b", "a")));
+        }
+    }
+
+    /** "(a) ..., (b) ...". */
+    static String modeLegend() {
+        List<String> l = new ArrayList<>();
+        for (TrainingMode m : TrainingMode.values()) {
+            l.add("(" + m.key() + ") " + m.description());
+        }
+        return String.join("; ", l);
+    }
+
+    /** The JSON object. */
+    public static Map<String, Object> json(Result r) {
+        List<Object> profiles = new ArrayList<>();
+        for (ProfileResult p : r.profiles()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", p.name());
+            m.put("ideal_shared", num(p.ideal_shared()));
+            m.put("ideal_shared_packed", num(p.ideal_shared_packed()));
+            m.put("ideal_packed_vs_paired_packed", num(p.ideal_packed_vs_paired_packed()));
+            m.put("speedup_shared", num(p.speedup_shared()));
+            m.put("speedup_shared_packed", num(p.speedup_shared_packed()));
+            m.put("speedup_packed_vs_paired_packed", num(p.speedup_packed_vs_paired_packed()));
+            Map<String, Object> sps = new LinkedHashMap<>();
+            Map<String, Object> mem = new LinkedHashMap<>();
+            for (String k : MODES) {
+                ModeResult mr = p.modes().get(k);
+                sps.put(k, mr == null ? null : num(mr.samples_per_s()));
+                mem.put(k, mr == null ? null : num(mr.peakMemMb()));
+            }
+            m.put("samples_per_s", sps);
+            m.put("peak_mem_mb", mem);
+            profiles.add(m);
+        }
+        Settings s = r.settings();
+        Map<String, Object> scale = new LinkedHashMap<>();
+        scale.put("label", s.scaleLabel());
+        scale.put("length_divisor", s.lengthDivisor());
+        scale.put("model", s.modelName());
+        scale.put("parameters", s.model().parameterCount());
+        scale.put("examples_per_step", s.examplesPerStep());
+        scale.put("warmup_steps", s.warmup());
+        scale.put("timed_steps", s.steps());
+        scale.put("peak_mem", s.inProcess() ? "sampled process RSS peak over the timed steps (modes share one JVM)"
+                : "peak RSS (VmHWM) of the JVM that ran the mode alone");
+        scale.put("isolated_jvm_per_mode", !s.inProcess());
+        scale.put("seconds", Math.round(r.seconds()));
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("profiles", profiles);
+        root.put("scale", scale);
+        return root;
+    }
+
+    /** The JSON line. */
+    public static String jsonLine(Result r) throws IOException {
+        return new ObjectMapper().writeValueAsString(json(r));
+    }
+
+    /** Writes {@code training.md} and {@code training.png} (and {@code training.json}) into dir; returns the .md. */
+    public static Path writeReport(Result r, Path dir, String machine) throws IOException {
+        Files.createDirectories(dir);
+        Path png = dir.resolve("training.png");
+        SpeedupChart.write(r, png);
+        Files.writeString(dir.resolve("training.json"), jsonLine(r) + "\n");
+        StringBuilder md = new StringBuilder();
+        String date = ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
+        md.append("# `prefixshare bench training`\n\n");
+        md.append("Measured ").append(date).append(" on ").append(machine).append(" in ")
+                .append(Math.round(r.seconds())).append(" s.\n\n");
+        md.append(scaleLine(r.settings())).append(".\n\n");
+        md.append("Modes: ").append(modeLegend()).append(".\n\n");
+        md.append("| profile | a | b | c | d | e | (c)/(b) | ideal | paper | (d)/(b) | ideal | (d)/(e) | ideal | paper "
+                + "| peak RSS MB b / d | peak outside Java heap MB b / d |\n");
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        for (ProfileResult p : r.profiles()) {
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+                            + "| %s | %s / %s | %s / %s |%n", p.name(), sps(p, "a"), sps(p, "b"), sps(p, "c"),
+                    sps(p, "d"), sps(p, "e"), x(p.speedup_shared()), x(p.ideal_shared()), x(p.paper_shared()),
+                    x(p.speedup_shared_packed()), x(p.ideal_shared_packed()),
+                    x(p.speedup_packed_vs_paired_packed()), x(p.ideal_packed_vs_paired_packed()),
+                    x(p.paper_packed()), rss(p, "b"), rss(p, "d"), mem(p, "b"), mem(p, "d")));
+        }
+        md.append("\nSamples/s: training samples (preference pairs) per second, forward + backward + Adam update, "
+                + "median over the timed steps. Ideal: ratio of tokens processed, padding included. Paper: Wang & "
+                + "Hegde (arXiv 2410.20305), Mistral-7B on H100, FlashAttention-3 baselines.\n\n");
+        md.append("![speedup vs ideal vs paper](training.png)\n\n");
+        md.append("## Attention-aware ideal and workloads\n\n");
+        md.append("Sharing removes the prompt's second copy of tokens, but each response still attends to the whole "
+                + "prompt, so attention's visible area shrinks less than the token count. The cost-model ideal "
+                + "weights tokens with the model's matmul FLOPs per token and visible (query, key) pairs with "
+                + "attention FLOPs per pair.\n\n");
+        md.append("| profile | workload | median overall / ratio (scaled) | pack length | cost-model ideal (c)/(b) "
+                + "| (d)/(b) | (d)/(e) | attention share of (b) | tokens/step b / c / d / e |\n");
+        md.append("|---|---|---|---|---|---|---|---|---|\n");
+        for (ProfileResult p : r.profiles()) {
+            md.append(String.format(Locale.ROOT, "| %s | %s | %.0f / %.2f | %d | %s | %s | %s | %.1f%% | %s / %s / "
+                            + "%s / %s |%n", p.name(), p.origin(), p.stats().medianOverall(), p.stats().medianRatio(),
+                    p.packLength(), x(p.cost_ideal_shared()), x(p.cost_ideal_shared_packed()),
+                    x(p.cost_ideal_packed_vs_paired_packed()), 100 * p.attention_share_b(), tok(p, "b"),
+                    tok(p, "c"), tok(p, "d"), tok(p, "e")));
+        }
+        md.append("\nPeak memory: the process's peak RSS (VmHWM) when each mode ran in a JVM of its own (else the RSS "
+                + "sampled every ~1 ms over the timed steps); \"outside Java heap\" is the sampled peak of RSS minus the "
+                + "committed Java heap, where ND4J's arrays live. A `System.gc()` runs between steps, outside the "
+                + "timing, so the peaks are one step's working set rather than uncollected garbage.\n");
+        Path file = dir.resolve("training.md");
+        Files.writeString(file, md.toString());
+        return file;
+    }
+
+    // ------------------------------------------------------------------------------------------- formatting
+
+    static double ratio(ProfileResult p, String faster, String baseline) {
+        ModeResult f = p.modes().get(faster);
+        ModeResult b = p.modes().get(baseline);
+        return f == null || b == null ? Double.NaN : f.samples_per_s() / b.samples_per_s();
+    }
+
+    private static Object num(double v) {
+        return Double.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null;
+    }
+
+    private static String fmt(double v) {
+        return v == Math.rint(v) ? String.valueOf((long) v) : String.valueOf(v);
+    }
+
+    private static String x(double v) {
+        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.2fx", v) : "-";
+    }
+
+    private static String sps(ProfileResult p, String k) {
+        ModeResult m = p.modes().get(k);
+        return m == null ? "-" : String.format(Locale.ROOT, m.samples_per_s() < 10 ? "%.2f" : "%.1f",
+                m.samples_per_s());
+    }
+
+    private static String mem(ProfileResult p, String k) {
+        ModeResult m = p.modes().get(k);
+        return m == null ? "-" : String.format(Locale.ROOT, "%.0f", m.offheap_peak_mb());
+    }
+
+    private static String rss(ProfileResult p, String k) {
+        ModeResult m = p.modes().get(k);
+        return m == null ? "-" : String.format(Locale.ROOT, "%.0f", m.peakMemMb());
+    }
+
+    private static String tok(ProfileResult p, String k) {
+        StepCost c = p.costs().get(k);
+        int steps = p.modes().values().stream().mapToInt(ModeResult::steps).findFirst().orElse(1);
+        return c == null ? "-" : String.format(Locale.ROOT, "%d", c.rowTokens() / Math.max(1, steps));
+    }
+}

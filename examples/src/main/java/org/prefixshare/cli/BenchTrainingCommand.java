@@ -1,0 +1,155 @@
+package org.prefixshare.cli;
+
+import org.prefixshare.bench.training.BenchModels;
+import org.prefixshare.bench.training.TrainingBenchmark;
+import org.prefixshare.bench.training.TrainingBenchmark.Settings;
+import org.prefixshare.bench.training.TrainingBenchmark.Workload;
+import org.prefixshare.bench.training.TrainingMode;
+import org.prefixshare.bench.training.TrainingReport;
+import org.prefixshare.data.DropCounts;
+import org.prefixshare.data.PreferenceExample;
+import org.prefixshare.data.PreferenceReader;
+import org.prefixshare.data.ReadCounts;
+import org.prefixshare.data.TextTokenizer;
+import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.data.Truncator;
+import org.prefixshare.data.workload.WorkloadProfile;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code prefixshare bench training [--quick] [--json] [--report DIR] [--input FILE --format ...]}. */
+@Command(name = "training", mixinStandardHelpOptions = true,
+        description = {
+                "DPO training throughput (forward + backward + Adam) of five layouts on the same model and the same "
+                        + "examples per optimiser step: (a) paired padded + dense reference attention, (b) paired "
+                        + "padded + native op, (c) prefix-shared one document per row, (d) prefix-shared packed, "
+                        + "(e) paired packed; speedups (c)/(b), (d)/(b), (d)/(e) beside their ideal and the paper's.",
+                "Workloads: the paper's six data sets as synthetic length profiles (default), or --input FILE."})
+public final class BenchTrainingCommand implements Callable<Integer> {
+
+    @Option(names = "--quick", description = "Lengths / 4, 1 warm-up + 3 timed steps per mode (<= 10 min on 2 "
+            + "cores). The full run: lengths / 2, 1 warm-up + 5 timed steps.")
+    boolean quick;
+
+    @Option(names = "--json", description = "End with one JSON line holding every figure.")
+    boolean json;
+
+    @Option(names = "--report", paramLabel = "DIR", description = "Write training.md, training.png and "
+            + "training.json into DIR.")
+    Path report;
+
+    @Option(names = "--profiles", split = ",", description = "Paper profiles to run (default all six): Capybara, "
+            + "HH-RLHF, MetaMath-DPO, TLDR, Tulu-Helpsteer, UltraFeedback.")
+    List<String> profiles;
+
+    @Option(names = "--modes", split = ",", defaultValue = "a,b,c,d,e",
+            description = "Modes to run (default ${DEFAULT-VALUE}); b, c, d, e give the speedups.")
+    List<String> modes;
+
+    @Option(names = "--model", defaultValue = "bench", description = "Model shape: bench, tiny or small "
+            + "(default ${DEFAULT-VALUE}).")
+    String model;
+
+    @Option(names = "--length-divisor", description = "Divide every profile length by this (default: 4 quick, "
+            + "2 full).")
+    Double lengthDivisor;
+
+    @Option(names = "--examples-per-step", description = "Preference pairs per optimiser step (default 8).")
+    Integer examplesPerStep;
+
+    @Option(names = "--warmup", description = "Untimed steps per mode (default 1).")
+    Integer warmup;
+
+    @Option(names = "--steps", description = "Timed steps per mode (default: 3 quick, 5 full).")
+    Integer steps;
+
+    @Option(names = "--in-process", description = "Run every mode in this JVM (faster to start; RSS peaks are then "
+            + "not per mode).")
+    boolean inProcess;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Workload and model seed (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @CommandLine.Mixin
+    DatasetOptions data;
+
+    @Override
+    public Integer call() throws Exception {
+        List<TrainingMode> ms = new ArrayList<>();
+        for (String m : modes) {
+            ms.add(TrainingMode.of(m.trim()));
+        }
+        String label = lengthDivisor == null && examplesPerStep == null && warmup == null && steps == null
+                ? (quick ? "quick" : "full") : "custom";
+        Settings s = new Settings(label, lengthDivisor != null ? lengthDivisor : quick ? 4 : 2,
+                examplesPerStep != null ? examplesPerStep : 8, warmup != null ? warmup : 1,
+                steps != null ? steps : quick ? 3 : 5, model, BenchModels.byName(model), ms, inProcess, seed);
+        System.out.println(TrainingReport.scaleLine(s));
+        TrainingBenchmark bench = new TrainingBenchmark(s, System.out::println);
+        List<Workload> workloads;
+        if (data.input != null) {
+            workloads = List.of(bench.realWorkload(data.input.getFileName().toString(), readInput()));
+        } else {
+            List<WorkloadProfile> ps = new ArrayList<>();
+            if (profiles == null || profiles.isEmpty()) {
+                ps.addAll(WorkloadProfile.PAPER);
+            } else {
+                for (String p : profiles) {
+                    ps.add(WorkloadProfile.paper(p.trim()));
+                }
+            }
+            workloads = bench.syntheticWorkloads(ps);
+        }
+        TrainingBenchmark.Result r = bench.run(workloads);
+        TrainingReport.printTable(r, System.out);
+        if (report != null) {
+            Path md = TrainingReport.writeReport(r, report, machine());
+            System.out.println("report: " + md + " (chart " + report.resolve("training.png") + ")");
+        }
+        if (json) {
+            System.out.println(TrainingReport.jsonLine(r));
+        }
+        return 0;
+    }
+
+    private List<TokenizedExample> readInput() {
+        try (TextTokenizer tok = data.openTokenizer()) {
+            ReadCounts rc = new ReadCounts();
+            List<PreferenceExample> raw = new PreferenceReader(data.readerOptions()).readAll(data.input, rc);
+            DropCounts dropped = new DropCounts();
+            List<TokenizedExample> kept = new Truncator(data.truncation(2 * data.maxLength + 1), tok.bosId())
+                    .applyAll(data.exampleTokenizer(tok).tokenizeAll(raw), dropped);
+            System.out.printf("data: %d examples from %s (%d invalid records skipped, %d dropped: %s)%n",
+                    kept.size(), data.input, rc.skippedTotal(), raw.size() - kept.size(), dropped);
+            if (kept.isEmpty()) {
+                throw new IllegalArgumentException("no usable examples in " + data.input);
+            }
+            return kept;
+        }
+    }
+
+    /** CPU model and core count, for the report. */
+    static String machine() {
+        String cpu = "unknown CPU";
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    cpu = line.substring(line.indexOf(':') + 1).trim();
+                    break;
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // not Linux: keep the generic name
+        }
+        return cpu + ", " + Runtime.getRuntime().availableProcessors() + " cores, " + System.getProperty("os.name")
+                + ", Java " + System.getProperty("java.version");
+    }
+}

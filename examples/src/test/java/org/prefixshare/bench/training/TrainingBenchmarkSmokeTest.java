@@ -1,0 +1,70 @@
+package org.prefixshare.bench.training;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.prefixshare.data.workload.WorkloadProfile;
+import org.prefixshare.model.DecoderConfig;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The bench machinery end to end on a tiny model and tiny workloads (seconds): JSON shape, report files. */
+class TrainingBenchmarkSmokeTest {
+
+    @Test
+    void tinyRunProducesTheIssuesJsonShapeAndAReport(@TempDir Path dir) throws Exception {
+        DecoderConfig tiny = new DecoderConfig(260, 32, 1, 2, 1, 16, 64, 10000.0, 1e-6, false, DataType.FLOAT);
+        TrainingBenchmark.Settings s = new TrainingBenchmark.Settings("smoke", 40, 2, 1, 1, "smoke", tiny,
+                List.of(TrainingMode.values()), true, 3);
+        List<String> lines = new ArrayList<>();
+        TrainingBenchmark bench = new TrainingBenchmark(s, lines::add);
+        TrainingBenchmark.Result r = bench.run(bench.syntheticWorkloads(List.of(WorkloadProfile.paper("HH-RLHF"),
+                WorkloadProfile.paper("TLDR"))));
+
+        JsonNode root = new ObjectMapper().readTree(TrainingReport.jsonLine(r));
+        assertEquals(List.of("profiles", "scale"), names(root));
+        assertEquals(2, root.get("profiles").size());
+        for (JsonNode p : root.get("profiles")) {
+            assertEquals(List.of("name", "ideal_shared", "ideal_shared_packed", "ideal_packed_vs_paired_packed",
+                    "speedup_shared", "speedup_shared_packed", "speedup_packed_vs_paired_packed", "samples_per_s",
+                    "peak_mem_mb"), names(p));
+            assertEquals(List.of("a", "b", "c", "d", "e"), names(p.get("samples_per_s")));
+            assertEquals(List.of("a", "b", "c", "d", "e"), names(p.get("peak_mem_mb")));
+            for (JsonNode v : p.get("samples_per_s")) {
+                assertTrue(v.isNumber() && v.asDouble() > 0, p.toString());
+            }
+            assertTrue(p.get("ideal_shared").asDouble() > 1, p.toString());
+            assertTrue(p.get("ideal_packed_vs_paired_packed").asDouble() >= 1, p.toString());
+            assertTrue(p.get("speedup_shared").asDouble() > 0, p.toString());
+        }
+        assertEquals("HH-RLHF", root.get("profiles").get(0).get("name").asText());
+        assertEquals(40.0, root.get("scale").get("length_divisor").asDouble());
+        for (TrainingBenchmark.ProfileResult p : r.profiles()) {
+            for (ModeResult m : p.modes().values()) {
+                assertTrue(Double.isFinite(m.first_loss()) && Double.isFinite(m.last_loss()), m.toString());
+            }
+        }
+
+        Path md = TrainingReport.writeReport(r, dir, "test machine");
+        assertTrue(Files.readString(md).contains("| HH-RLHF |"));
+        byte[] png = Files.readAllBytes(dir.resolve("training.png"));
+        assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
+    }
+
+    private static List<String> names(JsonNode n) {
+        List<String> out = new ArrayList<>();
+        for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
+            out.add(it.next());
+        }
+        return out;
+    }
+}
