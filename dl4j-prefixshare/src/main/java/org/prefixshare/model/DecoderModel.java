@@ -180,28 +180,22 @@ public final class DecoderModel {
         SDVariable embed = p.get(EMBED);
         SDVariable h = gatherRows(embed, sd.reshape(token, -1));                      // [RT,H]
 
-        // RoPE tables from the per-token positions: angle[t, j] = position[t] * invFreq[j mod D/2]
-        double[] invFreq = new double[d];
-        for (int j = 0; j < d / 2; j++) {
-            invFreq[j] = Math.pow(c.ropeTheta(), -2.0 * j / d);
-            invFreq[j + d / 2] = invFreq[j];
-        }
-        SDVariable angle = sd.mmul(sd.reshape(position, -1, 1),
-                sd.constant("rope.inv_freq", Nd4j.createFromArray(invFreq).castTo(dt).reshape(1, d)));  // [RT,D]
-        SDVariable cos = sd.expandDims(sd.math().cos(angle), 1);                       // [RT,1,D]
-        SDVariable sin = sd.expandDims(sd.math().sin(angle), 1);                       // [RT,1,D]
-        SDVariable rotate = sd.constant("rope.rotate_half", rotateHalfMatrix(d, dt)); // [D,D]
+        double eps = c.rmsNormEps();
+        SDVariable[] rope = DecoderMath.ropeTables(sd, position, d, c.ropeTheta(), dt); // cos, sin [RT,1,D]
 
         double scale = 1.0 / Math.sqrt(d);
         PrefixShareOps.Implementation impl = implementation;
         for (int l = 0; l < c.numLayers(); l++) {
             String pre = layerPrefix(l);
-            SDVariable x = rmsNorm(h, p.get(pre + "input_layernorm.weight"));
-            SDVariable q = linear(x, p.get(pre + "self_attn.q_proj.weight"), p.get(pre + "self_attn.q_proj.bias"));
-            SDVariable k = linear(x, p.get(pre + "self_attn.k_proj.weight"), p.get(pre + "self_attn.k_proj.bias"));
-            SDVariable v = linear(x, p.get(pre + "self_attn.v_proj.weight"), p.get(pre + "self_attn.v_proj.bias"));
-            q = rope(q, hq, d, cos, sin, rotate);                                     // [RT,Hq,D]
-            k = rope(k, hkv, d, cos, sin, rotate);                                    // [RT,Hkv,D]
+            SDVariable x = DecoderMath.rmsNorm(sd, h, p.get(pre + "input_layernorm.weight"), eps);
+            SDVariable q = DecoderMath.linear(sd, x, p.get(pre + "self_attn.q_proj.weight"),
+                    p.get(pre + "self_attn.q_proj.bias"));
+            SDVariable k = DecoderMath.linear(sd, x, p.get(pre + "self_attn.k_proj.weight"),
+                    p.get(pre + "self_attn.k_proj.bias"));
+            SDVariable v = DecoderMath.linear(sd, x, p.get(pre + "self_attn.v_proj.weight"),
+                    p.get(pre + "self_attn.v_proj.bias"));
+            q = DecoderMath.rope(sd, q, hq, d, rope);                                     // [RT,Hq,D]
+            k = DecoderMath.rope(sd, k, hkv, d, rope);                                    // [RT,Hkv,D]
             SDVariable q4 = sd.reshape(q, qShape);                                    // [R,T,Hq,D]
             SDVariable k4 = sd.reshape(k, kvShape);                                   // [R,T,Hkv,D]
             SDVariable v4 = sd.reshape(v, kvShape);                                   // [R,T,Hkv,D]
@@ -209,14 +203,14 @@ public final class DecoderModel {
             SDVariable att = PrefixShareOps.attentionWithLse(sd, q4, k4, v4, node, subtreeEnd, scale, hq, hkv,
                     impl)[0];
             SDVariable a2 = sd.reshape(att, -1, (long) hq * d);                       // [RT,Hq*D]
-            h = h.add(linear(a2, p.get(pre + "self_attn.o_proj.weight"), null));
-            SDVariable y = rmsNorm(h, p.get(pre + "post_attention_layernorm.weight"));
-            SDVariable gate = linear(y, p.get(pre + "mlp.gate_proj.weight"), null);  // [RT,I]
-            SDVariable up = linear(y, p.get(pre + "mlp.up_proj.weight"), null);      // [RT,I]
+            h = h.add(DecoderMath.linear(sd, a2, p.get(pre + "self_attn.o_proj.weight"), null));
+            SDVariable y = DecoderMath.rmsNorm(sd, h, p.get(pre + "post_attention_layernorm.weight"), eps);
+            SDVariable gate = DecoderMath.linear(sd, y, p.get(pre + "mlp.gate_proj.weight"), null);  // [RT,I]
+            SDVariable up = DecoderMath.linear(sd, y, p.get(pre + "mlp.up_proj.weight"), null);      // [RT,I]
             SDVariable act = gate.mul(sd.nn().sigmoid(gate)).mul(up);                 // silu(gate) * up
-            h = h.add(linear(act, p.get(pre + "mlp.down_proj.weight"), null));
+            h = h.add(DecoderMath.linear(sd, act, p.get(pre + "mlp.down_proj.weight"), null));
         }
-        h = rmsNorm(h, p.get(FINAL_NORM));
+        h = DecoderMath.rmsNorm(sd, h, p.get(FINAL_NORM), eps);
 
         // scoring: only the N labelled positions reach the LM head
         SDVariable hl = gatherRows(h, labelIndex);                                     // [N,H]
@@ -234,36 +228,6 @@ public final class DecoderModel {
     /** rows of table [M,H] at the float-typed indices [N]: [N,H] (see {@link GatherRows} for why not sd.gather). */
     private SDVariable gatherRows(SDVariable table, SDVariable index) {
         return new GatherRows(sd, table, index).outputVariable();
-    }
-
-    /** x [M,in] times W^T (W [out,in], HF layout) plus bias [out] when given. */
-    private SDVariable linear(SDVariable x, SDVariable w, SDVariable bias) {
-        SDVariable y = sd.mmul(x, w, false, true, false);
-        return bias == null ? y : y.add(bias);
-    }
-
-    /** HF LlamaRMSNorm over the last axis of [M,H]: weight * x / sqrt(mean(x^2) + eps). */
-    private SDVariable rmsNorm(SDVariable x, SDVariable weight) {
-        SDVariable ms = sd.mean(x.mul(x), true, 1);                                   // [M,1]
-        return x.mul(sd.math().rsqrt(ms.add(config.rmsNormEps()))).mul(weight);
-    }
-
-    /** HF apply_rotary_pos_emb on x [RT, heads*D]: x*cos + rotate_half(x)*sin, returned as [RT,heads,D]. */
-    private SDVariable rope(SDVariable x, int heads, int d, SDVariable cos, SDVariable sin, SDVariable rotate) {
-        SDVariable x3 = sd.reshape(x, -1, heads, d);                                  // [RT,heads,D]
-        SDVariable rotated = sd.reshape(sd.mmul(sd.reshape(x, -1, d), rotate), -1, heads, d);
-        return x3.mul(cos).add(rotated.mul(sin));
-    }
-
-    /** R [D,D] with x R = rotate_half(x) = concat(-x[D/2:], x[:D/2]). */
-    private static INDArray rotateHalfMatrix(int d, DataType dt) {
-        double[][] r = new double[d][d];
-        int half = d / 2;
-        for (int j = 0; j < half; j++) {
-            r[j + half][j] = -1.0;     // out[j] = -x[j + D/2]
-            r[j][j + half] = 1.0;      // out[j + D/2] = x[j]
-        }
-        return Nd4j.createFromArray(r).castTo(dt);
     }
 
     // ------------------------------------------------------------------------------------------------ use

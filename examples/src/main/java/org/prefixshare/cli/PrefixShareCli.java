@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
                 DataCommand.class,
                 BenchCommand.class,
                 CheckCommand.class,
+                ExampleCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class PrefixShareCli implements Runnable {

@@ -1,0 +1,21 @@
+package org.prefixshare.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code prefixshare example ...}: runnable examples of the library in other frameworks' idioms. */
+@Command(name = "example",
+        description = "Runnable examples (dl4j-graph: prefix sharing inside a DL4J ComputationGraph).",
+        subcommands = {
+                ExampleDl4jGraphCommand.class
+        })
+public final class ExampleCommand implements Runnable {
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+}
