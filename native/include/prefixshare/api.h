@@ -29,6 +29,20 @@ int ps_attn_fwd_cpu(const ps_attn_fwd_params* params);
 /** CPU backward. */
 int ps_attn_bwd_cpu(const ps_attn_bwd_params* params);
 
+/*
+ * CUDA kernels: exported by the separate library libprefixshare_cuda.so (built when nvcc is found; it links the
+ * CUDA runtime statically and needs a driver for CUDA 13, see README). Every pointer in the params is a device
+ * pointer (node and subtree_end too); the work is enqueued on `stream` (a cudaStream_t; NULL: the legacy default
+ * stream) and the call returns without synchronising. Supported: dtype PS_FLOAT32 (exact fp32 FMA), PS_BFLOAT16
+ * and PS_FLOAT16 (tensor cores, fp32 accumulation); head_dim 64 or 128; sm_80 or newer. Strides as for the CPU.
+ * The backward allocates its fp32 scratch (dq accumulator, rowsum(dO * O), tile summaries) with cudaMallocAsync on
+ * the stream. Errors (bad arguments, launch failures) are returned as codes, message in ps_cuda_last_error().
+ */
+int ps_cuda_capabilities(void);      /* PS_CAP_CUDA when a usable device (sm_80+) is present, else 0 */
+const char* ps_cuda_last_error(void);
+int ps_attn_fwd_cuda(const ps_attn_fwd_params* params, void* stream);
+int ps_attn_bwd_cuda(const ps_attn_bwd_params* params, void* stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,8 +10,11 @@
 extern "C" {
 #endif
 
-/** Element type of q, k, v, out, lse and of every gradient. */
-typedef enum { PS_FLOAT32 = 0, PS_FLOAT64 = 1 } ps_dtype;
+/**
+ * Element type of q, k, v, out and of every gradient. lse has the same type for PS_FLOAT32 / PS_FLOAT64; for the
+ * 16-bit types (CUDA kernels only) lse is float32 (a bf16 lse would cost ~3 significant digits in exp(s - lse)).
+ */
+typedef enum { PS_FLOAT32 = 0, PS_FLOAT64 = 1, PS_BFLOAT16 = 2, PS_FLOAT16 = 3 } ps_dtype;
 
 /**
  * Forward: out = softmax(scale * q k^T + mask) v per (batch, q head), lse = row log-sum-exp of the masked scaled
@@ -25,7 +28,7 @@ typedef struct {
     const void* k;
     const void* v;
     void* out;
-    // lse: [B,Hq,T], dense c-order, same element type as q.
+    // lse: [B,Hq,T], dense c-order, same element type as q (float32 when q is 16-bit; see ps_dtype).
     void* lse;
     // node, subtree_end: [B,T] int32, dense c-order (pre-order tree node index and largest index in its subtree).
     const int32_t* node;
@@ -42,7 +45,7 @@ typedef struct {
 
     double scale;       // softmax scale, usually 1/sqrt(head_dim)
     ps_dtype dtype;
-    int32_t num_threads; // <= 0: OpenMP's default
+    int32_t num_threads; // <= 0: OpenMP's default (CPU only; the CUDA kernels ignore it)
 } ps_attn_fwd_params;
 
 /**

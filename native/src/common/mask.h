@@ -1,4 +1,4 @@
-// The ancestor mask rule and tile classification, shared by every kernel (CPU now, CUDA later).
+// The ancestor mask rule and tile classification, shared by every kernel (CPU and CUDA: PS_HD functions).
 //
 // Key k is visible to query q iff  k <= q  &&  node[k] <= node[q]  &&  node[q] <= subtree_end[k]:
 // the key's node is an ancestor-or-self of the query's node (pre-order numbering: node q lies in k's subtree)
@@ -56,22 +56,26 @@ PS_HD bool tree_full(const TileSummary& q, const TileSummary& k) {
  * Summaries of the ceil(seqlen / tile) tiles of one batch row (node, subtree_end: that row's [T] arrays).
  * The last tile covers only the real tokens; kernels that pad it mask the padding themselves.
  */
+/** Summary of tile t (tokens [t * tile, min((t + 1) * tile, seqlen) - 1]) of one batch row (CPU and CUDA). */
+PS_HD TileSummary summarize_tile(const int32_t* node, const int32_t* subtree_end, int32_t seqlen, int32_t tile,
+                                 int32_t t) {
+    const int32_t lo = t * tile;
+    const int32_t hi = (lo + tile < seqlen ? lo + tile : seqlen) - 1;
+    TileSummary s{lo, hi, node[lo], node[lo], subtree_end[lo], subtree_end[lo]};
+    for (int32_t i = lo + 1; i <= hi; ++i) {
+        const int32_t n = node[i], e = subtree_end[i];
+        s.min_node = n < s.min_node ? n : s.min_node;
+        s.max_node = n > s.max_node ? n : s.max_node;
+        s.min_end = e < s.min_end ? e : s.min_end;
+        s.max_end = e > s.max_end ? e : s.max_end;
+    }
+    return s;
+}
+
 inline void summarize_tiles(const int32_t* node, const int32_t* subtree_end, int32_t seqlen, int32_t tile,
                             TileSummary* out) {
     const int32_t n_tiles = (seqlen + tile - 1) / tile;
-    for (int32_t t = 0; t < n_tiles; ++t) {
-        const int32_t lo = t * tile;
-        const int32_t hi = (lo + tile < seqlen ? lo + tile : seqlen) - 1;
-        TileSummary s{lo, hi, node[lo], node[lo], subtree_end[lo], subtree_end[lo]};
-        for (int32_t i = lo + 1; i <= hi; ++i) {
-            const int32_t n = node[i], e = subtree_end[i];
-            s.min_node = n < s.min_node ? n : s.min_node;
-            s.max_node = n > s.max_node ? n : s.max_node;
-            s.min_end = e < s.min_end ? e : s.min_end;
-            s.max_end = e > s.max_end ? e : s.max_end;
-        }
-        out[t] = s;
-    }
+    for (int32_t t = 0; t < n_tiles; ++t) out[t] = summarize_tile(node, subtree_end, seqlen, tile, t);
 }
 
 }  // namespace ps
