@@ -1,6 +1,5 @@
 package org.prefixshare.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code prefixshare bench ...}: benchmarks, each measured side by side against its baseline in one run. */
@@ -10,13 +9,5 @@ import picocli.CommandLine.Command;
                 BenchAttentionCommand.class,
                 BenchTrainingCommand.class
         })
-public final class BenchCommand implements Runnable {
-
-    @CommandLine.Spec
-    private CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(System.out);
-    }
+public final class BenchCommand extends CommandGroup {
 }

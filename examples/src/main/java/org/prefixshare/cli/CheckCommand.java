@@ -1,6 +1,5 @@
 package org.prefixshare.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code prefixshare check ...}: self-checks of the project's claims on this machine. */
@@ -9,13 +8,5 @@ import picocli.CommandLine.Command;
         subcommands = {
                 CheckEquivalenceCommand.class
         })
-public final class CheckCommand implements Runnable {
-
-    @CommandLine.Spec
-    private CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(System.out);
-    }
+public final class CheckCommand extends CommandGroup {
 }

@@ -1,6 +1,5 @@
 package org.prefixshare.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code prefixshare example ...}: runnable examples of the library in other frameworks' idioms. */
@@ -9,13 +8,5 @@ import picocli.CommandLine.Command;
         subcommands = {
                 ExampleDl4jGraphCommand.class
         })
-public final class ExampleCommand implements Runnable {
-
-    @CommandLine.Spec
-    private CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(System.out);
-    }
+public final class ExampleCommand extends CommandGroup {
 }

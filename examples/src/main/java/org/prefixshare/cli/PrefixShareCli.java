@@ -20,15 +20,7 @@ import picocli.CommandLine.Command;
                 ExampleCommand.class,
                 CommandLine.HelpCommand.class
         })
-public final class PrefixShareCli implements Runnable {
-
-    @CommandLine.Spec
-    private CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(System.out);
-    }
+public final class PrefixShareCli extends CommandGroup {
 
     public static void main(String[] args) {
         int code = new CommandLine(new PrefixShareCli()).execute(args);

@@ -1,6 +1,6 @@
 package org.prefixshare.cli.data;
 
-import picocli.CommandLine;
+import org.prefixshare.cli.CommandGroup;
 import picocli.CommandLine.Command;
 
 /** {@code prefixshare data ...}: the data pipeline (statistics and checks over preference datasets). */
@@ -9,13 +9,5 @@ import picocli.CommandLine.Command;
         subcommands = {
                 DataStatsCommand.class
         })
-public final class DataCommand implements Runnable {
-
-    @CommandLine.Spec
-    private CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(System.out);
-    }
+public final class DataCommand extends CommandGroup {
 }

@@ -5,9 +5,7 @@ import org.nd4j.linalg.api.ops.CustomOp;
 import org.nd4j.linalg.api.ops.OpContext;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.linalg.cpu.nativecpu.ops.NativeOpExecutioner;
-import org.nd4j.linalg.factory.Nd4j;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -24,13 +22,7 @@ public class PrefixShareOpExecutioner extends NativeOpExecutioner {
             return super.exec(op, context);
         }
         List<INDArray> inputs = context.getInputArrays();
-        List<INDArray> outputs = new ArrayList<>(context.getOutputArrays());
-        if (outputs.isEmpty() || outputs.contains(null)) {
-            outputs = allocate(javaOp.outputShapes(inputs), outputs);
-            for (int i = 0; i < outputs.size(); i++) {
-                context.setOutputArray(i, outputs.get(i));
-            }
-        }
+        List<INDArray> outputs = JavaOpOutputs.of(javaOp, context);
         long start = profilingConfigurableHookIn(op, context);
         javaOp.execute(inputs, outputs);
         profilingConfigurableHookOut(op, context, start);
@@ -43,12 +35,7 @@ public class PrefixShareOpExecutioner extends NativeOpExecutioner {
             return super.exec(op);
         }
         List<INDArray> inputs = op.inputArguments();
-        List<INDArray> outputs = allocate(javaOp.outputShapes(inputs), op.outputArguments());
-        for (int i = 0; i < outputs.size(); i++) {
-            if (i >= op.outputArguments().size()) {
-                op.addOutputArgument(outputs.get(i));
-            }
-        }
+        List<INDArray> outputs = JavaOpOutputs.of(javaOp, op);
         javaOp.execute(inputs, outputs);
         return outputs.toArray(new INDArray[0]);
     }
@@ -67,16 +54,5 @@ public class PrefixShareOpExecutioner extends NativeOpExecutioner {
             return javaOp.outputShapes(context.getInputArrays());
         }
         return super.calculateOutputShape(op, context);
-    }
-
-    /** Keeps the given outputs that exist and allocates the missing ones. */
-    private static List<INDArray> allocate(List<LongShapeDescriptor> shapes, List<INDArray> given) {
-        List<INDArray> outputs = new ArrayList<>(shapes.size());
-        for (int i = 0; i < shapes.size(); i++) {
-            INDArray existing = i < given.size() ? given.get(i) : null;
-            LongShapeDescriptor d = shapes.get(i);
-            outputs.add(existing != null ? existing : Nd4j.createUninitialized(d.dataType(), d.getShape(), 'c'));
-        }
-        return outputs;
     }
 }

@@ -5,15 +5,14 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.CustomOp;
 import org.nd4j.linalg.api.ops.OpContext;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.jcublas.ops.executioner.CudaExecutioner;
 import org.prefixshare.ops.attention.PrefixShareAttention;
 import org.prefixshare.ops.attention.PrefixShareAttentionBp;
 import org.prefixshare.ops.exec.JavaExecutedOp;
+import org.prefixshare.ops.exec.JavaOpOutputs;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -36,13 +35,7 @@ public class PrefixShareCudaOpExecutioner extends CudaExecutioner {
             return super.exec(op, context);
         }
         List<INDArray> inputs = context.getInputArrays();
-        List<INDArray> outputs = new ArrayList<>(context.getOutputArrays());
-        if (outputs.isEmpty() || outputs.contains(null)) {
-            outputs = allocate(javaOp.outputShapes(inputs), outputs);
-            for (int i = 0; i < outputs.size(); i++) {
-                context.setOutputArray(i, outputs.get(i));
-            }
-        }
+        List<INDArray> outputs = JavaOpOutputs.of(javaOp, context);
         long start = profilingConfigurableHookIn(op, context);
         run(op, javaOp, inputs, outputs);
         profilingConfigurableHookOut(op, context, start);
@@ -55,12 +48,7 @@ public class PrefixShareCudaOpExecutioner extends CudaExecutioner {
             return super.exec(op);
         }
         List<INDArray> inputs = op.inputArguments();
-        List<INDArray> outputs = allocate(javaOp.outputShapes(inputs), op.outputArguments());
-        for (int i = 0; i < outputs.size(); i++) {
-            if (i >= op.outputArguments().size()) {
-                op.addOutputArgument(outputs.get(i));
-            }
-        }
+        List<INDArray> outputs = JavaOpOutputs.of(javaOp, op);
         run(op, javaOp, inputs, outputs);
         return outputs.toArray(new INDArray[0]);
     }
@@ -115,15 +103,5 @@ public class PrefixShareCudaOpExecutioner extends CudaExecutioner {
         for (INDArray a : out) {
             alloc.tickHostWrite(a);
         }
-    }
-
-    private static List<INDArray> allocate(List<LongShapeDescriptor> shapes, List<INDArray> given) {
-        List<INDArray> outputs = new ArrayList<>(shapes.size());
-        for (int i = 0; i < shapes.size(); i++) {
-            INDArray existing = i < given.size() ? given.get(i) : null;
-            LongShapeDescriptor d = shapes.get(i);
-            outputs.add(existing != null ? existing : Nd4j.createUninitialized(d.dataType(), d.getShape(), 'c'));
-        }
-        return outputs;
     }
 }
