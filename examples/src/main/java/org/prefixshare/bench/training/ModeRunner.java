@@ -4,19 +4,18 @@ import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.learning.GradientUpdater;
-import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.schedule.FixedSchedule;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.model.DecoderModel;
 import org.prefixshare.ops.attention.PrefixShareOps;
+import org.prefixshare.train.AdamW;
 import org.prefixshare.train.DpoObjective;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -58,13 +57,8 @@ public final class ModeRunner {
         DpoObjective objective = new DpoObjective(model, LossConfig.defaults());
         SameDiff sd = model.sameDiff();
         List<String> params = model.parameterNames();
-        Adam adam = new Adam(1e-5);
-        Map<String, GradientUpdater<?>> updaters = new LinkedHashMap<>();
-        for (Map.Entry<String, INDArray> p : model.parameters().entrySet()) {
-            INDArray state = Nd4j.zeros(p.getValue().dataType(), 1, adam.stateSize(p.getValue().length()));
-            updaters.put(p.getKey(), adam.instantiate(state, true));
-        }
         Map<String, INDArray> values = model.parameters();
+        AdamW optimiser = new AdamW(values, new FixedSchedule(1e-5), 0);
         List<String> outputs = List.of(objective.lossName());
 
         int timed = steps.size() - warmup;
@@ -83,15 +77,7 @@ public final class ModeRunner {
                 long start = System.nanoTime();
                 Map<String, INDArray> feeds = objective.feeds(batch, refs, 0.0);
                 OutAndGrad og = sd.calculateGradientsAndOutputs(feeds, outputs, params);
-                for (String p : params) {
-                    INDArray g = og.getGradients().get(p);
-                    if (g == null) {
-                        continue;
-                    }
-                    INDArray flat = g.reshape(1, g.length());
-                    updaters.get(p).applyUpdater(flat, i, 0);
-                    values.get(p).subi(flat.reshape(values.get(p).shape()));
-                }
+                optimiser.apply(values, og.getGradients(), i);
                 double loss = og.getOutputs().get(objective.lossName()).getDouble(0);
                 long took = System.nanoTime() - start;
                 probe.sample();
