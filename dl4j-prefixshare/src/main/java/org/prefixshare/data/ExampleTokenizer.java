@@ -69,55 +69,46 @@ public final class ExampleTokenizer {
             List<PreferenceExample> chunk = examples.subList(from, Math.min(examples.size(), from + CHUNK));
             List<Texts> texts = new ArrayList<>(chunk.size());
             List<String> joints = new ArrayList<>();
-            List<Integer> cuts = new ArrayList<>();
+            int[] cuts = new int[chunk.size() * 2];
             for (PreferenceExample e : chunk) {
                 Texts t = texts(e);
                 texts.add(t);
                 for (String r : t.responses) {
-                    joints.add(t.prompt + r);
-                    cuts.add(t.prompt.length());
+                    if (joints.size() == cuts.length) {
+                        cuts = java.util.Arrays.copyOf(cuts, cuts.length * 2);
+                    }
+                    cuts[joints.size()] = t.prompt.length();
+                    joints.add(t.prompt.concat(r));
                 }
             }
             List<TextTokenizer.Split> split = tokenizer.encodeSplit(joints,
-                    cuts.stream().mapToInt(Integer::intValue).toArray());
+                    java.util.Arrays.copyOf(cuts, joints.size()));
             int k = 0;
             for (int i = 0; i < chunk.size(); i++) {
                 Texts t = texts.get(i);
                 int n = t.responses.size();
                 List<TextTokenizer.Split> mine = split.subList(k, k + n);
                 k += n;
-                int[] p = sharedPrompt(mine);
+                boolean bos = t.plainText && addBos;
+                int[] p = sharedPrompt(mine, bos);
                 List<int[]> rs = new ArrayList<>(n);
                 int merges = 0;
                 if (p != null) {
                     for (TextTokenizer.Split sp : mine) {
-                        rs.add(java.util.Arrays.copyOfRange(sp.ids(), sp.boundary(), sp.ids().length));
+                        rs.add(response(sp.ids(), sp.boundary()));
                     }
                 } else {
                     p = tokenizer.encode(t.prompt);
                     for (int r = 0; r < n; r++) {
                         int[] joint = mine.get(r).ids();
                         if (startsWith(joint, p)) {
-                            rs.add(java.util.Arrays.copyOfRange(joint, p.length, joint.length));
+                            rs.add(response(joint, p.length));
                         } else {
                             merges++;
-                            rs.add(tokenizer.encode(t.responses.get(r)));
+                            rs.add(response(tokenizer.encode(t.responses.get(r)), 0));
                         }
                     }
-                }
-                for (int r = 0; r < n; r++) {
-                    int[] c = rs.get(r);
-                    if (addEos && (c.length == 0 || c[c.length - 1] != tokenizer.eosId())) {
-                        c = java.util.Arrays.copyOf(c, c.length + 1);
-                        c[c.length - 1] = tokenizer.eosId();
-                        rs.set(r, c);
-                    }
-                }
-                if (t.plainText && addBos && (p.length == 0 || p[0] != tokenizer.bosId())) {
-                    int[] q = new int[p.length + 1];
-                    q[0] = tokenizer.bosId();
-                    System.arraycopy(p, 0, q, 1, p.length);
-                    p = q;
+                    p = withBos(p, 0, p.length, bos);
                 }
                 PreferenceExample e = chunk.get(i);
                 out.add(new TokenizedExample(e.id(), e.source() + ":" + e.line(), p, rs, merges));
@@ -126,8 +117,11 @@ public final class ExampleTokenizer {
         return out;
     }
 
-    /** The prompt ids when every joint tokenisation splits cleanly at the prompt's end and they agree; else null. */
-    private static int[] sharedPrompt(List<TextTokenizer.Split> splits) {
+    /**
+     * The prompt ids (BOS in front when {@code bos}) when every joint tokenisation splits cleanly at the prompt's end
+     * and they agree; else null.
+     */
+    private int[] sharedPrompt(List<TextTokenizer.Split> splits, boolean bos) {
         TextTokenizer.Split first = splits.get(0);
         if (first.boundary() < 0) {
             return null;
@@ -138,7 +132,30 @@ public final class ExampleTokenizer {
                 return null;
             }
         }
-        return java.util.Arrays.copyOf(first.ids(), first.boundary());
+        return withBos(first.ids(), 0, first.boundary(), bos);
+    }
+
+    /** {@code ids[from, to)}, with BOS in front when {@code bos} and it does not already start with it. */
+    private int[] withBos(int[] ids, int from, int to, boolean bos) {
+        int b = bos && (to == from || ids[from] != tokenizer.bosId()) ? 1 : 0;
+        int[] out = new int[to - from + b];
+        if (b == 1) {
+            out[0] = tokenizer.bosId();
+        }
+        System.arraycopy(ids, from, out, b, to - from);
+        return out;
+    }
+
+    /** {@code ids[from..]}, with EOS appended when the rule asks for it and it does not already end with it. */
+    private int[] response(int[] ids, int from) {
+        int len = ids.length - from;
+        int e = addEos && (len == 0 || ids[ids.length - 1] != tokenizer.eosId()) ? 1 : 0;
+        int[] out = new int[len + e];
+        System.arraycopy(ids, from, out, 0, len);
+        if (e == 1) {
+            out[len] = tokenizer.eosId();
+        }
+        return out;
     }
 
     private static boolean startsWith(int[] a, int[] prefix) {

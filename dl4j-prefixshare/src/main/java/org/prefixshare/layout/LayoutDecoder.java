@@ -19,6 +19,16 @@ public final class LayoutDecoder {
 
     /** Key of a scored sequence. */
     public record SeqKey(long exampleId, int rank) {
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof SeqKey k && k.exampleId == exampleId && k.rank == rank;
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(exampleId) * 31 + rank;
+        }
     }
 
     /**
@@ -55,14 +65,17 @@ public final class LayoutDecoder {
         List<String> problems = new ArrayList<>();
         int nSeq = batch.sequences().size();
         boolean[] seen = new boolean[nSeq];
+        int[] last = new int[nSeq];
+        int[] count = new int[nSeq];
         for (int ri = 0; ri < batch.rows().size(); ri++) {
             RowLayout row = batch.rows().get(ri);
-            int t = row.length();
-            int[] last = new int[nSeq];
-            int[] count = new int[nSeq];
+            int[][] arrays = row.arraysUnsafe();
+            int[] seq = arrays[5];
+            int[] label = arrays[4];
             Arrays.fill(last, -1);
-            for (int q = 0; q < t; q++) {
-                int s = row.seq(q);
+            Arrays.fill(count, 0);
+            for (int q = 0; q < seq.length; q++) {
+                int s = seq[q];
                 if (s >= 0) {
                     if (s >= nSeq) {
                         problems.add("row " + ri + " t=" + q + ": seq " + s + " outside the table of " + nSeq);
@@ -70,13 +83,14 @@ public final class LayoutDecoder {
                     }
                     last[s] = q;
                     count[s]++;
-                    if (row.label(q) < 0) {
+                    if (label[q] < 0) {
                         problems.add("row " + ri + " t=" + q + ": seq " + s + " but no label");
                     }
-                } else if (row.label(q) >= 0) {
-                    problems.add("row " + ri + " t=" + q + ": label " + row.label(q) + " without a seq");
+                } else if (label[q] >= 0) {
+                    problems.add("row " + ri + " t=" + q + ": label " + label[q] + " without a seq");
                 }
             }
+            Runs runs = null;
             for (int s = 0; s < nSeq; s++) {
                 if (last[s] < 0) {
                     continue;
@@ -85,46 +99,15 @@ public final class LayoutDecoder {
                     problems.add("seq " + s + " appears in more than one row");
                 }
                 seen[s] = true;
-                int q = last[s];
-                int[] toks = new int[q + 2];
-                int[] scored = new int[count[s]];
-                int[] scoredLabel = new int[count[s]];
-                int m = 0;
-                int c = 0;
-                for (int k = 0; k <= q; k++) {
-                    boolean vis = row.visible(q, k);
-                    if (vis) {
-                        if (row.position(k) != m) {
-                            problems.add("row " + ri + " seq " + s + ": visible key t=" + k + " has position "
-                                    + row.position(k) + ", expected " + m);
-                        }
-                        toks[m++] = row.token(k);
-                    }
-                    if (row.seq(k) == s) {
-                        if (!vis) {
-                            problems.add("row " + ri + " seq " + s + ": scored token t=" + k
-                                    + " is not on the path of the sequence's last token t=" + q);
-                            continue;
-                        }
-                        scored[c] = row.position(k);
-                        scoredLabel[c++] = row.label(k);
-                    }
-                }
-                toks[m++] = row.label(q);
-                toks = Arrays.copyOf(toks, m);
-                for (int i = 0; i < c; i++) {
-                    int p = scored[i];
-                    if (p + 1 >= toks.length || toks[p + 1] != scoredLabel[i]) {
-                        problems.add("row " + ri + " seq " + s + ": label at position " + p + " ("
-                                + scoredLabel[i] + ") is not the next token of the sequence");
-                    }
+                if (runs == null) {
+                    runs = new Runs(arrays);
                 }
                 SequenceInfo info = batch.sequences().get(s);
+                Decoded d = runs.decodeSequence(ri, s, last[s], count[s], info.tokenCount(), problems);
                 if (info.tokenCount() != count[s]) {
                     problems.add("seq " + s + ": table says " + info.tokenCount() + " tokens, row has " + count[s]);
                 }
-                Decoded prev = out.put(new SeqKey(info.exampleId(), info.rank()),
-                        new Decoded(toks, Arrays.copyOf(scored, c), info.tokenCount()));
+                Decoded prev = out.put(new SeqKey(info.exampleId(), info.rank()), d);
                 if (prev != null) {
                     problems.add("example " + info.exampleId() + " rank " + info.rank() + " decoded twice");
                 }
@@ -136,6 +119,120 @@ public final class LayoutDecoder {
             }
         }
         return problems;
+    }
+
+    /**
+     * A row cut into runs of consecutive tokens with the same (node, subtreeEnd). Under the ancestor rule a key's
+     * visibility to a query depends on the key only through k <= q and its (node, subtreeEnd), so a whole run is
+     * visible or not: decoding a sequence walks runs, not tokens, and looks inside an invisible run only when the run
+     * holds labels of that sequence (to report them); a visible run without labels of the sequence whose positions
+     * continue it is copied whole. Same results and problems, in the same order, as checking
+     * {@link RowLayout#visible} for every key.
+     */
+    private static final class Runs {
+        final int[] token;
+        final int[] position;
+        final int[] label;
+        final int[] seq;
+        final int[] start;
+        final int[] node;
+        final int[] subtreeEnd;
+        final int[] seqMin;
+        final int[] seqMax;
+        final boolean[] consecutive;
+        final int[] rowNode;
+        final int n;
+
+        /** @param row the row's arrays (read only), as {@link RowLayout#arraysUnsafe} gives them */
+        Runs(int[][] row) {
+            token = row[0];
+            position = row[1];
+            rowNode = row[2];
+            int[] sub = row[3];
+            label = row[4];
+            seq = row[5];
+            int t = token.length;
+            int[] st = new int[t + 1];
+            int k = 0;
+            for (int i = 0; i < t; i++) {
+                if (i == 0 || rowNode[i] != rowNode[i - 1] || sub[i] != sub[i - 1]) {
+                    st[k++] = i;
+                }
+            }
+            st[k] = t;
+            n = k;
+            start = Arrays.copyOf(st, k + 1);
+            node = new int[k];
+            subtreeEnd = new int[k];
+            seqMin = new int[k];
+            seqMax = new int[k];
+            consecutive = new boolean[k];
+            for (int r = 0; r < k; r++) {
+                node[r] = rowNode[start[r]];
+                subtreeEnd[r] = sub[start[r]];
+                int lo = Integer.MAX_VALUE;
+                int hi = -1;
+                boolean step = true;
+                for (int i = start[r]; i < start[r + 1]; i++) {
+                    if (seq[i] >= 0) {
+                        lo = Math.min(lo, seq[i]);
+                        hi = Math.max(hi, seq[i]);
+                    }
+                    step &= i == start[r] || position[i] == position[i - 1] + 1;
+                }
+                seqMin[r] = lo;
+                seqMax[r] = hi;
+                consecutive[r] = step;
+            }
+        }
+
+        /** Sequence s, whose last scored token is q: the tokens visible to q, then label[q]. */
+        Decoded decodeSequence(int ri, int s, int q, int scoredCount, int tableCount, List<String> problems) {
+            int nq = rowNode[q];
+            int[] toks = new int[q + 2];
+            int[] scored = new int[scoredCount];
+            int[] scoredLabel = new int[scoredCount];
+            int m = 0;
+            int c = 0;
+            for (int r = 0; r < n && start[r] <= q; r++) {
+                int hi = Math.min(start[r + 1], q + 1);
+                boolean holdsS = seqMin[r] <= s && s <= seqMax[r];
+                if (node[r] <= nq && nq <= subtreeEnd[r] && consecutive[r] && position[start[r]] == m && !holdsS) {
+                    // visible, positions continue the sequence, no label of s: the tokens as they are
+                    System.arraycopy(token, start[r], toks, m, hi - start[r]);
+                    m += hi - start[r];
+                } else if (node[r] <= nq && nq <= subtreeEnd[r]) {
+                    for (int k = start[r]; k < hi; k++) {
+                        if (position[k] != m) {
+                            problems.add("row " + ri + " seq " + s + ": visible key t=" + k + " has position "
+                                    + position[k] + ", expected " + m);
+                        }
+                        toks[m++] = token[k];
+                        if (seq[k] == s) {
+                            scored[c] = position[k];
+                            scoredLabel[c++] = label[k];
+                        }
+                    }
+                } else if (holdsS) {
+                    for (int k = start[r]; k < hi; k++) {
+                        if (seq[k] == s) {
+                            problems.add("row " + ri + " seq " + s + ": scored token t=" + k
+                                    + " is not on the path of the sequence's last token t=" + q);
+                        }
+                    }
+                }
+            }
+            toks[m++] = label[q];
+            toks = Arrays.copyOf(toks, m);
+            for (int i = 0; i < c; i++) {
+                int p = scored[i];
+                if (p + 1 >= toks.length || toks[p + 1] != scoredLabel[i]) {
+                    problems.add("row " + ri + " seq " + s + ": label at position " + p + " ("
+                            + scoredLabel[i] + ") is not the next token of the sequence");
+                }
+            }
+            return new Decoded(toks, Arrays.copyOf(scored, c), tableCount);
+        }
     }
 
     /** Compares two decodings (e.g. prefix-shared vs paired); returns the differences (empty when identical). */

@@ -1,5 +1,6 @@
 package org.prefixshare.layout;
 
+import java.util.Arrays;
 import java.util.List;
 
 /** Places whole segments one after another into a row of length T and pads the rest with one node of its own. */
@@ -40,9 +41,16 @@ public final class RowAssembler {
             System.arraycopy(s.token, 0, tok, at, n);
             System.arraycopy(s.position, 0, pos, at, n);
             System.arraycopy(s.label, 0, lb, at, n);
+            if (nodeOff == 0) {
+                System.arraycopy(s.node, 0, nd, at, n);
+                System.arraycopy(s.subtreeEnd, 0, se, at, n);
+            } else {
+                for (int i = 0; i < n; i++) {
+                    nd[at + i] = s.node[i] + nodeOff;
+                    se[at + i] = s.subtreeEnd[i] + nodeOff;
+                }
+            }
             for (int i = 0; i < n; i++) {
-                nd[at + i] = s.node[i] + nodeOff;
-                se[at + i] = s.subtreeEnd[i] + nodeOff;
                 sq[at + i] = s.seq[i] < 0 ? -1 : s.seq[i] + seqOff;
             }
             seqsOut.addAll(s.sequences);
@@ -50,14 +58,11 @@ public final class RowAssembler {
             seqOff += s.sequences.size();
             at += n;
         }
-        for (int t = at; t < length; t++) {
-            tok[t] = padId;
-            pos[t] = 0;
-            nd[t] = nodeOff;
-            se[t] = nodeOff;
-            lb[t] = -1;
-            sq[t] = -1;
-        }
+        Arrays.fill(tok, at, length, padId);
+        Arrays.fill(nd, at, length, nodeOff);
+        Arrays.fill(se, at, length, nodeOff);
+        Arrays.fill(lb, at, length, -1);
+        Arrays.fill(sq, at, length, -1);
         return new RowLayout(tok, pos, nd, se, lb, sq, used);
     }
 }

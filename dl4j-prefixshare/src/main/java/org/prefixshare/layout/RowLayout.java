@@ -115,6 +115,14 @@ public record RowLayout(int[] token, int[] position, int[] node, int[] subtreeEn
         return seq.clone();
     }
 
+    /**
+     * The arrays themselves, not copies, for readers in this package that only read them: token, position, node,
+     * subtreeEnd, label, seq.
+     */
+    int[][] arraysUnsafe() {
+        return new int[][]{token, position, node, subtreeEnd, label, seq};
+    }
+
     /** Whether key k is visible to query q (the ancestor rule). */
     public boolean visible(int q, int k) {
         return AncestorMask.visible(node, subtreeEnd, q, k);

@@ -3,6 +3,7 @@ package org.prefixshare.layout;
 import org.prefixshare.data.TokenizedExample;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -32,29 +33,34 @@ public final class SharedLayoutBuilder {
         int[] se = new int[len];
         int[] lb = new int[len];
         int[] sq = new int[len];
-        int at = 0;
-        for (int i = 0; i < p - 1; i++, at++) {
-            tok[at] = e.promptToken(i);
-            pos[at] = i;
-            nd[at] = 0;
-            se[at] = n;
-            lb[at] = -1;
-            sq[at] = -1;
+        int[] prompt = e.prompt();
+        Arrays.fill(se, 0, Math.max(p - 1, 0), n);
+        Arrays.fill(lb, 0, Math.max(p - 1, 0), -1);
+        Arrays.fill(sq, 0, Math.max(p - 1, 0), -1);
+        int at = Math.max(p - 1, 0);
+        System.arraycopy(prompt, 0, tok, 0, at);
+        for (int i = 0; i < at; i++) {
+            pos[i] = i;
         }
+        List<int[]> responses = e.responses();
         List<SequenceInfo> seqs = new ArrayList<>(n);
         for (int r = 0; r < n; r++) {
-            int l = e.responseLength(r);
+            int[] c = responses.get(r);
+            int l = c.length;
             // branch tokens: [p[P-1]] ++ c_r when P >= 1, else c_r
             int head = p >= 1 ? 1 : 0;
             int blen = head + l;
             int pos0 = p >= 1 ? p - 1 : 0;
+            if (head == 1) {
+                tok[at] = prompt[p - 1];
+            }
+            System.arraycopy(c, 0, tok, at + head, l);
             for (int j = 0; j < blen; j++, at++) {
-                tok[at] = head == 1 && j == 0 ? e.promptToken(p - 1) : e.responseToken(r, j - head);
                 pos[at] = pos0 + j;
                 nd[at] = 1 + r;
                 se[at] = 1 + r;
                 boolean last = j == blen - 1;
-                lb[at] = last ? -1 : e.responseToken(r, j + 1 - head);
+                lb[at] = last ? -1 : c[j + 1 - head];
                 sq[at] = last ? -1 : r;
             }
             seqs.add(new SequenceInfo(e.id(), r, e.scoredTokens(r), Double.NaN));

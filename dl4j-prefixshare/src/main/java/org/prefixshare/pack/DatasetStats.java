@@ -20,6 +20,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * What {@code prefixshare data stats} reports: the whole pipeline (read, tokenise, truncate, pack, build rows) run
@@ -95,35 +97,28 @@ public record DatasetStats(long examples, Map<String, Long> dropped, long paired
         for (TokenizedExample e : tok) {
             merges += e.boundaryMerges();
         }
-        long rows = 0;
-        long used = 0;
-        long rowTokens = 0;
         List<String> problems = new ArrayList<>();
-        RowLayout firstRow = null;
+        Side sharedSide = Side.EMPTY;
         if (!kept.isEmpty()) {
-            PackConfig sharedCfg = pack.withFormat(LayoutFormat.SHARED).withShard(0, 1).withPrefetch(0);
-            EpochPlan sp = EpochPlan.build(kept, sharedCfg, 0);
-            Map<LayoutDecoder.SeqKey, LayoutDecoder.Decoded> fromShared = new HashMap<>();
-            for (int b = 0; b < sp.size(); b++) {
-                LayoutBatch lb = sp.materialize(b, kept, sharedCfg, ReferenceLogps.NONE);
-                rows += lb.rows().size();
-                used += lb.usedTokens();
-                rowTokens += lb.rowTokens();
-                if (firstRow == null) {
-                    firstRow = lb.rows().get(0);
-                }
-                problems.addAll(LayoutDecoder.decode(lb, fromShared));
-            }
+            // the two formats are built and decoded independently: the paired side on another core
             PackConfig pairedCfg = pack.withFormat(LayoutFormat.PAIRED).withPacking(false).withShard(0, 1)
                     .withPrefetch(0);
-            EpochPlan pp = EpochPlan.build(kept, pairedCfg, 0);
-            Map<LayoutDecoder.SeqKey, LayoutDecoder.Decoded> fromPaired = new HashMap<>();
-            for (int b = 0; b < pp.size(); b++) {
-                problems.addAll(LayoutDecoder.decode(pp.materialize(b, kept, pairedCfg, ReferenceLogps.NONE),
-                        fromPaired));
+            CompletableFuture<Side> pairedFuture = CompletableFuture.supplyAsync(() -> Side.decode(kept, pairedCfg));
+            sharedSide = Side.decode(kept, pack.withFormat(LayoutFormat.SHARED).withShard(0, 1).withPrefetch(0));
+            Side p;
+            try {
+                p = pairedFuture.join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : e;
             }
-            problems.addAll(LayoutDecoder.compare(fromShared, fromPaired, 10));
+            problems.addAll(sharedSide.problems);
+            problems.addAll(p.problems);
+            problems.addAll(LayoutDecoder.compare(sharedSide.decoded, p.decoded, 10));
         }
+        long rows = sharedSide.rows;
+        long used = sharedSide.used;
+        long rowTokens = sharedSide.rowTokens;
+        RowLayout firstRow = sharedSide.firstRow;
         long t1 = System.nanoTime();
         double seconds = (t1 - t0) / 1e9;
 
@@ -140,6 +135,35 @@ public record DatasetStats(long examples, Map<String, Long> dropped, long paired
                 problems.isEmpty() && !kept.isEmpty(), rc.identicalResponses(), merges, dc.promptsTruncated(),
                 dc.responsesTruncated(), firstRow == null ? 0 : firstRow.visibleFraction(), phases,
                 problems.size() > 10 ? List.copyOf(problems.subList(0, 10)) : List.copyOf(problems));
+    }
+
+    /** One format's rows of the whole file, decoded: the sequences, the problems found, and row counts. */
+    private record Side(Map<LayoutDecoder.SeqKey, LayoutDecoder.Decoded> decoded, List<String> problems, long rows,
+                        long used, long rowTokens, RowLayout firstRow) {
+
+        static final Side EMPTY = new Side(Map.of(), List.of(), 0, 0, 0, null);
+
+        /** Plans, builds and decodes every batch of the format {@code cfg} names. */
+        static Side decode(List<TokenizedExample> kept, PackConfig cfg) {
+            EpochPlan plan = EpochPlan.build(kept, cfg, 0);
+            Map<LayoutDecoder.SeqKey, LayoutDecoder.Decoded> decoded = new HashMap<>(kept.size() * 4);
+            List<String> problems = new ArrayList<>();
+            long rows = 0;
+            long used = 0;
+            long rowTokens = 0;
+            RowLayout firstRow = null;
+            for (int b = 0; b < plan.size(); b++) {
+                LayoutBatch lb = plan.materialize(b, kept, cfg, ReferenceLogps.NONE);
+                rows += lb.rows().size();
+                used += lb.usedTokens();
+                rowTokens += lb.rowTokens();
+                if (firstRow == null) {
+                    firstRow = lb.rows().get(0);
+                }
+                problems.addAll(LayoutDecoder.decode(lb, decoded));
+            }
+            return new Side(decoded, problems, rows, used, rowTokens, firstRow);
+        }
     }
 
     static double median(double[] v) {

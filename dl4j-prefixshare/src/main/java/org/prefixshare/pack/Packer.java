@@ -17,20 +17,18 @@ public final class Packer {
      */
     public static List<int[]> firstFitDecreasing(int[] order, int from, int to, int[] lengths, int capacity) {
         int n = to - from;
-        Integer[] idx = new Integer[n];
+        // longest first, ties by position in order: one primitive sort of (MAX_VALUE - length, index) keys
+        long[] keys = new long[n];
         for (int i = 0; i < n; i++) {
-            idx[i] = i;
+            keys[i] = ((long) (Integer.MAX_VALUE - lengths[order[from + i]]) << 32) | i;
         }
-        Arrays.sort(idx, (a, b) -> {
-            int c = Integer.compare(lengths[order[from + b]], lengths[order[from + a]]);
-            return c != 0 ? c : Integer.compare(a, b);
-        });
-        List<int[]> bins = new ArrayList<>();
+        Arrays.sort(keys);
         int[] free = new int[Math.max(1, n)];
+        int[] binOf = new int[n];
+        int[] binSize = new int[Math.max(1, n)];
         int nb = 0;
-        List<List<Integer>> contents = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            int item = order[from + idx[i]];
+            int item = order[from + (int) keys[i]];
             int len = lengths[item];
             if (len > capacity) {
                 throw new IllegalArgumentException("item " + item + " has " + len + " tokens, more than a row ("
@@ -42,13 +40,19 @@ public final class Packer {
             }
             if (b == nb) {
                 free[nb++] = capacity;
-                contents.add(new ArrayList<>());
             }
             free[b] -= len;
-            contents.get(b).add(item);
+            binOf[i] = b;
+            binSize[b]++;
         }
-        for (List<Integer> c : contents) {
-            bins.add(c.stream().mapToInt(Integer::intValue).toArray());
+        List<int[]> bins = new ArrayList<>(nb);
+        int[] fill = new int[nb];
+        for (int b = 0; b < nb; b++) {
+            bins.add(new int[binSize[b]]);
+        }
+        for (int i = 0; i < n; i++) {
+            int b = binOf[i];
+            bins.get(b)[fill[b]++] = order[from + (int) keys[i]];
         }
         return bins;
     }
