@@ -52,14 +52,13 @@ public final class AttentionBenchmark {
         for (int d : new int[]{64, 128}) {
             for (int[] h : heads) {
                 for (int t : lengths) {
-                    for (BenchLayouts layout : BenchLayouts.values()) {
-                        Case c = measure(t, d, h[0], h[1], layout);
+                    for (Case c : measure(t, d, h[0], h[1])) {
                         cases.add(c);
                         progress.accept(String.format(
                                 "T=%4d D=%3d Hq=%d Hkv=%d %-7s vis=%.3f | native fwd %8.2f ms fwd+bwd %8.2f ms "
                                         + "(%5.1f / %5.1f GFLOP/s) | ref fwd %8.2f ms fwd+bwd %8.2f ms | "
                                         + "speedup fwd+bwd %5.1fx | err %.1e %.1e",
-                                t, d, h[0], h[1], layout.label(), c.visible_fraction, c.native_fwd_ms,
+                                c.T, c.D, c.hq, c.hkv, c.layout, c.visible_fraction, c.native_fwd_ms,
                                 c.native_fwdbwd_ms, c.native_fwd_gflops, c.native_bwd_gflops, c.ref_fwd_ms,
                                 c.ref_fwdbwd_ms, c.ref_fwdbwd_ms / c.native_fwdbwd_ms, c.max_rel_err_fwd,
                                 c.max_rel_err_bwd));
@@ -70,54 +69,91 @@ public final class AttentionBenchmark {
         return new Result(sgemm, cases);
     }
 
-    private int reps(int t) {
-        return quick ? (t >= 2048 ? 3 : 5) : (t >= 2048 ? 5 : 9);
+    /** Timed rounds of the native op; each round runs every layout once (see {@link #measure}). */
+    private int rounds(int t) {
+        return quick ? (t >= 2048 ? 7 : 9) : (t >= 2048 ? 9 : 15);
     }
 
-    private Case measure(int t, int d, int hq, int hkv, BenchLayouts layout) {
-        int[][] row = layout.row(t);
-        double visibleFraction = AncestorMask.visibleFraction(row[0], row[1]);
-        double visiblePairs = visibleFraction * t * (double) t;
-        Nd4j.getRandom().setSeed(t * 31L + d);
-        INDArray q = Nd4j.randn(DataType.FLOAT, 1, t, hq, d);
-        INDArray k = Nd4j.randn(DataType.FLOAT, 1, t, hkv, d);
-        INDArray v = Nd4j.randn(DataType.FLOAT, 1, t, hkv, d);
-        INDArray dOut = Nd4j.randn(DataType.FLOAT, 1, t, hq, d);
-        INDArray node = Nd4j.createFromArray(new int[][]{row[0]});
-        INDArray end = Nd4j.createFromArray(new int[][]{row[1]});
-        double scale = 1 / Math.sqrt(d);
-        int reps = reps(t);
+    /** One attention problem of the benchmark: a layout with random q, k, v, dOut. */
+    private record Problem(BenchLayouts layout, double visibleFraction, INDArray q, INDArray k, INDArray v,
+                           INDArray dOut, INDArray node, INDArray end, double scale) {
 
-        INDArray[][] nativeOut = new INDArray[2][];
-        double nFwd = Timing.medianMillis(() -> nativeOut[0] = PrefixShareOps.forward(q, k, v, node, end, scale),
-                1, reps);
-        double nFwdBwd = Timing.medianMillis(() -> {
-            INDArray[] f = PrefixShareOps.forward(q, k, v, node, end, scale);
-            nativeOut[1] = PrefixShareOps.backward(q, k, v, node, end, f[0], f[1], dOut, scale);
-        }, 1, reps);
+        static Problem of(BenchLayouts layout, int t, int d, int hq, int hkv) {
+            int[][] row = layout.row(t);
+            Nd4j.getRandom().setSeed(t * 31L + d);
+            return new Problem(layout, AncestorMask.visibleFraction(row[0], row[1]),
+                    Nd4j.randn(DataType.FLOAT, 1, t, hq, d), Nd4j.randn(DataType.FLOAT, 1, t, hkv, d),
+                    Nd4j.randn(DataType.FLOAT, 1, t, hkv, d), Nd4j.randn(DataType.FLOAT, 1, t, hq, d),
+                    Nd4j.createFromArray(new int[][]{row[0]}), Nd4j.createFromArray(new int[][]{row[1]}),
+                    1 / Math.sqrt(d));
+        }
 
-        SameDiff sd = SameDiff.create();
-        SDVariable vq = sd.var("q", q);
-        SDVariable vk = sd.var("k", k);
-        SDVariable vv = sd.var("v", v);
-        SDVariable out = PrefixShareOps.attention(sd, vq, vk, vv, sd.constant("node", node.castTo(DataType.FLOAT)),
-                sd.constant("end", end.castTo(DataType.FLOAT)), scale, PrefixShareOps.Implementation.REFERENCE);
-        sd.constant("w", dOut).mul(out).sum("loss").markAsLoss();
-        @SuppressWarnings("unchecked")
-        Map<String, INDArray>[] refOut = new Map[2];
-        int refReps = Math.max(1, reps - 2);
-        double rFwd = Timing.medianMillis(() -> refOut[0] = sd.output(Collections.emptyMap(), out.name()), 1, refReps);
-        double rFwdBwd = Timing.medianMillis(
-                () -> refOut[1] = sd.calculateGradients(Collections.emptyMap(), "q", "k", "v"), 1, refReps);
+        INDArray[] forward() {
+            return PrefixShareOps.forward(q, k, v, node, end, scale);
+        }
 
-        double errFwd = Errors.maxRelative(nativeOut[0][0], refOut[0].get(out.name()));
-        double errBwd = Math.max(Errors.maxRelative(nativeOut[1][0], refOut[1].get("q")),
-                Math.max(Errors.maxRelative(nativeOut[1][1], refOut[1].get("k")),
-                        Errors.maxRelative(nativeOut[1][2], refOut[1].get("v"))));
-        double fwdFlops = 4.0 * visiblePairs * d * hq;
-        double bwdMs = Math.max(1e-6, nFwdBwd - nFwd);
-        return new Case(t, d, hq, hkv, layout.label(), visibleFraction, nFwd, nFwdBwd, rFwd, rFwdBwd,
-                fwdFlops / (nFwd * 1e6), 2.5 * fwdFlops / (bwdMs * 1e6), errFwd, errBwd);
+        INDArray[] backward(INDArray[] fwd) {
+            return PrefixShareOps.backward(q, k, v, node, end, fwd[0], fwd[1], dOut, scale);
+        }
+    }
+
+    /**
+     * The three layouts of one (T, D, heads) point. The native op is timed in rounds that run every layout once
+     * (forward, then backward on that forward's outputs), so load changes on this shared 2-core machine hit all
+     * layouts alike; each figure is the median over rounds. The dense reference runs once per layout after a
+     * warm-up (it is 10-100x slower; its figures are only the baseline of the speedup).
+     */
+    private List<Case> measure(int t, int d, int hq, int hkv) {
+        List<Problem> problems = new ArrayList<>();
+        for (BenchLayouts layout : BenchLayouts.values()) {
+            problems.add(Problem.of(layout, t, d, hq, hkv));
+        }
+        int n = problems.size();
+        int warmup = 2;
+        int rounds = rounds(t);
+        double[][] fwdMs = new double[n][rounds];
+        double[][] bwdMs = new double[n][rounds];
+        double[][] totalMs = new double[n][rounds];
+        INDArray[][] fwdOut = new INDArray[n][];
+        INDArray[][] bwdOut = new INDArray[n][];
+        for (int r = -warmup; r < rounds; r++) {
+            for (int i = 0; i < n; i++) {
+                long t0 = System.nanoTime();
+                fwdOut[i] = problems.get(i).forward();
+                long t1 = System.nanoTime();
+                bwdOut[i] = problems.get(i).backward(fwdOut[i]);
+                long t2 = System.nanoTime();
+                if (r >= 0) {
+                    fwdMs[i][r] = (t1 - t0) / 1e6;
+                    bwdMs[i][r] = (t2 - t1) / 1e6;
+                    totalMs[i][r] = (t2 - t0) / 1e6;
+                }
+            }
+        }
+        List<Case> cases = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Problem p = problems.get(i);
+            SameDiff sd = SameDiff.create();
+            SDVariable out = PrefixShareOps.attention(sd, sd.var("q", p.q), sd.var("k", p.k), sd.var("v", p.v),
+                    sd.constant("node", p.node.castTo(DataType.FLOAT)), sd.constant("end", p.end.castTo(DataType.FLOAT)),
+                    p.scale, PrefixShareOps.Implementation.REFERENCE);
+            sd.constant("w", p.dOut).mul(out).sum("loss").markAsLoss();
+            @SuppressWarnings("unchecked")
+            Map<String, INDArray>[] refOut = new Map[2];
+            double rFwd = Timing.medianMillis(() -> refOut[0] = sd.output(Collections.emptyMap(), out.name()), 1, 1);
+            double rFwdBwd = Timing.medianMillis(
+                    () -> refOut[1] = sd.calculateGradients(Collections.emptyMap(), "q", "k", "v"), 1, 1);
+            double errFwd = Errors.maxRelative(fwdOut[i][0], refOut[0].get(out.name()));
+            double errBwd = Math.max(Errors.maxRelative(bwdOut[i][0], refOut[1].get("q")),
+                    Math.max(Errors.maxRelative(bwdOut[i][1], refOut[1].get("k")),
+                            Errors.maxRelative(bwdOut[i][2], refOut[1].get("v"))));
+            double fwdFlops = 4.0 * p.visibleFraction * t * (double) t * d * hq;
+            double nFwd = Timing.median(fwdMs[i]);
+            double nBwd = Timing.median(bwdMs[i]);
+            cases.add(new Case(t, d, hq, hkv, p.layout.label(), p.visibleFraction, nFwd, Timing.median(totalMs[i]),
+                    rFwd, rFwdBwd, fwdFlops / (nFwd * 1e6), 2.5 * fwdFlops / (nBwd * 1e6), errFwd, errBwd));
+        }
+        return cases;
     }
 
     /**

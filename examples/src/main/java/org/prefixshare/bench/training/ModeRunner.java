@@ -5,6 +5,7 @@ import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.schedule.FixedSchedule;
+import org.prefixshare.bench.Timing;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.loss.LossConfig;
@@ -94,16 +95,14 @@ public final class ModeRunner {
                             batch.length(), took / 1e6, loss));
                 }
             }
-            double[] sorted = ms.clone();
-            Arrays.sort(sorted);
-            double median = timed % 2 == 1 ? sorted[timed / 2] : (sorted[timed / 2 - 1] + sorted[timed / 2]) / 2;
+            double median = Timing.median(ms);
             double[] sps = new double[timed];
             for (int i = 0; i < timed; i++) {
                 sps[i] = steps.get(warmup + i).size() * 1000.0 / ms[i];
             }
-            Arrays.sort(sps);
-            double medianSps = timed % 2 == 1 ? sps[timed / 2] : (sps[timed / 2 - 1] + sps[timed / 2]) / 2;
-            return new ModeResult(mode.key(), medianSps, median, sorted[0], timed, examples,
+            double medianSps = Timing.median(sps);
+            double fastest = Arrays.stream(ms).min().orElse(Double.NaN);
+            return new ModeResult(mode.key(), medianSps, median, fastest, timed, examples,
                     probe.peakOffHeapBytes() / 1048576.0, probe.peakRssBytes() / 1048576.0,
                     MemoryProbe.vmHwmBytes() / 1048576.0, false, firstLoss, lastLoss);
         }
