@@ -22,6 +22,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * What {@code prefixshare data stats} reports: the whole pipeline (read, tokenise, truncate, pack, build rows) run
@@ -56,6 +60,10 @@ public record DatasetStats(long examples, Map<String, Long> dropped, long paired
                            long responsesTruncated, double firstRowVisibleFraction, Map<String, Double> phaseSeconds,
                            List<String> problems) {
 
+    /** Examples per tokenisation task (reading the next chunk overlaps tokenising this one). */
+    private static final int TOKENIZE_CHUNK = 128;
+
+
     /**
      * Runs the pipeline over one file.
      *
@@ -69,9 +77,39 @@ public record DatasetStats(long examples, Map<String, Long> dropped, long paired
                                        TruncationConfig truncation, PackConfig pack) {
         long t0 = System.nanoTime();
         ReadCounts rc = new ReadCounts();
-        List<PreferenceExample> raw = new PreferenceReader(reader).readAll(input, rc);
-        long tRead = System.nanoTime();
-        List<TokenizedExample> tok = tokenizer.tokenizeAll(raw);
+        // reading (this thread) and tokenising (a second core) overlap, chunk by chunk, in file order
+        ExecutorService tokenizing = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "prefixshare-tokenize");
+            t.setDaemon(true);
+            return t;
+        });
+        List<Future<List<TokenizedExample>>> parts = new ArrayList<>();
+        long tRead;
+        List<TokenizedExample> tok = new ArrayList<>();
+        try {
+            try (PreferenceReader.ExampleStream stream = new PreferenceReader(reader).open(input, rc)) {
+                List<PreferenceExample> chunk = new ArrayList<>(TOKENIZE_CHUNK);
+                while (stream.hasNext()) {
+                    chunk.add(stream.next());
+                    if (chunk.size() == TOKENIZE_CHUNK || !stream.hasNext()) {
+                        List<PreferenceExample> mine = chunk;
+                        parts.add(tokenizing.submit(() -> tokenizer.tokenizeAll(mine)));
+                        chunk = new ArrayList<>(TOKENIZE_CHUNK);
+                    }
+                }
+            }
+            tRead = System.nanoTime();
+            for (Future<List<TokenizedExample>> part : parts) {
+                tok.addAll(part.get());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while tokenising " + input, e);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        } finally {
+            tokenizing.shutdownNow();
+        }
         long tTok = System.nanoTime();
         DropCounts dc = new DropCounts();
         List<TokenizedExample> kept = new Truncator(truncation, tokenizer.tokenizer().bosId()).applyAll(tok, dc);
@@ -124,7 +162,7 @@ public record DatasetStats(long examples, Map<String, Long> dropped, long paired
 
         Map<String, Double> phases = new LinkedHashMap<>();
         phases.put("read", (tRead - t0) / 1e9);
-        phases.put("tokenize", (tTok - tRead) / 1e9);
+        phases.put("tokenize", (tTok - tRead) / 1e9); // what tokenising still needed once reading ended
         phases.put("truncate", (tTrunc - tTok) / 1e9);
         phases.put("pack_and_check", (t1 - tTrunc) / 1e9);
         Map<String, Long> dropped = new LinkedHashMap<>(dc.dropped());
