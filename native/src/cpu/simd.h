@@ -133,6 +133,10 @@ public:
         if (!p_) throw std::bad_alloc();
         n_ = n;
     }
+    /** Makes room for n elements, keeping the block (and its touched pages) when it is already large enough. */
+    void reserve(size_t n) {
+        if (p_ == nullptr || n_ < n) resize(n);
+    }
     void zero() { memset(p_, 0, n_ * sizeof(T)); }
     T* data() { return p_; }
     size_t size() const { return n_; }
