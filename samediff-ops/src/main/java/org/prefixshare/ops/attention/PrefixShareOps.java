@@ -118,24 +118,57 @@ public final class PrefixShareOps {
         return (int) shape[2];
     }
 
-    /** Eager forward on arrays with the native kernels: {out, lse}. */
+    /** Eager forward on arrays with the native kernels: {out, lse} (freshly allocated). */
     public static INDArray[] forward(INDArray q, INDArray k, INDArray v, INDArray node, INDArray subtreeEnd,
                                      double scale) {
+        return forwardInto(q, k, v, node, subtreeEnd, scale, null, null);
+    }
+
+    /**
+     * Eager forward into the given {@code out [B,T,Hq,D]} and {@code lse [B,Hq,T]} (a null one, and lse after a null
+     * out, are allocated).
+     * Reusing outputs across calls avoids faulting in fresh pages every time, which costs more than the kernel on
+     * short or sparse rows.
+     */
+    public static INDArray[] forwardInto(INDArray q, INDArray k, INDArray v, INDArray node, INDArray subtreeEnd,
+                                         double scale, INDArray out, INDArray lse) {
         init();
         PrefixShareAttention op = new PrefixShareAttention();
         op.addInputArgument(q, k, v, node, subtreeEnd);
         op.addTArgument(scale);
+        addOutputs(op, out, lse);
         return org.nd4j.linalg.factory.Nd4j.getExecutioner().exec(op);
     }
 
-    /** Eager backward on arrays with the native kernels: {dq, dk, dv}. */
+    /** Eager backward on arrays with the native kernels: {dq, dk, dv} (freshly allocated). */
     public static INDArray[] backward(INDArray q, INDArray k, INDArray v, INDArray node, INDArray subtreeEnd,
                                       INDArray out, INDArray lse, INDArray dOut, double scale) {
+        return backwardInto(q, k, v, node, subtreeEnd, out, lse, dOut, scale, null, null, null);
+    }
+
+    /**
+     * Eager backward into the given gradients; a null one and those after it are allocated. See
+     * {@link #forwardInto}.
+     */
+    public static INDArray[] backwardInto(INDArray q, INDArray k, INDArray v, INDArray node, INDArray subtreeEnd,
+                                          INDArray out, INDArray lse, INDArray dOut, double scale,
+                                          INDArray dq, INDArray dk, INDArray dv) {
         init();
         PrefixShareAttentionBp op = new PrefixShareAttentionBp();
         op.addInputArgument(q, k, v, node, subtreeEnd, out, lse, dOut);
         op.addTArgument(scale);
+        addOutputs(op, dq, dk, dv);
         return org.nd4j.linalg.factory.Nd4j.getExecutioner().exec(op);
+    }
+
+    /** Leading non-null outputs become the op's output arguments (the executioner allocates the rest). */
+    private static void addOutputs(org.nd4j.linalg.api.ops.DynamicCustomOp op, INDArray... outputs) {
+        for (INDArray o : outputs) {
+            if (o == null) {
+                return;
+            }
+            op.addOutputArgument(o);
+        }
     }
 
     /** The implementation {@link Implementation#AUTO} and the system property resolve to now. */
