@@ -16,93 +16,11 @@
 
 #include "cpu/kernel_traits.h"
 #include "prefixshare/api.h"
+#include "layouts.h"
+
+using namespace ps_test;
 
 namespace {
-
-// ---------------------------------------------------------------------------------------------------------------
-// Row layouts
-// ---------------------------------------------------------------------------------------------------------------
-
-struct Layout {
-    int B = 0, T = 0;
-    std::vector<int32_t> node, end;  // [B][T]
-};
-
-/** One document: prompt (node n0, subtree_end n0+R) then R responses (node = subtree_end = n0+r). */
-int put_document(int32_t* node, int32_t* end, int pos, int prompt, const std::vector<int>& resp, int n0) {
-    const int R = (int)resp.size();
-    for (int i = 0; i < prompt; ++i, ++pos) node[pos] = n0, end[pos] = n0 + R;
-    for (int r = 0; r < R; ++r)
-        for (int i = 0; i < resp[r]; ++i, ++pos) node[pos] = n0 + 1 + r, end[pos] = n0 + 1 + r;
-    return pos;
-}
-
-/** Random documents packed in each row (prompts of length 0, 1 or more; 2-4 branches), padding as its own node. */
-Layout random_layout(std::mt19937_64& rng, int B, int T) {
-    Layout L;
-    L.B = B, L.T = T;
-    L.node.assign((size_t)B * T, 0);
-    L.end.assign((size_t)B * T, 0);
-    for (int b = 0; b < B; ++b) {
-        int32_t* node = &L.node[(size_t)b * T];
-        int32_t* end = &L.end[(size_t)b * T];
-        int pos = 0, n0 = 0;
-        for (int doc = 0; pos < T; ++doc) {
-            const int kind = (int)(rng() % 4);
-            int prompt = kind == 0 ? 0 : kind == 1 ? 1 : 1 + (int)(rng() % (T / 4 + 1));
-            const int R = 2 + (int)(rng() % 3);
-            std::vector<int> resp(R);
-            int total = prompt;
-            for (int r = 0; r < R; ++r) total += resp[r] = 1 + (int)(rng() % (T / 8 + 1));
-            if (pos + total > T) {
-                if (doc > 0 && rng() % 2) break;  // leave the rest as padding
-                // shrink to fit
-                int room = T - pos;
-                prompt = std::min(prompt, room / 3);
-                room -= prompt;
-                for (int r = 0; r < R; ++r) {
-                    resp[r] = std::min(resp[r], std::max(0, room - (R - 1 - r)));
-                    room -= resp[r];
-                }
-            }
-            pos = put_document(node, end, pos, prompt, resp, n0);
-            n0 += R + 1;
-        }
-        for (; pos < T; ++pos) node[pos] = n0, end[pos] = n0;  // padding: its own node
-    }
-    return L;
-}
-
-/** Hand-made row 0: the first `blind` queries see no key at all (subtree_end < node), the rest is one document. */
-void make_blind_rows(Layout& L, int blind) {
-    int32_t* node = &L.node[0];
-    int32_t* end = &L.end[0];
-    for (int i = 0; i < blind; ++i) node[i] = i + 1, end[i] = i;
-    const int n0 = blind + 1, rest = L.T - blind, prompt = rest / 2;
-    std::vector<int> resp = {rest / 4, rest - prompt - rest / 4};
-    put_document(node, end, blind, prompt, resp, n0);
-}
-
-Layout causal_layout(int B, int T) {
-    Layout L;
-    L.B = B, L.T = T;
-    L.node.assign((size_t)B * T, 0);
-    L.end.assign((size_t)B * T, 0);
-    return L;
-}
-
-/** `groups` documents of (prompt 2L, two responses of L) each, L = T / (4 groups). */
-Layout pair_layout(int B, int T, int groups) {
-    Layout L = causal_layout(B, T);
-    const int len = T / (4 * groups);
-    for (int b = 0; b < B; ++b) {
-        int pos = 0, n0 = 0;
-        for (int g = 0; g < groups; ++g, n0 += 3)
-            pos = put_document(&L.node[(size_t)b * T], &L.end[(size_t)b * T], pos, 2 * len, {len, len}, n0);
-        for (; pos < T; ++pos) L.node[(size_t)b * T + pos] = n0, L.end[(size_t)b * T + pos] = n0;
-    }
-    return L;
-}
 
 bool ref_visible(const Layout& L, int b, int q, int k) {
     const int32_t* node = &L.node[(size_t)b * L.T];
