@@ -38,6 +38,7 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
     std::atomic<bool> failed{false};
     std::vector<T> Di((size_t)B * Hq * Tn);        // rowsum(dO * O), [B][Hq][T]
     std::vector<T*> dq_scratch;
+    std::vector<uint8_t*> dq_touched;  // per thread: which (pair, head, q tile) of its scratch holds partial sums
     int64_t chunk = 1;
 
 #pragma omp parallel num_threads(resolve_threads(p.num_threads))
@@ -46,6 +47,7 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
 #pragma omp single
         {
             dq_scratch.assign(nth, nullptr);
+            dq_touched.assign(nth, nullptr);
             const size_t per_thread = kDqScratchBytes / nth / sizeof(T);
             chunk = std::max<int64_t>(1, std::min<int64_t>(npairs, (int64_t)(per_thread / pair_elems)));
         }
@@ -53,6 +55,9 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
         // The dQ scratch is megabytes: kept per OpenMP thread across calls, because fresh pages cost ~0.8 ms/MB
         // to fault in (measured: it made backward on packed rows 1.2-2x slower than its visible area predicts).
         static thread_local AlignedBuf<T> dqs;
+        // Tiles of the scratch are zeroed when a thread first writes them and reduced only where written, so on
+        // sparse (packed) rows the scratch costs in proportion to the visible tiles, not to T.
+        static thread_local std::vector<uint8_t> touched;
         try {
             Qb.resize((size_t)BM * Dp);    // (BM, Dp) q tile, zero padded
             dOb.resize((size_t)BM * Dp);   // (BM, Dp) dO tile, zero padded
@@ -65,6 +70,8 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
             dVb.resize((size_t)BN * Dp);   // (BN, Dp) dV accumulator
             dqs.reserve((size_t)chunk * pair_elems);  // (chunk, G, T, Dp) this thread's dQ partial sums
             dq_scratch[tid] = dqs.data();
+            touched.assign((size_t)chunk * G * nQT, 0);
+            dq_touched[tid] = touched.data();
         } catch (...) {
             failed = true;
         }
@@ -82,7 +89,7 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
 
         for (int64_t pair0 = 0; pair0 < npairs; pair0 += chunk) {
             const int64_t cp = std::min<int64_t>(chunk, npairs - pair0);
-            if (!failed) std::fill(dqs.data(), dqs.data() + (size_t)cp * pair_elems, T(0));
+            if (!failed) std::fill(touched.begin(), touched.end(), uint8_t(0));
             const int64_t ntasks = cp * nKT;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t task = 0; task < ntasks; ++task) {
@@ -140,6 +147,11 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
                         const TileKind kind = classify_tile(qs, ks);
                         if (kind == TILE_EMPTY) continue;
                         const int q0 = qt * BM, mq = std::min(BM, Tn - q0);
+                        uint8_t& written = touched[((size_t)pl * G + hh) * nQT + qt];
+                        if (!written) {
+                            std::fill(dqh + (size_t)q0 * Dp, dqh + (size_t)(q0 + mq) * Dp, T(0));
+                            written = 1;
+                        }
                         for (int i = 0; i < mq; ++i) {
                             const T* qr = qg + (int64_t)(q0 + i) * p.q_row_stride;
                             const T* gr = gg + (int64_t)(q0 + i) * bp.do_row_stride;
@@ -243,8 +255,10 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
                 const int b = (int)(pair / Hkv), h = (int)(pair % Hkv) * G + hh;
                 T* dst = static_cast<T*>(bp.dq) + b * bp.dq_batch_stride + (int64_t)t * bp.dq_row_stride + h * bp.dq_head_stride;
                 const size_t off = (size_t)r * Dp;
-                for (int d = 0; d < D; ++d) dst[d] = dq_scratch[0][off + d];
-                for (int th = 1; th < nth; ++th) {
+                const size_t tile = (size_t)(r / Tn) * nQT + t / BM;  // (pair in chunk, head) row block, q tile
+                for (int d = 0; d < D; ++d) dst[d] = T(0);  // rows no thread wrote (no visible key) stay 0
+                for (int th = 0; th < nth; ++th) {
+                    if (!dq_touched[th][tile]) continue;
                     const T* s = dq_scratch[th] + off;
                     for (int d = 0; d < D; ++d) dst[d] += s[d];
                 }
