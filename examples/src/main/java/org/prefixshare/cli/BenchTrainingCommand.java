@@ -35,8 +35,8 @@ import java.util.concurrent.Callable;
                 "Workloads: the paper's six data sets as synthetic length profiles (default), or --input FILE."})
 public final class BenchTrainingCommand implements Callable<Integer> {
 
-    @Option(names = "--quick", description = "Lengths / 4, 1 warm-up + 3 timed steps per mode (<= 10 min on 2 "
-            + "cores). The full run: lengths / 2, 1 warm-up + 5 timed steps.")
+    @Option(names = "--quick", description = "Lengths / 4, 3 warm-up + 5 timed steps per mode (<= 10 min on 2 "
+            + "cores). The full run: lengths / 2, 3 warm-up + 8 timed steps.")
     boolean quick;
 
     @Option(names = "--json", description = "End with one JSON line holding every figure.")
@@ -65,11 +65,16 @@ public final class BenchTrainingCommand implements Callable<Integer> {
     @Option(names = "--examples-per-step", description = "Preference pairs per optimiser step (default 8).")
     Integer examplesPerStep;
 
-    @Option(names = "--warmup", description = "Untimed steps per mode (default 1).")
+    @Option(names = "--warmup", description = "Untimed steps per mode (default 3: the JIT needs about three).")
     Integer warmup;
 
-    @Option(names = "--steps", description = "Timed steps per mode (default: 3 quick, 5 full).")
+    @Option(names = "--steps", description = "Timed steps per mode (default: 5 quick, 8 full).")
     Integer steps;
+
+    @Option(names = "--threads", defaultValue = "1", description = "OMP_NUM_THREADS of every mode's JVM (ND4J's ops, "
+            + "OpenBLAS, the attention kernels); 0 inherits this environment (default ${DEFAULT-VALUE}: on 2 cores "
+            + "the fork-join of ND4J's many small ops costs more than a second thread gains, for every mode).")
+    int threads;
 
     @Option(names = "--in-process", description = "Run every mode in this JVM (faster to start; RSS peaks are then "
             + "not per mode).")
@@ -90,8 +95,9 @@ public final class BenchTrainingCommand implements Callable<Integer> {
         String label = lengthDivisor == null && examplesPerStep == null && warmup == null && steps == null
                 ? (quick ? "quick" : "full") : "custom";
         Settings s = new Settings(label, lengthDivisor != null ? lengthDivisor : quick ? 4 : 2,
-                examplesPerStep != null ? examplesPerStep : 8, warmup != null ? warmup : 1,
-                steps != null ? steps : quick ? 3 : 5, model, BenchModels.byName(model), ms, inProcess, seed);
+                examplesPerStep != null ? examplesPerStep : 8, warmup != null ? warmup : 3,
+                steps != null ? steps : quick ? 5 : 8, model, BenchModels.byName(model), ms, inProcess, seed,
+                threads);
         System.out.println(TrainingReport.scaleLine(s));
         TrainingBenchmark bench = new TrainingBenchmark(s, System.out::println);
         List<Workload> workloads;

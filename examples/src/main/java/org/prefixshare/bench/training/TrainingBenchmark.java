@@ -47,14 +47,17 @@ public final class TrainingBenchmark {
      * @param modes           modes to run (b is needed for the speedups over paired)
      * @param inProcess       run modes in this JVM rather than one child JVM each
      * @param seed            seed of the workload and the model
+     * @param threads         OpenMP threads of every mode's JVM ({@code OMP_NUM_THREADS}: ND4J's ops, OpenBLAS and
+     *                        the attention kernels), or 0 to inherit this process's environment; ignored in process
      */
     public record Settings(String scaleLabel, double lengthDivisor, int examplesPerStep, int warmup, int steps,
                            String modelName, DecoderConfig model, List<TrainingMode> modes, boolean inProcess,
-                           long seed) {
+                           long seed, int threads) {
         public Settings {
-            if (!(lengthDivisor >= 1) || examplesPerStep < 1 || warmup < 0 || steps < 1) {
+            if (!(lengthDivisor >= 1) || examplesPerStep < 1 || warmup < 0 || steps < 1 || threads < 0) {
                 throw new IllegalArgumentException("need lengthDivisor >= 1, examplesPerStep >= 1, warmup >= 0, "
-                        + "steps >= 1; got " + lengthDivisor + ", " + examplesPerStep + ", " + warmup + ", " + steps);
+                        + "steps >= 1, threads >= 0; got " + lengthDivisor + ", " + examplesPerStep + ", " + warmup
+                        + ", " + steps + ", " + threads);
             }
             modes = List.copyOf(modes);
         }
@@ -252,8 +255,12 @@ public final class TrainingBenchmark {
             cmd.add(TrainingWorker.class.getName());
             cmd.add(request.toString());
             Path err = dir.resolve("stderr.txt");
-            Process p = new ProcessBuilder(cmd).redirectError(err.toFile())
-                    .redirectOutput(dir.resolve("stdout.txt").toFile()).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile())
+                    .redirectOutput(dir.resolve("stdout.txt").toFile());
+            if (s.threads() > 0) {
+                pb.environment().put("OMP_NUM_THREADS", Integer.toString(s.threads()));
+            }
+            Process p = pb.start();
             if (!p.waitFor(2, TimeUnit.HOURS)) {
                 p.destroyForcibly();
                 throw new IllegalStateException("mode " + m.key() + " of " + w.name() + " did not finish");

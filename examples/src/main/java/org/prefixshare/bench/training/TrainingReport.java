@@ -30,11 +30,13 @@ public final class TrainingReport {
         var c = s.model();
         return String.format(Locale.ROOT, "scale: %s; lengths of the paper's profiles / %s; model %s (%,d parameters:"
                         + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %d examples "
-                        + "per optimiser step; %d warm-up + %d timed steps per mode; %s",
+                        + "per optimiser step; %d warm-up + %d timed steps per mode; %s; %s",
                 s.scaleLabel(), fmt(s.lengthDivisor()), s.modelName(), c.parameterCount(), c.hiddenSize(),
                 c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
                 s.examplesPerStep(), s.warmup(), s.steps(),
-                s.inProcess() ? "modes in this JVM" : "each mode in its own JVM");
+                s.inProcess() ? "modes in this JVM" : "each mode in its own JVM",
+                s.inProcess() || s.threads() == 0 ? "OMP_NUM_THREADS " + System.getenv().getOrDefault(
+                        "OMP_NUM_THREADS", "unset") : "OMP_NUM_THREADS=" + s.threads());
     }
 
     /** The terminal table. */

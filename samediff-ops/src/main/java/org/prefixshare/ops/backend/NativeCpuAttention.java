@@ -35,7 +35,7 @@ public final class NativeCpuAttention {
         long[] strides = concat(strides3(q), strides3(k), strides3(v), strides3(o));
         NativeKernels.attentionForward(dtype, address(q), address(k), address(v), address(o), address(l),
                 address(n), address(se), strides, d.batch(), d.seqlen(), d.headsQ(), d.headsKv(), d.headDim(),
-                scale, 0);
+                scale, NativeKernels.THREADS);
         copyBack(o, out);
         copyBack(l, lse);
     }
@@ -66,7 +66,7 @@ public final class NativeCpuAttention {
                 strides3(dOut), strides3(gq), strides3(gk), strides3(gv));
         NativeKernels.attentionBackward(dtype, address(q), address(k), address(v), address(out), address(lse),
                 address(n), address(se), address(dOut), address(gq), address(gk), address(gv), strides,
-                d.batch(), d.seqlen(), d.headsQ(), d.headsKv(), d.headDim(), scale, 0);
+                d.batch(), d.seqlen(), d.headsQ(), d.headsKv(), d.headDim(), scale, NativeKernels.THREADS);
         copyBack(gq, dq);
         copyBack(gk, dk);
         copyBack(gv, dv);

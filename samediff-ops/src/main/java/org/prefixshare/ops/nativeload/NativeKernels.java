@@ -18,6 +18,12 @@ public final class NativeKernels {
     public static final int CAP_OPENMP = 1 << 3;
     public static final int CAP_CUDA = 1 << 4;
 
+    /**
+     * Threads of one kernel call: {@code -Dprefixshare.threads=N}, or 0 (default) for OpenMP's default
+     * ({@code OMP_NUM_THREADS}, else one per core).
+     */
+    public static final int THREADS = Integer.getInteger("prefixshare.threads", 0);
+
     private NativeKernels() {
     }
 
