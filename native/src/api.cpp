@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <exception>
+#include <initializer_list>
 #include <string>
 
 #pragma GCC visibility push(default)
@@ -9,6 +10,7 @@
 #pragma GCC visibility pop
 
 #include "cpu/attention_cpu.h"
+#include "cpu/pointwise_cpu.h"
 
 #ifndef PS_VERSION_STRING
 #define PS_VERSION_STRING "0.0.0"
@@ -41,6 +43,44 @@ int check_fwd(const ps_attn_fwd_params& p, const char* who) {
     if (p.head_dim > 256)
         return fail(PS_ERR_UNSUPPORTED, w + "head_dim " + str(p.head_dim) + " > 256 is not supported");
     if (!std::isfinite(p.scale)) return fail(PS_ERR_INVALID_ARGUMENT, w + "scale must be finite");
+    return PS_OK;
+}
+
+/** Common checks of the fused row-wise kernels: dtype, sizes, and no null pointer when there is work. */
+int check_rows(const char* who, ps_dtype dtype, int64_t rows, int64_t cols, std::initializer_list<const void*> ptrs) {
+    const std::string w = std::string(who) + ": ";
+    if (dtype != PS_FLOAT32 && dtype != PS_FLOAT64)
+        return fail(PS_ERR_INVALID_ARGUMENT, w + "dtype must be 0 (float32) or 1 (float64), got " + str(dtype));
+    if (rows < 0 || cols <= 0)
+        return fail(PS_ERR_INVALID_ARGUMENT,
+                    w + "need rows >= 0 and cols > 0, got rows=" + str(rows) + " cols=" + str(cols));
+    if (rows > 0)
+        for (const void* p : ptrs)
+            if (!p) return fail(PS_ERR_INVALID_ARGUMENT, w + "null array pointer");
+    return PS_OK;
+}
+
+int check_eps(const char* who, double eps) {
+    if (!(eps >= 0) || !std::isfinite(eps))
+        return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": eps must be finite and >= 0, got " +
+                                                 std::to_string(eps));
+    return PS_OK;
+}
+
+int check_rope(const char* who, int32_t heads, int32_t head_dim) {
+    if (heads <= 0 || head_dim <= 0 || head_dim % 2 != 0)
+        return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": need heads > 0 and an even head_dim > 0, got heads=" +
+                                                 str(heads) + " head_dim=" + str(head_dim));
+    return PS_OK;
+}
+
+/** Runs a kernel, turning exceptions (scratch allocation) into PS_ERR_INTERNAL. */
+template <class F> int run_kernel(const char* who, F&& f) {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        return fail(PS_ERR_INTERNAL, std::string(who) + ": " + e.what());
+    }
     return PS_OK;
 }
 
@@ -89,6 +129,59 @@ int ps_attn_bwd_cpu(const ps_attn_bwd_params* params) {
         return fail(PS_ERR_INTERNAL, std::string("ps_attn_bwd_cpu: ") + e.what());
     }
     return PS_OK;
+}
+
+int ps_rms_norm_fwd_cpu(ps_dtype dtype, const void* x, const void* w, void* y, int64_t rows, int64_t cols,
+                        double eps, int32_t num_threads) {
+    static const char* who = "ps_rms_norm_fwd_cpu";
+    int rc = check_rows(who, dtype, rows, cols, {x, w, y});
+    if (rc == PS_OK) rc = check_eps(who, eps);
+    if (rc != PS_OK || rows == 0) return rc;
+    return run_kernel(who, [&] { ps::cpu::rms_norm_fwd(dtype, x, w, y, rows, cols, eps, num_threads); });
+}
+
+int ps_rms_norm_bwd_cpu(ps_dtype dtype, const void* x, const void* w, const void* dy, void* dx, void* dw,
+                        int64_t rows, int64_t cols, double eps, int32_t num_threads) {
+    static const char* who = "ps_rms_norm_bwd_cpu";
+    int rc = check_rows(who, dtype, rows, cols, {x, w, dy, dx});
+    if (rc == PS_OK) rc = check_eps(who, eps);
+    if (rc == PS_OK && !dw) rc = fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": dw is null");
+    if (rc != PS_OK) return rc;
+    return run_kernel(who, [&] { ps::cpu::rms_norm_bwd(dtype, x, w, dy, dx, dw, rows, cols, eps, num_threads); });
+}
+
+int ps_rope_fwd_cpu(ps_dtype dtype, const void* x, const void* cos, const void* sin, void* y, int64_t rows,
+                    int32_t heads, int32_t head_dim, int32_t num_threads) {
+    static const char* who = "ps_rope_fwd_cpu";
+    int rc = check_rope(who, heads, head_dim);
+    if (rc == PS_OK) rc = check_rows(who, dtype, rows, (int64_t)heads * head_dim, {x, cos, sin, y});
+    if (rc != PS_OK || rows == 0) return rc;
+    return run_kernel(who, [&] { ps::cpu::rope_fwd(dtype, x, cos, sin, y, rows, heads, head_dim, num_threads); });
+}
+
+int ps_rope_bwd_cpu(ps_dtype dtype, const void* dy, const void* cos, const void* sin, void* dx, int64_t rows,
+                    int32_t heads, int32_t head_dim, int32_t num_threads) {
+    static const char* who = "ps_rope_bwd_cpu";
+    int rc = check_rope(who, heads, head_dim);
+    if (rc == PS_OK) rc = check_rows(who, dtype, rows, (int64_t)heads * head_dim, {dy, cos, sin, dx});
+    if (rc != PS_OK || rows == 0) return rc;
+    return run_kernel(who, [&] { ps::cpu::rope_bwd(dtype, dy, cos, sin, dx, rows, heads, head_dim, num_threads); });
+}
+
+int ps_swiglu_fwd_cpu(ps_dtype dtype, const void* gate, const void* up, void* y, int64_t rows, int64_t cols,
+                      int32_t num_threads) {
+    static const char* who = "ps_swiglu_fwd_cpu";
+    const int rc = check_rows(who, dtype, rows, cols, {gate, up, y});
+    if (rc != PS_OK || rows == 0) return rc;
+    return run_kernel(who, [&] { ps::cpu::swiglu_fwd(dtype, gate, up, y, rows, cols, num_threads); });
+}
+
+int ps_swiglu_bwd_cpu(ps_dtype dtype, const void* gate, const void* up, const void* dy, void* dgate, void* dup,
+                      int64_t rows, int64_t cols, int32_t num_threads) {
+    static const char* who = "ps_swiglu_bwd_cpu";
+    const int rc = check_rows(who, dtype, rows, cols, {gate, up, dy, dgate, dup});
+    if (rc != PS_OK || rows == 0) return rc;
+    return run_kernel(who, [&] { ps::cpu::swiglu_bwd(dtype, gate, up, dy, dgate, dup, rows, cols, num_threads); });
 }
 
 }  // extern "C"

@@ -30,6 +30,40 @@ int ps_attn_fwd_cpu(const ps_attn_fwd_params* params);
 int ps_attn_bwd_cpu(const ps_attn_bwd_params* params);
 
 /*
+ * Fused row-wise CPU kernels of the decoder (forward and backward of RMSNorm, rotate-half RoPE and SwiGLU).
+ * Every array is dense c-order of the given dtype (PS_FLOAT32 or PS_FLOAT64) and outputs must not overlap inputs;
+ * outputs are overwritten. `rows` may be 0 (nothing to do). num_threads <= 0: OpenMP's default; calls below 32k
+ * elements run on the calling thread. Returns PS_OK or an error code (message in ps_last_error()).
+ */
+
+/** HF LlamaRMSNorm: y[m,j] = (x[m,j] * r[m]) * w[j], r[m] = 1 / sqrt(mean_j x[m,j]^2 + eps); x, y [rows,cols]. */
+int ps_rms_norm_fwd_cpu(ps_dtype dtype, const void* x, const void* w, void* y, int64_t rows, int64_t cols,
+                        double eps, int32_t num_threads);
+/**
+ * RMSNorm backward: dx[m,j] = r (w[j] dy[m,j]) - x[m,j] r^3 mean_j(w dy x), dw[j] = sum_m dy[m,j] x[m,j] r[m]
+ * (accumulated in double per thread, reduced in thread order: deterministic for a fixed thread count).
+ */
+int ps_rms_norm_bwd_cpu(ps_dtype dtype, const void* x, const void* w, const void* dy, void* dx, void* dw,
+                        int64_t rows, int64_t cols, double eps, int32_t num_threads);
+
+/**
+ * HF rotate-half RoPE: x, y [rows, heads*head_dim], cos, sin [rows, head_dim] (head_dim even);
+ * y[m,h,j] = x[m,h,j] cos[m,j] + rot(x)[m,h,j] sin[m,j], rot(x)[j] = -x[j+D/2] (j < D/2), x[j-D/2] (j >= D/2).
+ */
+int ps_rope_fwd_cpu(ps_dtype dtype, const void* x, const void* cos, const void* sin, void* y, int64_t rows,
+                    int32_t heads, int32_t head_dim, int32_t num_threads);
+/** RoPE backward: dx from dy (cos and sin are constants: no gradient). */
+int ps_rope_bwd_cpu(ps_dtype dtype, const void* dy, const void* cos, const void* sin, void* dx, int64_t rows,
+                    int32_t heads, int32_t head_dim, int32_t num_threads);
+
+/** SwiGLU: y = silu(gate) * up, silu(g) = g sigmoid(g); all [rows, cols]. */
+int ps_swiglu_fwd_cpu(ps_dtype dtype, const void* gate, const void* up, void* y, int64_t rows, int64_t cols,
+                      int32_t num_threads);
+/** SwiGLU backward: dgate = dy up s (1 + g (1 - s)), dup = dy g s, s = sigmoid(gate). */
+int ps_swiglu_bwd_cpu(ps_dtype dtype, const void* gate, const void* up, const void* dy, void* dgate, void* dup,
+                      int64_t rows, int64_t cols, int32_t num_threads);
+
+/*
  * CUDA kernels: exported by the separate library libprefixshare_cuda.so (built when nvcc is found; it links the
  * CUDA runtime statically and needs a driver for CUDA 13, see README). Every pointer in the params is a device
  * pointer (node and subtree_end too); the work is enqueued on `stream` (a cudaStream_t; NULL: the legacy default

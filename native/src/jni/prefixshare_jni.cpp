@@ -10,6 +10,13 @@ using ps_jni::fill_fwd;
 using ps_jni::read_strides;
 using ps_jni::throw_iae;
 
+namespace {
+// raw Java addresses to pointers
+const void* cptr(jlong a) { return reinterpret_cast<const void*>(a); }
+void* mptr(jlong a) { return reinterpret_cast<void*>(a); }
+ps_dtype dtype_of(jint d) { return static_cast<ps_dtype>(d); }
+}  // namespace
+
 extern "C" {
 
 JNIEXPORT jint JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_capabilities(JNIEnv*, jclass) {
@@ -43,6 +50,53 @@ JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_attenti
              scale, num_threads);
     fill_bwd(p, dout, dq, dk, dv, s);
     if (ps_attn_bwd_cpu(&p) != PS_OK) throw_iae(env, ps_last_error());
+}
+
+// ---- fused row-wise kernels (raw addresses of dense c-order arrays; see prefixshare/api.h) ----------------------
+
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_rmsNormForward(
+    JNIEnv* env, jclass, jint dtype, jlong x, jlong w, jlong y, jlong rows, jlong cols, jdouble eps,
+    jint num_threads) {
+    if (ps_rms_norm_fwd_cpu(dtype_of(dtype), cptr(x), cptr(w), mptr(y), rows, cols, eps, num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_rmsNormBackward(
+    JNIEnv* env, jclass, jint dtype, jlong x, jlong w, jlong dy, jlong dx, jlong dw, jlong rows, jlong cols,
+    jdouble eps, jint num_threads) {
+    if (ps_rms_norm_bwd_cpu(dtype_of(dtype), cptr(x), cptr(w), cptr(dy), mptr(dx), mptr(dw), rows, cols, eps,
+                            num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_ropeForward(
+    JNIEnv* env, jclass, jint dtype, jlong x, jlong cos, jlong sin, jlong y, jlong rows, jint heads, jint head_dim,
+    jint num_threads) {
+    if (ps_rope_fwd_cpu(dtype_of(dtype), cptr(x), cptr(cos), cptr(sin), mptr(y), rows, heads, head_dim,
+                        num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_ropeBackward(
+    JNIEnv* env, jclass, jint dtype, jlong dy, jlong cos, jlong sin, jlong dx, jlong rows, jint heads,
+    jint head_dim, jint num_threads) {
+    if (ps_rope_bwd_cpu(dtype_of(dtype), cptr(dy), cptr(cos), cptr(sin), mptr(dx), rows, heads, head_dim,
+                        num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_swiGluForward(
+    JNIEnv* env, jclass, jint dtype, jlong gate, jlong up, jlong y, jlong rows, jlong cols, jint num_threads) {
+    if (ps_swiglu_fwd_cpu(dtype_of(dtype), cptr(gate), cptr(up), mptr(y), rows, cols, num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_swiGluBackward(
+    JNIEnv* env, jclass, jint dtype, jlong gate, jlong up, jlong dy, jlong dgate, jlong dup, jlong rows, jlong cols,
+    jint num_threads) {
+    if (ps_swiglu_bwd_cpu(dtype_of(dtype), cptr(gate), cptr(up), cptr(dy), mptr(dgate), mptr(dup), rows, cols,
+                          num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
 }
 
 }  // extern "C"
