@@ -6,6 +6,12 @@ import org.nd4j.autodiff.functions.DifferentialFunction;
 import org.nd4j.imports.converters.ImportClassMapping;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.prefixshare.ops.exec.ExecutionerHook;
+import org.prefixshare.ops.fused.FusedRmsNorm;
+import org.prefixshare.ops.fused.FusedRmsNormBp;
+import org.prefixshare.ops.fused.FusedRope;
+import org.prefixshare.ops.fused.FusedRopeBp;
+import org.prefixshare.ops.fused.FusedSwiGlu;
+import org.prefixshare.ops.fused.FusedSwiGluBp;
 import org.prefixshare.ops.nativeload.NativeLibrary;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,8 +58,8 @@ public final class PrefixShareOps {
     }
 
     /**
-     * Installs the executioner hook and registers our ops with ND4J so graphs clone (gradients), save and load.
-     * Idempotent.
+     * Installs the executioner hook and registers our ops (attention and the fused RMSNorm / RoPE / SwiGLU ops of
+     * {@link org.prefixshare.ops.fused.FusedOps}) with ND4J so graphs clone (gradients), save and load. Idempotent.
      */
     public static void init() {
         if (initialised) {
@@ -67,6 +73,12 @@ public final class PrefixShareOps {
             Map<String, DifferentialFunction> ops = ImportClassMapping.getOpNameMapping();
             ops.putIfAbsent(PrefixShareAttention.OP_NAME, new PrefixShareAttention());
             ops.putIfAbsent(PrefixShareAttentionBp.OP_NAME, new PrefixShareAttentionBp());
+            ops.putIfAbsent(FusedRmsNorm.OP_NAME, new FusedRmsNorm());
+            ops.putIfAbsent(FusedRmsNormBp.OP_NAME, new FusedRmsNormBp());
+            ops.putIfAbsent(FusedRope.OP_NAME, new FusedRope());
+            ops.putIfAbsent(FusedRopeBp.OP_NAME, new FusedRopeBp());
+            ops.putIfAbsent(FusedSwiGlu.OP_NAME, new FusedSwiGlu());
+            ops.putIfAbsent(FusedSwiGluBp.OP_NAME, new FusedSwiGluBp());
             initialised = true;
         }
     }

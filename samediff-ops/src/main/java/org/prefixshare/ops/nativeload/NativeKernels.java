@@ -44,4 +44,33 @@ public final class NativeKernels {
                                                 long subtreeEnd, long dout, long dq, long dk, long dv,
                                                 long[] strides, int batch, int seqlen, int headsQ, int headsKv,
                                                 int headDim, double scale, int numThreads);
+
+    // ---- fused row-wise kernels: raw addresses of dense c-order arrays of one dtype; outputs are overwritten ----
+
+    /**
+     * RMSNorm forward: y = (x * r) * w, r = 1 / sqrt(mean(x^2) + eps) per row. x, y {@code [rows,cols]},
+     * w {@code [cols]}.
+     */
+    public static native void rmsNormForward(int dtype, long x, long w, long y, long rows, long cols, double eps,
+                                             int numThreads);
+
+    /** RMSNorm backward: dx {@code [rows,cols]} and dw {@code [cols]} from x, w and dy. */
+    public static native void rmsNormBackward(int dtype, long x, long w, long dy, long dx, long dw, long rows,
+                                              long cols, double eps, int numThreads);
+
+    /** Rotate-half RoPE forward: x, y {@code [rows, heads*headDim]}, cos, sin {@code [rows, headDim]}. */
+    public static native void ropeForward(int dtype, long x, long cos, long sin, long y, long rows, int heads,
+                                          int headDim, int numThreads);
+
+    /** RoPE backward: dx from dy (same shapes as the forward's x and y). */
+    public static native void ropeBackward(int dtype, long dy, long cos, long sin, long dx, long rows, int heads,
+                                           int headDim, int numThreads);
+
+    /** SwiGLU forward: y = silu(gate) * up, all {@code [rows,cols]}. */
+    public static native void swiGluForward(int dtype, long gate, long up, long y, long rows, long cols,
+                                            int numThreads);
+
+    /** SwiGLU backward: dgate and dup from gate, up and dy. */
+    public static native void swiGluBackward(int dtype, long gate, long up, long dy, long dgate, long dup, long rows,
+                                             long cols, int numThreads);
 }

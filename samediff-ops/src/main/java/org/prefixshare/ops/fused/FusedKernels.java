@@ -1,0 +1,238 @@
+package org.prefixshare.ops.fused;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.prefixshare.ops.nativeload.NativeKernels;
+import org.prefixshare.ops.nativeload.NativeLibrary;
+
+import java.util.Arrays;
+
+/**
+ * Shape checks of the fused ops and their calls into the native kernels on ND4J arrays. Every tensor is seen as rows
+ * times its last dimension; the kernels need dense c-order arrays of one type (float or double, the type of the
+ * first input): other inputs are cast or copied once ({@code dup('c')}), outputs that cannot be written in place are
+ * computed into a scratch array and assigned. Errors name the op and the offending shape.
+ */
+final class FusedKernels {
+
+    private FusedKernels() {
+    }
+
+    // ------------------------------------------------------------------------------------------------ shapes
+
+    /** Checks x {@code [..., H]} and w (H elements, any shape); returns H. */
+    static long rmsNormCols(String op, INDArray x, INDArray w) {
+        requireRank(op, "x", x, 1);
+        long cols = x.size(x.rank() - 1);
+        if (cols <= 0 || w.length() != cols) {
+            throw new IllegalArgumentException(op + ": w must have as many elements as the last dimension of x "
+                    + shape(x) + " (" + cols + "), got shape " + shape(w));
+        }
+        return cols;
+    }
+
+    /** Checks x {@code [..., heads*D]}, cos and sin {@code [..., D]} (same rows, D even); returns {heads, D}. */
+    static int[] ropeHeads(String op, INDArray x, INDArray cos, INDArray sin) {
+        requireRank(op, "x", x, 1);
+        requireRank(op, "cos", cos, 1);
+        if (!Arrays.equals(cos.shape(), sin.shape())) {
+            throw new IllegalArgumentException(op + ": cos " + shape(cos) + " and sin " + shape(sin)
+                    + " must have the same shape");
+        }
+        long d = cos.size(cos.rank() - 1);
+        long width = x.size(x.rank() - 1);
+        if (d <= 0 || d % 2 != 0 || width % d != 0 || width == 0) {
+            throw new IllegalArgumentException(op + ": the last dimension of x " + shape(x) + " must be heads * D "
+                    + "with D = the last dimension of cos " + shape(cos) + ", and D even");
+        }
+        if (x.length() / width != cos.length() / d) {
+            throw new IllegalArgumentException(op + ": x " + shape(x) + " has " + x.length() / width
+                    + " rows but cos " + shape(cos) + " has " + cos.length() / d + " (one cos/sin row per token)");
+        }
+        return new int[]{Math.toIntExact(width / d), Math.toIntExact(d)};
+    }
+
+    /** Checks that every array has the shape of the first. */
+    static void requireSameShape(String op, String[] names, INDArray... arrays) {
+        for (int i = 1; i < arrays.length; i++) {
+            if (!Arrays.equals(arrays[0].shape(), arrays[i].shape())) {
+                throw new IllegalArgumentException(op + ": " + names[i] + " " + shape(arrays[i]) + " must have the "
+                        + "shape of " + names[0] + " " + shape(arrays[0]));
+            }
+        }
+        requireRank(op, names[0], arrays[0], 1);
+    }
+
+    private static void requireRank(String op, String name, INDArray a, int min) {
+        if (a == null) {
+            throw new IllegalArgumentException(op + ": input " + name + " is missing");
+        }
+        if (a.rank() < min) {
+            throw new IllegalArgumentException(op + ": " + name + " must have rank >= " + min + ", got shape "
+                    + shape(a));
+        }
+    }
+
+    static String shape(INDArray a) {
+        return Arrays.toString(a.shape());
+    }
+
+    // ------------------------------------------------------------------------------------------------ kernels
+
+    static void rmsNormForward(String op, INDArray x, INDArray w, double eps, INDArray y) {
+        long cols = rmsNormCols(op, x, w);
+        DataType dt = kernelType(op, x);
+        long rows = x.length() / cols;
+        INDArray yy = writable(op, "y", y, dt, x);
+        if (rows > 0) {
+            x = dense(x, dt);
+            w = dense(w, dt);
+            NativeKernels.rmsNormForward(code(dt), address(x), address(w), address(yy), rows, cols, eps,
+                    NativeKernels.THREADS);
+        }
+        copyBack(yy, y);
+    }
+
+    static void rmsNormBackward(String op, INDArray x, INDArray w, INDArray dy, double eps, INDArray dx,
+                                INDArray dw) {
+        long cols = rmsNormCols(op, x, w);
+        requireSameShape(op, new String[]{"x", "dy"}, x, dy);
+        DataType dt = kernelType(op, x);
+        long rows = x.length() / cols;
+        INDArray gx = writable(op, "dx", dx, dt, x);
+        INDArray gw = writable(op, "dw", dw, dt, w);
+        if (rows > 0) {
+            x = dense(x, dt);
+            w = dense(w, dt);
+            dy = dense(dy, dt);
+            NativeKernels.rmsNormBackward(code(dt), address(x), address(w), address(dy), address(gx), address(gw),
+                    rows, cols, eps, NativeKernels.THREADS);
+        } else {
+            gw.assign(0);
+        }
+        copyBack(gx, dx);
+        copyBack(gw, dw);
+    }
+
+    static void ropeForward(String op, INDArray x, INDArray cos, INDArray sin, INDArray y) {
+        int[] hd = ropeHeads(op, x, cos, sin);
+        DataType dt = kernelType(op, x);
+        long rows = cos.length() / hd[1];
+        INDArray yy = writable(op, "y", y, dt, x);
+        if (rows > 0) {
+            x = dense(x, dt);
+            cos = dense(cos, dt);
+            sin = dense(sin, dt);
+            NativeKernels.ropeForward(code(dt), address(x), address(cos), address(sin), address(yy), rows, hd[0],
+                    hd[1], NativeKernels.THREADS);
+        }
+        copyBack(yy, y);
+    }
+
+    static void ropeBackward(String op, INDArray dy, INDArray cos, INDArray sin, INDArray dx) {
+        int[] hd = ropeHeads(op, dy, cos, sin);
+        DataType dt = kernelType(op, dy);
+        long rows = cos.length() / hd[1];
+        INDArray gx = writable(op, "dx", dx, dt, dy);
+        if (rows > 0) {
+            dy = dense(dy, dt);
+            cos = dense(cos, dt);
+            sin = dense(sin, dt);
+            NativeKernels.ropeBackward(code(dt), address(dy), address(cos), address(sin), address(gx), rows, hd[0],
+                    hd[1], NativeKernels.THREADS);
+        }
+        copyBack(gx, dx);
+    }
+
+    static void swiGluForward(String op, INDArray gate, INDArray up, INDArray y) {
+        requireSameShape(op, new String[]{"gate", "up"}, gate, up);
+        DataType dt = kernelType(op, gate);
+        long cols = Math.max(1, gate.size(gate.rank() - 1));
+        long rows = gate.length() / cols;
+        INDArray yy = writable(op, "y", y, dt, gate);
+        if (rows > 0) {
+            gate = dense(gate, dt);
+            up = dense(up, dt);
+            NativeKernels.swiGluForward(code(dt), address(gate), address(up), address(yy), rows, cols,
+                    NativeKernels.THREADS);
+        }
+        copyBack(yy, y);
+    }
+
+    static void swiGluBackward(String op, INDArray gate, INDArray up, INDArray dy, INDArray dgate, INDArray dup) {
+        requireSameShape(op, new String[]{"gate", "up", "dy"}, gate, up, dy);
+        DataType dt = kernelType(op, gate);
+        long cols = Math.max(1, gate.size(gate.rank() - 1));
+        long rows = gate.length() / cols;
+        INDArray gg = writable(op, "dgate", dgate, dt, gate);
+        INDArray gu = writable(op, "dup", dup, dt, gate);
+        if (rows > 0) {
+            gate = dense(gate, dt);
+            up = dense(up, dt);
+            dy = dense(dy, dt);
+            NativeKernels.swiGluBackward(code(dt), address(gate), address(up), address(dy), address(gg),
+                    address(gu), rows, cols, NativeKernels.THREADS);
+        }
+        copyBack(gg, dgate);
+        copyBack(gu, dup);
+    }
+
+    // ------------------------------------------------------------------------------------------------ arrays
+
+    private static DataType kernelType(String op, INDArray first) {
+        NativeLibrary.require();
+        DataType t = first.dataType();
+        if (t != DataType.FLOAT && t != DataType.DOUBLE) {
+            throw new IllegalArgumentException(op + ": the native kernels run in FLOAT or DOUBLE, got " + t
+                    + " (shape " + shape(first) + ")");
+        }
+        return t;
+    }
+
+    private static int code(DataType t) {
+        return t == DataType.FLOAT ? NativeKernels.FLOAT32 : NativeKernels.FLOAT64;
+    }
+
+    /** Dense c-order: the stride of every dimension longer than 1 is the product of the later sizes. */
+    static boolean isDenseC(INDArray a) {
+        long[] shape = a.shape();
+        long[] stride = a.stride();
+        long expected = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            if (shape[i] != 1 && stride[i] != expected) {
+                return false;
+            }
+            expected *= shape[i];
+        }
+        return true;
+    }
+
+    private static INDArray dense(INDArray a, DataType t) {
+        INDArray c = a.dataType() == t ? a : a.castTo(t);
+        return isDenseC(c) ? c : c.dup('c');
+    }
+
+    /**
+     * The target itself when the kernel can write into it, else a scratch array to copy back from. The target must
+     * have the shape of {@code like}.
+     */
+    private static INDArray writable(String op, String name, INDArray target, DataType t, INDArray like) {
+        if (target == null || !Arrays.equals(target.shape(), like.shape())) {
+            throw new IllegalArgumentException(op + ": output " + name + " must have shape " + shape(like) + ", got "
+                    + (target == null ? "none" : shape(target)));
+        }
+        return target.dataType() == t && isDenseC(target) ? target : Nd4j.createUninitialized(t, target.shape(), 'c');
+    }
+
+    private static void copyBack(INDArray computed, INDArray target) {
+        if (computed != target) {
+            target.assign(computed);
+        }
+    }
+
+    private static long address(INDArray a) {
+        // data().addressPointer() already points at a view's first element: no offset to add
+        return a.data().addressPointer().address();
+    }
+}

@@ -1,0 +1,148 @@
+package org.prefixshare.ops.fused;
+
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.factory.Nd4j;
+import org.prefixshare.ops.attention.PrefixShareOps;
+import org.prefixshare.ops.nativeload.NativeLibrary;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The decoder's row-wise building blocks (HF Llama semantics) as SameDiff expressions:
+ *
+ * <pre>{@code
+ * SDVariable n   = FusedOps.rmsNorm(sd, x, weight, 1e-6);   // x [M,H], weight [H]
+ * SDVariable q2  = FusedOps.rope(sd, q, cos, sin);           // q [M, heads*D], cos/sin [M,D]
+ * SDVariable act = FusedOps.swiGlu(sd, gate, up);            // silu(gate) * up, [M,I]
+ * }</pre>
+ *
+ * Each builds one fused native op ({@link FusedRmsNorm}, {@link FusedRope}, {@link FusedSwiGlu}; their backward ops
+ * are single native ops too) when fused ops are {@link #enabled()}, else the decomposed pure-SameDiff formulation
+ * ({@link #decomposedRmsNorm}, {@link #decomposedRope}, {@link #decomposedSwiGlu}), which is also the test oracle.
+ * The fused ops replace ND4J's broadcast multiplies, sigmoid and their backward ops, which otherwise cost more per
+ * training step than the matmuls. Graphs holding them clone, save and load once {@link PrefixShareOps#init()} ran
+ * (every method here calls it).
+ */
+public final class FusedOps {
+
+    private static final Logger log = LoggerFactory.getLogger(FusedOps.class);
+
+    /** {@code -Dprefixshare.fused=false} builds the decomposed formulation everywhere (default true). */
+    public static final String PROPERTY = "prefixshare.fused";
+
+    private static final String CUDA_BACKEND = "org.nd4j.linalg.jcublas.JCublasBackend";
+
+    private static volatile boolean fallbackLogged;
+
+    private FusedOps() {
+    }
+
+    /**
+     * Whether {@link #rmsNorm}, {@link #rope} and {@link #swiGlu} build the fused native ops now: {@code true} unless
+     * {@code -Dprefixshare.fused=false}, the native library is not loaded, or ND4J runs on the CUDA backend (the
+     * kernels are CPU kernels; on a GPU the decomposed ops stay on the device). The first time the answer is false
+     * the reason is logged at INFO.
+     */
+    public static boolean enabled() {
+        String why = null;
+        if ("false".equalsIgnoreCase(System.getProperty(PROPERTY, "true").trim())) {
+            why = "disabled by -D" + PROPERTY + "=false";
+        } else if (!NativeLibrary.isAvailable()) {
+            why = "native library unavailable: " + NativeLibrary.failure();
+        } else if (Nd4j.getBackend().getClass().getName().equals(CUDA_BACKEND)) {
+            why = "ND4J runs on the CUDA backend and the fused kernels are CPU kernels";
+        }
+        if (why == null) {
+            return true;
+        }
+        if (!fallbackLogged) {
+            fallbackLogged = true;
+            log.info("prefixshare: RMSNorm, RoPE and SwiGLU use the decomposed SameDiff ops, not the fused native "
+                    + "ops ({})", why);
+        }
+        return false;
+    }
+
+    // ------------------------------------------------------------------------------------------------ RMSNorm
+
+    /**
+     * HF {@code LlamaRMSNorm} over the last axis of x {@code [M,H]}: {@code (x / sqrt(mean(x^2) + eps)) * weight},
+     * weight with H elements ({@code [H]} or {@code [1,H]}). Differentiable in x and weight.
+     */
+    public static SDVariable rmsNorm(SameDiff sd, SDVariable x, SDVariable weight, double eps) {
+        return enabled() ? fusedRmsNorm(sd, x, weight, eps) : decomposedRmsNorm(sd, x, weight, eps);
+    }
+
+    /** {@link #rmsNorm} as the fused native op (needs the native library). */
+    public static SDVariable fusedRmsNorm(SameDiff sd, SDVariable x, SDVariable weight, double eps) {
+        PrefixShareOps.init();
+        NativeLibrary.require();
+        return new FusedRmsNorm(sd, x, weight, eps).outputVariable();
+    }
+
+    /** {@link #rmsNorm} in plain SameDiff ops (the oracle and fallback): x * rsqrt(mean(x^2) + eps) * weight. */
+    public static SDVariable decomposedRmsNorm(SameDiff sd, SDVariable x, SDVariable weight, double eps) {
+        PrefixShareOps.init();
+        SDVariable ms = sd.mean(x.mul(x), true, 1);                                   // [M,1]
+        return x.mul(sd.math().rsqrt(ms.add(eps))).mul(weight);
+    }
+
+    // ------------------------------------------------------------------------------------------------ RoPE
+
+    /**
+     * HF {@code apply_rotary_pos_emb} (rotate-half convention) on x {@code [M, heads*D]} with cos and sin
+     * {@code [M,D]} (D even; one row per token, e.g. from angles {@code position * theta^(-2 (j mod D/2) / D)}):
+     * {@code x * cos + rotate_half(x) * sin} per head, returned as {@code [M, heads*D]}. Differentiable in x; cos and
+     * sin get zero gradients (they are functions of positions).
+     */
+    public static SDVariable rope(SameDiff sd, SDVariable x, SDVariable cos, SDVariable sin) {
+        return enabled() ? fusedRope(sd, x, cos, sin) : decomposedRope(sd, x, cos, sin);
+    }
+
+    /** {@link #rope} as the fused native op (needs the native library). */
+    public static SDVariable fusedRope(SameDiff sd, SDVariable x, SDVariable cos, SDVariable sin) {
+        PrefixShareOps.init();
+        NativeLibrary.require();
+        return new FusedRope(sd, x, cos, sin).outputVariable();
+    }
+
+    /**
+     * {@link #rope} in plain SameDiff ops (the oracle and fallback). Shapes are taken at run time (graph variables
+     * have no static shape in M2.1): x is viewed as {@code [M, heads, D]} with M and D from cos, rotate_half is
+     * {@code concat(-x[..., D/2:], x[..., :D/2])}, and cos and sin broadcast over the heads.
+     * (In the fallback cos and sin do get their true gradients; the fused op gives them zeros.)
+     */
+    public static SDVariable decomposedRope(SameDiff sd, SDVariable x, SDVariable cos, SDVariable sin) {
+        PrefixShareOps.init();
+        SDVariable tableShape = sd.shape(cos);                                        // [2]: M, D
+        SDVariable rows = sd.slice(tableShape, new int[]{0}, 1);
+        SDVariable d = sd.slice(tableShape, new int[]{1}, 1);
+        SDVariable minusOne = sd.constant(Nd4j.createFromArray(new long[]{-1}).castTo(tableShape.dataType()));
+        SDVariable x3 = sd.reshape(x, sd.concat(0, rows, minusOne, d));              // [M,heads,D]
+        SDVariable[] halves = sd.split(x3, 2, 2);                                     // [M,heads,D/2] x 2
+        SDVariable rotated = sd.concat(2, halves[1].neg(), halves[0]);                // rotate_half(x)
+        SDVariable y = x3.mul(sd.expandDims(cos, 1)).add(rotated.mul(sd.expandDims(sin, 1)));
+        return sd.reshape(y, sd.shape(x));                                            // [M,heads*D]
+    }
+
+    // ------------------------------------------------------------------------------------------------ SwiGLU
+
+    /** {@code silu(gate) * up} with {@code silu(g) = g sigmoid(g)}; gate and up of one shape {@code [M,I]}. */
+    public static SDVariable swiGlu(SameDiff sd, SDVariable gate, SDVariable up) {
+        return enabled() ? fusedSwiGlu(sd, gate, up) : decomposedSwiGlu(sd, gate, up);
+    }
+
+    /** {@link #swiGlu} as the fused native op (needs the native library). */
+    public static SDVariable fusedSwiGlu(SameDiff sd, SDVariable gate, SDVariable up) {
+        PrefixShareOps.init();
+        NativeLibrary.require();
+        return new FusedSwiGlu(sd, gate, up).outputVariable();
+    }
+
+    /** {@link #swiGlu} in plain SameDiff ops (the oracle and fallback): gate * sigmoid(gate) * up. */
+    public static SDVariable decomposedSwiGlu(SameDiff sd, SDVariable gate, SDVariable up) {
+        PrefixShareOps.init();
+        return gate.mul(sd.nn().sigmoid(gate)).mul(up);
+    }
+}
