@@ -76,15 +76,23 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
             failed = true;
         }
 
-        // Di = rowsum(dO * O) per (b, q head, row), once.
+        // Di = rowsum(dO * O) per (b, q head, row), once; rows in blocks of BM per task.
 #pragma omp for schedule(static)
-        for (int64_t r = 0; r < (int64_t)B * Hq * Tn; ++r) {
-            const int t = (int)(r % Tn), h = (int)((r / Tn) % Hq), b = (int)(r / ((int64_t)Tn * Hq));
-            const T* o = static_cast<const T*>(p.out) + b * p.o_batch_stride + (int64_t)t * p.o_row_stride + h * p.o_head_stride;
-            const T* g = static_cast<const T*>(bp.dout) + b * bp.do_batch_stride + (int64_t)t * bp.do_row_stride + h * bp.do_head_stride;
-            T acc = T(0);
-            for (int d = 0; d < D; ++d) acc += o[d] * g[d];
-            Di[r] = acc;
+        for (int64_t blk = 0; blk < (int64_t)B * Hq * nQT; ++blk) {
+            const int qt = (int)(blk % nQT), h = (int)(blk / nQT % Hq), b = (int)(blk / nQT / Hq);
+            const T* o = static_cast<const T*>(p.out) + b * p.o_batch_stride + h * p.o_head_stride;
+            const T* g = static_cast<const T*>(bp.dout) + b * bp.do_batch_stride + h * bp.do_head_stride;
+            T* di = Di.data() + ((int64_t)b * Hq + h) * Tn;
+            for (int t = qt * BM, te = std::min(Tn, t + BM); t < te; ++t) {
+                const T* orow = o + (int64_t)t * p.o_row_stride;
+                const T* grow = g + (int64_t)t * bp.do_row_stride;
+                reg acc = V::zero();
+                int d = 0;
+                for (; d + W <= D; d += W) acc = V::fma(V::load(orow + d), V::load(grow + d), acc);
+                T sum = V::hsum(acc);
+                for (; d < D; ++d) sum += orow[d] * grow[d];
+                di[t] = sum;
+            }
         }  // implicit barrier: also publishes `failed`
 
         for (int64_t pair0 = 0; pair0 < npairs; pair0 += chunk) {
@@ -244,23 +252,35 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
                 }
             }  // implicit barrier: all partial dQ of this chunk are written
 
-            // dQ = sum over threads of the partial sums (every row of the chunk's q heads is written).
-            const int64_t nrows = cp * G * (int64_t)Tn;
+            // dQ = sum over the threads that wrote partial sums, per (pair in chunk, head, q tile); rows no thread
+            // wrote (no visible key) are 0.
+            const int64_t ntiles = cp * G * (int64_t)nQT;
+            std::vector<const T*> srcs(nth);
 #pragma omp for schedule(static)
-            for (int64_t r = 0; r < nrows; ++r) {
+            for (int64_t tile = 0; tile < ntiles; ++tile) {
                 if (failed) continue;
-                const int t = (int)(r % Tn);
-                const int hh = (int)((r / Tn) % G);
-                const int64_t pair = pair0 + r / ((int64_t)Tn * G);
+                const int qt = (int)(tile % nQT), hh = (int)(tile / nQT % G);
+                const int64_t pair = pair0 + tile / nQT / G;
                 const int b = (int)(pair / Hkv), h = (int)(pair % Hkv) * G + hh;
-                T* dst = static_cast<T*>(bp.dq) + b * bp.dq_batch_stride + (int64_t)t * bp.dq_row_stride + h * bp.dq_head_stride;
-                const size_t off = (size_t)r * Dp;
-                const size_t tile = (size_t)(r / Tn) * nQT + t / BM;  // (pair in chunk, head) row block, q tile
-                for (int d = 0; d < D; ++d) dst[d] = T(0);  // rows no thread wrote (no visible key) stay 0
-                for (int th = 0; th < nth; ++th) {
-                    if (!dq_touched[th][tile]) continue;
-                    const T* s = dq_scratch[th] + off;
-                    for (int d = 0; d < D; ++d) dst[d] += s[d];
+                const T** src = srcs.data();
+                int nsrc = 0;
+                for (int th = 0; th < nth; ++th)
+                    if (dq_touched[th][tile]) src[nsrc++] = dq_scratch[th] + (size_t)(tile / nQT) * Tn * Dp;
+                T* dqg = static_cast<T*>(bp.dq) + b * bp.dq_batch_stride + h * bp.dq_head_stride;
+                for (int t = qt * BM, te = std::min(Tn, t + BM); t < te; ++t) {
+                    T* dst = dqg + (int64_t)t * bp.dq_row_stride;
+                    const size_t off = (size_t)t * Dp;
+                    int d = 0;
+                    for (; d + W <= D; d += W) {
+                        reg acc = V::zero();
+                        for (int i = 0; i < nsrc; ++i) acc = V::add(acc, V::load(src[i] + off + d));
+                        V::store(dst + d, acc);
+                    }
+                    for (; d < D; ++d) {
+                        T acc = T(0);
+                        for (int i = 0; i < nsrc; ++i) acc += src[i][off + d];
+                        dst[d] = acc;
+                    }
                 }
             }  // implicit barrier before the next chunk clears the scratch
         }
