@@ -54,8 +54,8 @@ final class LayerMath {
         SDVariable q = DecoderMath.linear(sd, x, p.get(prefix + ParamKeys.Q_PROJ), p.get(prefix + ParamKeys.Q_BIAS));
         SDVariable k = DecoderMath.linear(sd, x, p.get(prefix + ParamKeys.K_PROJ), p.get(prefix + ParamKeys.K_BIAS));
         SDVariable v = DecoderMath.linear(sd, x, p.get(prefix + ParamKeys.V_PROJ), p.get(prefix + ParamKeys.V_BIAS));
-        q = DecoderMath.rope(sd, q, hq, d, ropeTables);
-        k = DecoderMath.rope(sd, k, hkv, d, ropeTables);
+        q = DecoderMath.rope(sd, q, ropeTables);                                    // [BT,Hq*D]
+        k = DecoderMath.rope(sd, k, ropeTables);                                    // [BT,Hkv*D]
         SDVariable rowShape = sd.shape(position);                                    // [2]: B, T
         SDVariable qShape = sd.concat(0, rowShape, sd.constant(Nd4j.createFromArray(new long[]{hq, d})));
         SDVariable kvShape = sd.concat(0, rowShape, sd.constant(Nd4j.createFromArray(new long[]{hkv, d})));
@@ -84,7 +84,7 @@ final class LayerMath {
     static SDVariable swiglu(SameDiff sd, SDVariable y, Map<String, SDVariable> p, String prefix) {
         SDVariable gate = DecoderMath.linear(sd, y, p.get(prefix + ParamKeys.GATE_PROJ), null);
         SDVariable up = DecoderMath.linear(sd, y, p.get(prefix + ParamKeys.UP_PROJ), null);
-        SDVariable act = gate.mul(sd.nn().sigmoid(gate)).mul(up);
+        SDVariable act = DecoderMath.swiGlu(sd, gate, up);
         return DecoderMath.linear(sd, act, p.get(prefix + ParamKeys.DOWN_PROJ), null);
     }
 

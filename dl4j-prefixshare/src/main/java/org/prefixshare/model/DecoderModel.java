@@ -181,7 +181,7 @@ public final class DecoderModel {
         SDVariable h = gatherRows(embed, sd.reshape(token, -1));                      // [RT,H]
 
         double eps = c.rmsNormEps();
-        SDVariable[] rope = DecoderMath.ropeTables(sd, position, d, c.ropeTheta(), dt); // cos, sin [RT,1,D]
+        SDVariable[] rope = DecoderMath.ropeTables(sd, position, d, c.ropeTheta(), dt); // cos, sin [RT,D]
 
         double scale = 1.0 / Math.sqrt(d);
         PrefixShareOps.Implementation impl = implementation;
@@ -194,8 +194,8 @@ public final class DecoderModel {
                     p.get(pre + "self_attn.k_proj.bias"));
             SDVariable v = DecoderMath.linear(sd, x, p.get(pre + "self_attn.v_proj.weight"),
                     p.get(pre + "self_attn.v_proj.bias"));
-            q = DecoderMath.rope(sd, q, hq, d, rope);                                     // [RT,Hq,D]
-            k = DecoderMath.rope(sd, k, hkv, d, rope);                                    // [RT,Hkv,D]
+            q = DecoderMath.rope(sd, q, rope);                                        // [RT,Hq*D]
+            k = DecoderMath.rope(sd, k, rope);                                        // [RT,Hkv*D]
             SDVariable q4 = sd.reshape(q, qShape);                                    // [R,T,Hq,D]
             SDVariable k4 = sd.reshape(k, kvShape);                                   // [R,T,Hkv,D]
             SDVariable v4 = sd.reshape(v, kvShape);                                   // [R,T,Hkv,D]
@@ -207,7 +207,7 @@ public final class DecoderModel {
             SDVariable y = DecoderMath.rmsNorm(sd, h, p.get(pre + "post_attention_layernorm.weight"), eps);
             SDVariable gate = DecoderMath.linear(sd, y, p.get(pre + "mlp.gate_proj.weight"), null);  // [RT,I]
             SDVariable up = DecoderMath.linear(sd, y, p.get(pre + "mlp.up_proj.weight"), null);      // [RT,I]
-            SDVariable act = gate.mul(sd.nn().sigmoid(gate)).mul(up);                 // silu(gate) * up
+            SDVariable act = DecoderMath.swiGlu(sd, gate, up);                        // silu(gate) * up
             h = h.add(DecoderMath.linear(sd, act, p.get(pre + "mlp.down_proj.weight"), null));
         }
         h = DecoderMath.rmsNorm(sd, h, p.get(FINAL_NORM), eps);
