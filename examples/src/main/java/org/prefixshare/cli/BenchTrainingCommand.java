@@ -35,8 +35,9 @@ import java.util.concurrent.Callable;
                 "Workloads: the paper's six data sets as synthetic length profiles (default), or --input FILE."})
 public final class BenchTrainingCommand implements Callable<Integer> {
 
-    @Option(names = "--quick", description = "Lengths / 4, 3 warm-up + 5 timed steps per mode (<= 10 min on 2 "
-            + "cores). The full run: lengths / 2, 3 warm-up + 8 timed steps.")
+    @Option(names = "--quick", description = "Lengths / 4, ~4096 paired tokens per step, 3 warm-up (at least 3 s) + "
+            + "10 timed steps per mode, mode (a) 1 + 2 (<= 10 min on 2 cores). The full run: lengths / 2, ~8192 "
+            + "tokens per step, 3 warm-up + 15 timed steps.")
     boolean quick;
 
     @Option(names = "--json", description = "End with one JSON line holding every figure.")
@@ -62,13 +63,18 @@ public final class BenchTrainingCommand implements Callable<Integer> {
             + "2 full).")
     Double lengthDivisor;
 
-    @Option(names = "--examples-per-step", description = "Preference pairs per optimiser step (default 8).")
+    @Option(names = "--examples-per-step", description = "Least preference pairs per optimiser step (default 8).")
     Integer examplesPerStep;
+
+    @Option(names = "--tokens-per-step", description = "Paired tokens a step should hold: a profile gets max("
+            + "--examples-per-step, tokens / (2 x its median overall length)) examples per step, all modes alike; 0 "
+            + "for exactly --examples-per-step (default: 4096 quick, 8192 full).")
+    Integer tokensPerStep;
 
     @Option(names = "--warmup", description = "Untimed steps per mode (default 3: the JIT needs about three).")
     Integer warmup;
 
-    @Option(names = "--steps", description = "Timed steps per mode (default: 5 quick, 8 full).")
+    @Option(names = "--steps", description = "Timed steps per mode (default: 10 quick, 15 full; mode (a) at most 2).")
     Integer steps;
 
     @Option(names = "--threads", defaultValue = "1", description = "OMP_NUM_THREADS of every mode's JVM (ND4J's ops, "
@@ -92,11 +98,13 @@ public final class BenchTrainingCommand implements Callable<Integer> {
         for (String m : modes) {
             ms.add(TrainingMode.of(m.trim()));
         }
-        String label = lengthDivisor == null && examplesPerStep == null && warmup == null && steps == null
+        String label = lengthDivisor == null && examplesPerStep == null && tokensPerStep == null && warmup == null
+                && steps == null
                 ? (quick ? "quick" : "full") : "custom";
         Settings s = new Settings(label, lengthDivisor != null ? lengthDivisor : quick ? 4 : 2,
-                examplesPerStep != null ? examplesPerStep : 8, warmup != null ? warmup : 3,
-                steps != null ? steps : quick ? 5 : 8, model, BenchModels.byName(model), ms, inProcess, seed,
+                examplesPerStep != null ? examplesPerStep : 8,
+                tokensPerStep != null ? tokensPerStep : quick ? 4096 : 8192, warmup != null ? warmup : 3,
+                steps != null ? steps : quick ? 10 : 15, model, BenchModels.byName(model), ms, inProcess, seed,
                 threads);
         System.out.println(TrainingReport.scaleLine(s));
         TrainingBenchmark bench = new TrainingBenchmark(s, System.out::println);

@@ -18,6 +18,7 @@ public final class MemoryProbe implements AutoCloseable {
 
     private final Thread thread;
     private volatile boolean running = true;
+    private boolean active = true;  // guarded by this
     private volatile long peakOffHeap;
     private volatile long peakRss;
 
@@ -26,8 +27,13 @@ public final class MemoryProbe implements AutoCloseable {
         sample();
         thread = new Thread(() -> {
             while (running) {
-                sample();
                 try {
+                    synchronized (this) {
+                        while (!active && running) {
+                            wait();
+                        }
+                    }
+                    sample();
                     Thread.sleep(1);
                 } catch (InterruptedException e) {
                     return;
@@ -48,6 +54,15 @@ public final class MemoryProbe implements AutoCloseable {
     /** Resident bytes outside the committed Java heap now (ND4J's arrays, native libraries, JIT, stacks). */
     public static long offHeapBytes() {
         return Math.max(0, Pointer.physicalBytes() - Runtime.getRuntime().totalMemory());
+    }
+
+    /**
+     * Stops (false) or restarts (true) the sampling thread, e.g. while this process waits for its turn, so an idle
+     * probe takes no CPU from another process being timed.
+     */
+    public synchronized void setActive(boolean on) {
+        active = on;
+        notifyAll();
     }
 
     /** Forgets the maxima (e.g. after warm-up) and samples anew. */
@@ -85,6 +100,7 @@ public final class MemoryProbe implements AutoCloseable {
     @Override
     public void close() {
         running = false;
+        setActive(true);
         thread.interrupt();
         sample();
     }

@@ -4,7 +4,7 @@ package org.prefixshare.bench.training;
  * The measurements of one mode on one profile (JSON field names as printed).
  *
  * @param mode              "a" .. "e"
- * @param samples_per_s     median over the timed steps of examples / step time (forward + backward + Adam update)
+ * @param samples_per_s     examples of all timed steps / their total time (forward + backward + Adam update)
  * @param step_ms           median step time
  * @param step_ms_min       fastest timed step
  * @param steps             timed steps

@@ -22,19 +22,72 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * Trains one {@link TrainingMode} for a few optimiser steps in this JVM and measures it. One step is what
+ * Trains one {@link TrainingMode} in this JVM, one optimiser step at a time, and measures it. One step is what
  * {@link org.prefixshare.train.DpoTrainer} does: the batch's placeholders, {@code calculateGradientsAndOutputs} of
  * the DPO sigmoid loss, and an Adam update of every parameter. Reference log-probs are precomputed in DPO (not part
  * of a training step), so zeros stand in for them. Batches are built before timing (a real run builds them on a
- * prefetch thread). Between steps, outside the timed region, a {@code System.gc()} releases the previous step's
+ * prefetch thread). Before each step, outside the timed region, a {@code System.gc()} releases the previous step's
  * off-heap arrays so the off-heap peak is one step's working set, not garbage waiting for a collection.
+ *
+ * <p>{@link #prepare} builds and warms up; {@link #timedStep} runs timed step t; {@link #result} summarises. The
+ * caller decides when each step runs, so that several modes can take turns step by step ({@link TrainingBenchmark}).
  */
-public final class ModeRunner {
+public final class ModeRunner implements AutoCloseable {
 
-    private ModeRunner() {
+    /** Least time spent in warm-up steps. */
+    static final long MIN_WARMUP_NANOS = 3_000_000_000L;
+    /** At most this many passes over the warm-up batches. */
+    static final int MAX_WARMUP_REPEATS = 10;
+
+    private final TrainingMode mode;
+    private final DecoderConfig config;
+    private final List<LayoutBatch> batches;
+    private final int warmup;
+    private final int examples;
+    private final DpoObjective objective;
+    private final SameDiff sd;
+    private final List<String> params;
+    private final Map<String, INDArray> values;
+    private final AdamW optimiser;
+    private final List<String> outputs;
+    private final Consumer<String> progress;
+    private final MemoryProbe probe = new MemoryProbe();
+    private final double[] ms;
+    private int executed;
+    private int timedDone;
+    private double firstLoss = Double.NaN;
+    private double lastLoss = Double.NaN;
+
+    private ModeRunner(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode, DecoderConfig config,
+                       int packLength, long seed, Consumer<String> progress) {
+        if (steps.size() <= warmup) {
+            throw new IllegalArgumentException("need more steps (" + steps.size() + ") than warm-up steps ("
+                    + warmup + ")");
+        }
+        PrefixShareOps.init();
+        this.mode = mode;
+        this.config = config;
+        this.warmup = warmup;
+        this.progress = progress;
+        this.examples = steps.get(0).size();
+        this.batches = new ArrayList<>(steps.size());
+        for (List<TokenizedExample> s : steps) {
+            batches.add(ModeBatches.build(s, mode, packLength));
+        }
+        DecoderModel model = DecoderModel.create(config, seed, mode.implementation());
+        this.objective = new DpoObjective(model, LossConfig.defaults());
+        this.sd = model.sameDiff();
+        this.params = model.parameterNames();
+        this.values = model.parameters();
+        this.optimiser = new AdamW(values, new FixedSchedule(1e-5), 0);
+        this.outputs = List.of(objective.lossName());
+        this.ms = new double[steps.size() - warmup];
     }
 
     /**
+     * Builds the batches and the model and runs the warm-up: the warm-up batches, repeated until the JIT has had
+     * {@link #MIN_WARMUP_NANOS} (a cheap mode's three steps take a fraction of a second, too little for C2).
+     *
      * @param steps      examples of each step, warm-up steps first (all modes get the same lists)
      * @param warmup     untimed leading steps
      * @param mode       the layout and attention
@@ -43,68 +96,86 @@ public final class ModeRunner {
      * @param seed       model seed
      * @param progress   per-step lines (may be null)
      */
+    public static ModeRunner prepare(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode,
+                                     DecoderConfig config, int packLength, long seed, Consumer<String> progress) {
+        ModeRunner r = new ModeRunner(steps, warmup, mode, config, packLength, seed, progress);
+        long warmStart = System.nanoTime();
+        for (int w = 0; warmup > 0 && (w < warmup || (w < MAX_WARMUP_REPEATS * warmup
+                && System.nanoTime() - warmStart < MIN_WARMUP_NANOS)); w++) {
+            r.run(r.batches.get(w % warmup), "warm-up " + (w + 1));
+        }
+        r.probe.reset();
+        r.probe.setActive(false);
+        return r;
+    }
+
+    /** Number of timed steps. */
+    public int timedSteps() {
+        return ms.length;
+    }
+
+    /** Runs timed step t (0-based, in order) and returns its milliseconds. */
+    public double timedStep(int t) {
+        if (t != timedDone) {
+            throw new IllegalStateException("timed steps run in order: expected " + timedDone + ", got " + t);
+        }
+        probe.setActive(true);
+        ms[t] = run(batches.get(warmup + t), "step " + (t + 1) + "/" + ms.length);
+        probe.sample();
+        probe.setActive(false);
+        timedDone++;
+        return ms[t];
+    }
+
+    /**
+     * The figures after every timed step has run. samples/s is the examples of all timed steps over their total
+     * time (as a trainer reports it): the steps hold different examples, so their lengths and times differ.
+     */
+    public ModeResult result() {
+        if (timedDone != ms.length) {
+            throw new IllegalStateException(timedDone + " of " + ms.length + " timed steps have run");
+        }
+        double totalMs = Arrays.stream(ms).sum();
+        double sps = (double) examples * ms.length * 1000.0 / totalMs;
+        return new ModeResult(mode.key(), sps, Timing.median(ms), Arrays.stream(ms).min().orElse(Double.NaN),
+                ms.length, examples, probe.peakOffHeapBytes() / 1048576.0, probe.peakRssBytes() / 1048576.0,
+                MemoryProbe.vmHwmBytes() / 1048576.0, false, firstLoss, lastLoss);
+    }
+
+    /** Prepares, runs every timed step and returns the result (one mode alone). */
     public static ModeResult run(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode,
                                  DecoderConfig config, int packLength, long seed, Consumer<String> progress) {
-        if (steps.size() <= warmup) {
-            throw new IllegalArgumentException("need more steps (" + steps.size() + ") than warm-up steps ("
-                    + warmup + ")");
+        try (ModeRunner r = prepare(steps, warmup, mode, config, packLength, seed, progress)) {
+            for (int t = 0; t < r.timedSteps(); t++) {
+                r.timedStep(t);
+            }
+            return r.result();
         }
-        PrefixShareOps.init();
-        List<LayoutBatch> batches = new ArrayList<>(steps.size());
-        for (List<TokenizedExample> s : steps) {
-            batches.add(ModeBatches.build(s, mode, packLength));
-        }
-        DecoderModel model = DecoderModel.create(config, seed, mode.implementation());
-        DpoObjective objective = new DpoObjective(model, LossConfig.defaults());
-        SameDiff sd = model.sameDiff();
-        List<String> params = model.parameterNames();
-        Map<String, INDArray> values = model.parameters();
-        AdamW optimiser = new AdamW(values, new FixedSchedule(1e-5), 0);
-        List<String> outputs = List.of(objective.lossName());
+    }
 
-        int timed = steps.size() - warmup;
-        double[] ms = new double[timed];
-        double firstLoss = Double.NaN;
-        double lastLoss = Double.NaN;
-        int examples = steps.get(0).size();
-        try (MemoryProbe probe = new MemoryProbe()) {
-            for (int i = 0; i < steps.size(); i++) {
-                LayoutBatch batch = batches.get(i);
-                INDArray refs = Nd4j.zeros(config.dataType(), batch.sequences().size());
-                System.gc();
-                if (i == warmup) {
-                    probe.reset();
-                }
-                long start = System.nanoTime();
-                Map<String, INDArray> feeds = objective.feeds(batch, refs, 0.0);
-                OutAndGrad og = sd.calculateGradientsAndOutputs(feeds, outputs, params);
-                optimiser.apply(values, og.getGradients(), i);
-                double loss = og.getOutputs().get(objective.lossName()).getDouble(0);
-                long took = System.nanoTime() - start;
-                probe.sample();
-                if (i == 0) {
-                    firstLoss = loss;
-                }
-                lastLoss = loss;
-                if (i >= warmup) {
-                    ms[i - warmup] = took / 1e6;
-                }
-                if (progress != null) {
-                    progress.accept(String.format("    %s step %d/%d%s: %d rows x %d, %.0f ms, loss %.4f", mode.key(),
-                            i + 1, steps.size(), i < warmup ? " (warm-up)" : "", batch.rows().size(),
-                            batch.length(), took / 1e6, loss));
-                }
-            }
-            double median = Timing.median(ms);
-            double[] sps = new double[timed];
-            for (int i = 0; i < timed; i++) {
-                sps[i] = steps.get(warmup + i).size() * 1000.0 / ms[i];
-            }
-            double medianSps = Timing.median(sps);
-            double fastest = Arrays.stream(ms).min().orElse(Double.NaN);
-            return new ModeResult(mode.key(), medianSps, median, fastest, timed, examples,
-                    probe.peakOffHeapBytes() / 1048576.0, probe.peakRssBytes() / 1048576.0,
-                    MemoryProbe.vmHwmBytes() / 1048576.0, false, firstLoss, lastLoss);
+    @Override
+    public void close() {
+        probe.close();
+    }
+
+    /** One optimiser step; returns its milliseconds (the gc before it is not timed). */
+    private double run(LayoutBatch batch, String what) {
+        INDArray refs = Nd4j.zeros(config.dataType(), batch.sequences().size());
+        System.gc();
+        long start = System.nanoTime();
+        Map<String, INDArray> feeds = objective.feeds(batch, refs, 0.0);
+        OutAndGrad og = sd.calculateGradientsAndOutputs(feeds, outputs, params);
+        optimiser.apply(values, og.getGradients(), executed++);
+        double loss = og.getOutputs().get(objective.lossName()).getDouble(0);
+        double took = (System.nanoTime() - start) / 1e6;
+        if (executed == 1) {
+            firstLoss = loss;
         }
+        lastLoss = loss;
+        if (progress != null) {
+            progress.accept(String.format("    %s %s: %d rows x %d, %.0f ms, loss %.4f", mode.key(), what,
+                    batch.rows().size(), batch.length(), took, loss));
+        }
+        return took;
     }
 }

@@ -8,18 +8,11 @@ import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.pack.PackConfig;
 
-import java.io.File;
-import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -39,7 +32,11 @@ public final class TrainingBenchmark {
      *
      * @param scaleLabel      "quick" / "full" / "custom", printed with the scale
      * @param lengthDivisor   every length of the paper's profiles is divided by this
-     * @param examplesPerStep examples (preference pairs) per optimiser step, every mode
+     * @param examplesPerStep least examples (preference pairs) per optimiser step, every mode
+     * @param tokensPerStep   target paired tokens per step: a profile's steps hold
+     *                        {@code max(examplesPerStep, ceil(tokensPerStep / (2 x median overall length)))} examples
+     *                        (0: exactly examplesPerStep), so short-sequence profiles are not timed on steps so small
+     *                        that SameDiff's fixed per-op cost (~0.1 ms per op, ~300 ops) outweighs the tokens
      * @param warmup          untimed steps per mode
      * @param steps           timed steps per mode
      * @param modelName       name of the model shape (printed)
@@ -50,28 +47,41 @@ public final class TrainingBenchmark {
      * @param threads         OpenMP threads of every mode's JVM ({@code OMP_NUM_THREADS}: ND4J's ops, OpenBLAS and
      *                        the attention kernels), or 0 to inherit this process's environment; ignored in process
      */
-    public record Settings(String scaleLabel, double lengthDivisor, int examplesPerStep, int warmup, int steps,
+    public record Settings(String scaleLabel, double lengthDivisor, int examplesPerStep, int tokensPerStep,
+                           int warmup, int steps,
                            String modelName, DecoderConfig model, List<TrainingMode> modes, boolean inProcess,
                            long seed, int threads) {
         public Settings {
-            if (!(lengthDivisor >= 1) || examplesPerStep < 1 || warmup < 0 || steps < 1 || threads < 0) {
-                throw new IllegalArgumentException("need lengthDivisor >= 1, examplesPerStep >= 1, warmup >= 0, "
-                        + "steps >= 1, threads >= 0; got " + lengthDivisor + ", " + examplesPerStep + ", " + warmup
-                        + ", " + steps + ", " + threads);
+            if (!(lengthDivisor >= 1) || examplesPerStep < 1 || tokensPerStep < 0 || warmup < 0 || steps < 1
+                    || threads < 0) {
+                throw new IllegalArgumentException("need lengthDivisor >= 1, examplesPerStep >= 1, tokensPerStep >= 0, "
+                        + "warmup >= 0, steps >= 1, threads >= 0; got " + lengthDivisor + ", " + examplesPerStep + ", "
+                        + tokensPerStep + ", " + warmup + ", " + steps + ", " + threads);
             }
             modes = List.copyOf(modes);
+        }
+
+        /** Examples per step of a workload whose (scaled) median overall length is given. */
+        public int examplesPerStep(double medianOverall) {
+            int byTokens = tokensPerStep == 0 ? 0 : (int) Math.ceil(tokensPerStep / (2 * Math.max(1, medianOverall)));
+            return Math.max(examplesPerStep, byTokens);
         }
     }
 
     /** A workload to measure: a name and the steps' examples, plus its statistics. */
     public record Workload(String name, List<List<TokenizedExample>> steps, WorkloadStats stats, int packLength,
                            String origin) {
+
+        /** Examples per optimiser step. */
+        public int examplesPerStep() {
+            return steps.get(0).size();
+        }
     }
 
     /**
      * One profile's figures; the JSON keys of the issue plus the context the report prints.
      */
-    public record ProfileResult(String name, String origin, WorkloadStats stats, int packLength,
+    public record ProfileResult(String name, String origin, WorkloadStats stats, int packLength, int examplesPerStep,
                                 Map<String, ModeResult> modes, Map<String, StepCost> costs, long labels,
                                 double ideal_shared, double ideal_shared_packed,
                                 double ideal_packed_vs_paired_packed, double cost_ideal_shared,
@@ -84,6 +94,9 @@ public final class TrainingBenchmark {
     public record Result(Settings settings, List<ProfileResult> profiles, double seconds) {
     }
 
+    /** Timed steps of mode (a), the dense reference (at most; it runs the first ones of the others). */
+    public static final int REFERENCE_STEPS = 2;
+
     private final Settings s;
     private final Consumer<String> progress;
 
@@ -95,10 +108,10 @@ public final class TrainingBenchmark {
     /** The six paper profiles (or those named), synthetic, at this run's scale. */
     public List<Workload> syntheticWorkloads(List<WorkloadProfile> profiles) {
         List<Workload> out = new ArrayList<>();
-        int perStep = s.examplesPerStep();
-        int total = perStep * (s.warmup() + s.steps());
         for (WorkloadProfile full : profiles) {
             WorkloadProfile p = full.scaledDown(s.lengthDivisor());
+            int perStep = s.examplesPerStep(p.medianOverall());
+            int total = perStep * (s.warmup() + s.steps());
             int maxDoc = (int) Math.ceil(3 * p.medianOverall());
             SyntheticWorkload gen = new SyntheticWorkload(p, SyntheticWorkload.DEFAULT_SIGMA, maxDoc);
             List<TokenizedExample> ex = gen.generate(total, s.model().vocabSize(), s.seed() ^ full.name().hashCode(),
@@ -117,7 +130,8 @@ public final class TrainingBenchmark {
      * token ids folded into the model's vocabulary (only lengths matter for throughput).
      */
     public Workload realWorkload(String name, List<TokenizedExample> all) {
-        int perStep = s.examplesPerStep();
+        WorkloadStats full = WorkloadStats.of(all);
+        int perStep = s.examplesPerStep(full.medianOverall() / s.lengthDivisor());
         int total = perStep * (s.warmup() + s.steps());
         List<TokenizedExample> pool = new ArrayList<>(all);
         java.util.Collections.shuffle(pool, new java.util.Random(s.seed()));
@@ -131,7 +145,6 @@ public final class TrainingBenchmark {
             }
             picked.add(new TokenizedExample(i, e.source(), fold(cut(e.prompt()), vocab), rs, 0));
         }
-        WorkloadStats full = WorkloadStats.of(all);
         WorkloadStats scaled = WorkloadStats.of(picked);
         return new Workload(name, split(picked, perStep), scaled, packLength(picked, scaled.medianOverall()),
                 String.format("%d examples, median overall %.0f, ratio %.2f before scaling", all.size(),
@@ -177,18 +190,28 @@ public final class TrainingBenchmark {
         List<ProfileResult> out = new ArrayList<>();
         for (Workload w : workloads) {
             progress.accept(String.format("%s: %s; %d steps of %d examples (%d warm-up), pack length %d", w.name(),
-                    w.origin(), w.steps().size(), s.examplesPerStep(), s.warmup(), w.packLength()));
-            Map<String, ModeResult> results = new LinkedHashMap<>();
+                    w.origin(), w.steps().size(), w.examplesPerStep(), s.warmup(), w.packLength()));
+            Map<TrainingMode, ModeResult> measured = new EnumMap<>(TrainingMode.class);
+            // (a) is 5-20x slower than the rest and only gives the (a)->(b) context figure: it runs alone, one
+            // warm-up step and the first REFERENCE_STEPS timed steps of the others. b..e take turns step by step.
+            List<TrainingMode> together = new ArrayList<>();
             for (TrainingMode m : s.modes()) {
-                ModeResult r = s.inProcess()
-                        ? ModeRunner.run(w.steps(), s.warmup(), m, s.model(), w.packLength(), s.seed(), null)
-                        : runIsolated(w, m);
+                if (m == TrainingMode.A) {
+                    measured.putAll(measureTogether(List.of(m), w));
+                } else {
+                    together.add(m);
+                }
+            }
+            if (!together.isEmpty()) {
+                measured.putAll(measureTogether(together, w));
+            }
+            Map<String, ModeResult> results = new LinkedHashMap<>();
+            measured.forEach((m, r) -> {
                 results.put(m.key(), r);
                 progress.accept(String.format("  (%s) %-58s %8.2f samples/s  step %8.0f ms  outside heap %6.0f MB"
                                 + "  RSS %7.0f MB  loss %.4f", m.key(), m.description(), r.samples_per_s(),
-                        r.step_ms(), r.offheap_peak_mb(), r.peakMemMb(),
-                        r.last_loss()));
-            }
+                        r.step_ms(), r.offheap_peak_mb(), r.peakMemMb(), r.last_loss()));
+            });
             out.add(summarise(w, results));
         }
         return new Result(s, out, (System.nanoTime() - start) / 1e9);
@@ -219,7 +242,8 @@ public final class TrainingBenchmark {
         StepCost e = cost.get(TrainingMode.E);
         Map<String, StepCost> costs = new LinkedHashMap<>();
         cost.forEach((k, v) -> costs.put(k.key(), v));
-        return new ProfileResult(w.name(), w.origin(), w.stats(), w.packLength(), results, costs, labels,
+        return new ProfileResult(w.name(), w.origin(), w.stats(), w.packLength(), w.examplesPerStep(), results, costs,
+                labels,
                 Ideal.tokens(b, c), Ideal.tokens(b, d), Ideal.tokens(e, d),
                 Ideal.costModel(cfg, b, c, labels), Ideal.costModel(cfg, b, d, labels),
                 Ideal.costModel(cfg, e, d, labels), Ideal.attentionShare(cfg, b, labels),
@@ -233,58 +257,38 @@ public final class TrainingBenchmark {
         return f == null || b == null ? Double.NaN : f.samples_per_s() / b.samples_per_s();
     }
 
-    /** Runs one mode in a child JVM (this JVM's java, options and class path) and reads its result line. */
-    private ModeResult runIsolated(Workload w, TrainingMode m) throws Exception {
-        Path dir = Files.createTempDirectory("prefixshare-bench-");
+    /**
+     * Prepares every mode (one after another, each in its own JVM unless in process), then runs the timed steps in
+     * rounds: round t runs step t of every mode, starting with a different mode each round. Same examples, same
+     * machine state: the ratios between modes do not depend on when each mode happened to run.
+     */
+    private Map<TrainingMode, ModeResult> measureTogether(List<TrainingMode> modes, Workload w) throws Exception {
+        List<ModeSession> sessions = new ArrayList<>();
         try {
-            Path workload = dir.resolve("workload.bin");
-            WorkloadFile.write(workload, w.steps());
-            Path request = dir.resolve("request.json");
-            Files.writeString(request, TrainingWorker.toJson(new TrainingWorker.Request(workload.toString(),
-                    s.warmup(), m.key(), s.model().toHfJson(), w.packLength(), s.seed())));
-            List<String> cmd = new ArrayList<>();
-            cmd.add(ProcessHandle.current().info().command()
-                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-            for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-                if (!a.startsWith("-agentlib") && !a.startsWith("-javaagent") && !a.startsWith("-Xrunjdwp")) {
-                    cmd.add(a);
+            int timed = 0;
+            for (TrainingMode m : modes) {
+                int warm = m == TrainingMode.A ? Math.min(1, s.warmup()) : s.warmup();
+                timed = m == TrainingMode.A ? Math.min(REFERENCE_STEPS, s.steps()) : s.steps();
+                List<List<TokenizedExample>> steps = w.steps().subList(s.warmup() - warm, s.warmup() + timed);
+                sessions.add(s.inProcess()
+                        ? ModeSession.inProcess(ModeRunner.prepare(steps, warm, m, s.model(), w.packLength(),
+                        s.seed(), null))
+                        : WorkerProcess.start(steps, warm, m, s.model().toHfJson(), w.packLength(), s.seed(),
+                        s.threads()));
+            }
+            int n = sessions.size();
+            for (int t = 0; t < timed; t++) {
+                for (int k = 0; k < n; k++) {
+                    sessions.get((t + k) % n).step(t);
                 }
             }
-            cmd.add("-cp");
-            cmd.add(System.getProperty("java.class.path"));
-            cmd.add(TrainingWorker.class.getName());
-            cmd.add(request.toString());
-            Path err = dir.resolve("stderr.txt");
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile())
-                    .redirectOutput(dir.resolve("stdout.txt").toFile());
-            if (s.threads() > 0) {
-                pb.environment().put("OMP_NUM_THREADS", Integer.toString(s.threads()));
+            Map<TrainingMode, ModeResult> out = new EnumMap<>(TrainingMode.class);
+            for (int i = 0; i < n; i++) {
+                out.put(modes.get(i), sessions.get(i).finish());
             }
-            Process p = pb.start();
-            if (!p.waitFor(2, TimeUnit.HOURS)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("mode " + m.key() + " of " + w.name() + " did not finish");
-            }
-            List<String> stdout = Files.readAllLines(dir.resolve("stdout.txt"), StandardCharsets.UTF_8);
-            if (p.exitValue() != 0) {
-                List<String> e = Files.readAllLines(err, StandardCharsets.UTF_8);
-                throw new IllegalStateException("mode " + m.key() + " of " + w.name() + " failed (exit "
-                        + p.exitValue() + "):\n" + String.join("\n", e.subList(Math.max(0, e.size() - 40),
-                        e.size())));
-            }
-            return TrainingWorker.parseResult(stdout);
+            return out;
         } finally {
-            deleteTree(dir.toFile());
+            sessions.forEach(ModeSession::close);
         }
-    }
-
-    private static void deleteTree(File f) throws IOException {
-        File[] kids = f.listFiles();
-        if (kids != null) {
-            for (File k : kids) {
-                deleteTree(k);
-            }
-        }
-        Files.deleteIfExists(f.toPath());
     }
 }

@@ -29,12 +29,14 @@ public final class TrainingReport {
     public static String scaleLine(Settings s) {
         var c = s.model();
         return String.format(Locale.ROOT, "scale: %s; lengths of the paper's profiles / %s; model %s (%,d parameters:"
-                        + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %d examples "
-                        + "per optimiser step; %d warm-up + %d timed steps per mode; %s; %s",
+                        + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %s per "
+                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 3 s) + %d timed steps per mode ((a): %d + %d); %s; %s",
                 s.scaleLabel(), fmt(s.lengthDivisor()), s.modelName(), c.parameterCount(), c.hiddenSize(),
                 c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
-                s.examplesPerStep(), s.warmup(), s.steps(),
-                s.inProcess() ? "modes in this JVM" : "each mode in its own JVM",
+                s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples" : "at least " + s.examplesPerStep()
+                        + " examples and ~" + s.tokensPerStep() + " paired tokens", s.warmup(), s.steps(),
+                Math.min(1, s.warmup()),
+                Math.min(TrainingBenchmark.REFERENCE_STEPS, s.steps()), s.inProcess() ? "modes in this JVM" : "each mode in its own JVM",
                 s.inProcess() || s.threads() == 0 ? "OMP_NUM_THREADS " + System.getenv().getOrDefault(
                         "OMP_NUM_THREADS", "unset") : "OMP_NUM_THREADS=" + s.threads());
     }
@@ -63,10 +65,10 @@ public final class TrainingReport {
                 + "(FLOPs of matmuls per token + attention per visible pair), attention share of (b), tokens/step:");
         for (ProfileResult p : r.profiles()) {
             out.printf(Locale.ROOT, "  %-15s cost-model ideal (c)/(b) %s (d)/(b) %s (d)/(e) %s; attention %4.1f%% of "
-                            + "(b); tokens/step b %s c %s d %s e %s; pack length %d; (a)->(b) %s%n",
+                            + "(b); %d examples/step; tokens/step b %s c %s d %s e %s; pack length %d; (a)->(b) %s%n",
                     p.name(), x(p.cost_ideal_shared()), x(p.cost_ideal_shared_packed()),
-                    x(p.cost_ideal_packed_vs_paired_packed()), 100 * p.attention_share_b(), tok(p, "b"), tok(p, "c"),
-                    tok(p, "d"), tok(p, "e"), p.packLength(), x(ratio(p, "b", "a")));
+                    x(p.cost_ideal_packed_vs_paired_packed()), 100 * p.attention_share_b(), p.examplesPerStep(),
+                    tok(p, "b"), tok(p, "c"), tok(p, "d"), tok(p, "e"), p.packLength(), x(ratio(p, "b", "a")));
         }
     }
 
@@ -108,7 +110,11 @@ public final class TrainingReport {
         scale.put("length_divisor", s.lengthDivisor());
         scale.put("model", s.modelName());
         scale.put("parameters", s.model().parameterCount());
-        scale.put("examples_per_step", s.examplesPerStep());
+        scale.put("min_examples_per_step", s.examplesPerStep());
+        scale.put("tokens_per_step", s.tokensPerStep());
+        Map<String, Object> perProfile = new LinkedHashMap<>();
+        r.profiles().forEach(p -> perProfile.put(p.name(), p.examplesPerStep()));
+        scale.put("examples_per_step", perProfile);
         scale.put("warmup_steps", s.warmup());
         scale.put("timed_steps", s.steps());
         scale.put("peak_mem", s.inProcess() ? "sampled process RSS peak over the timed steps (modes share one JVM)"
@@ -151,7 +157,7 @@ public final class TrainingReport {
                     x(p.paper_packed()), rss(p, "b"), rss(p, "d"), mem(p, "b"), mem(p, "d")));
         }
         md.append("\nSamples/s: training samples (preference pairs) per second, forward + backward + Adam update, "
-                + "median over the timed steps. Ideal: ratio of tokens processed, padding included. Paper: Wang & "
+                + "all timed steps' examples over their total time. Ideal: ratio of tokens processed, padding included. Paper: Wang & "
                 + "Hegde (arXiv 2410.20305), Mistral-7B on H100, FlashAttention-3 baselines.\n\n");
         md.append("![speedup vs ideal vs paper](training.png)\n\n");
         md.append("## Attention-aware ideal and workloads\n\n");
@@ -159,13 +165,13 @@ public final class TrainingReport {
                 + "prompt, so attention's visible area shrinks less than the token count. The cost-model ideal "
                 + "weights tokens with the model's matmul FLOPs per token and visible (query, key) pairs with "
                 + "attention FLOPs per pair.\n\n");
-        md.append("| profile | workload | median overall / ratio (scaled) | pack length | cost-model ideal (c)/(b) "
-                + "| (d)/(b) | (d)/(e) | attention share of (b) | tokens/step b / c / d / e |\n");
-        md.append("|---|---|---|---|---|---|---|---|---|\n");
+        md.append("| profile | workload | median overall / ratio (scaled) | examples/step | pack length | cost-model "
+                + "ideal (c)/(b) | (d)/(b) | (d)/(e) | attention share of (b) | tokens/step b / c / d / e |\n");
+        md.append("|---|---|---|---|---|---|---|---|---|---|\n");
         for (ProfileResult p : r.profiles()) {
-            md.append(String.format(Locale.ROOT, "| %s | %s | %.0f / %.2f | %d | %s | %s | %s | %.1f%% | %s / %s / "
-                            + "%s / %s |%n", p.name(), p.origin(), p.stats().medianOverall(), p.stats().medianRatio(),
-                    p.packLength(), x(p.cost_ideal_shared()), x(p.cost_ideal_shared_packed()),
+            md.append(String.format(Locale.ROOT, "| %s | %s | %.0f / %.2f | %d | %d | %s | %s | %s | %.1f%% | %s / %s"
+                            + " / %s / %s |%n", p.name(), p.origin(), p.stats().medianOverall(),
+                    p.stats().medianRatio(), p.examplesPerStep(), p.packLength(), x(p.cost_ideal_shared()), x(p.cost_ideal_shared_packed()),
                     x(p.cost_ideal_packed_vs_paired_packed()), 100 * p.attention_share_b(), tok(p, "b"),
                     tok(p, "c"), tok(p, "d"), tok(p, "e")));
         }
@@ -216,7 +222,7 @@ public final class TrainingReport {
 
     private static String tok(ProfileResult p, String k) {
         StepCost c = p.costs().get(k);
-        int steps = p.modes().values().stream().mapToInt(ModeResult::steps).findFirst().orElse(1);
+        int steps = p.modes().values().stream().mapToInt(ModeResult::steps).max().orElse(1);  // (a) times fewer
         return c == null ? "-" : String.format(Locale.ROOT, "%d", c.rowTokens() / Math.max(1, steps));
     }
 }
