@@ -34,8 +34,8 @@ import java.util.function.Consumer;
  */
 public final class ModeRunner implements AutoCloseable {
 
-    /** Least time spent in warm-up steps. */
-    static final long MIN_WARMUP_NANOS = 3_000_000_000L;
+    /** Least time spent in warm-up steps (HH-RLHF (b) reached its steady step time after ~5 s). */
+    static final long MIN_WARMUP_NANOS = 5_000_000_000L;
     /** At most this many passes over the warm-up batches. */
     static final int MAX_WARMUP_REPEATS = 10;
 
@@ -86,7 +86,7 @@ public final class ModeRunner implements AutoCloseable {
 
     /**
      * Builds the batches and the model and runs the warm-up: the warm-up batches, repeated until the JIT has had
-     * {@link #MIN_WARMUP_NANOS} (a cheap mode's three steps take a fraction of a second, too little for C2).
+     * {@link #MIN_WARMUP_NANOS} (a cheap mode's three steps take a second or two, too little for C2).
      *
      * @param steps      examples of each step, warm-up steps first (all modes get the same lists)
      * @param warmup     untimed leading steps

@@ -30,7 +30,7 @@ public final class TrainingReport {
         var c = s.model();
         return String.format(Locale.ROOT, "scale: %s; lengths of the paper's profiles / %s; model %s (%,d parameters:"
                         + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %s per "
-                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 3 s) + %d timed steps per mode ((a): %d + %d); %s; %s",
+                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 5 s) + %d timed steps per mode ((a): %d + %d); %s; %s",
                 s.scaleLabel(), fmt(s.lengthDivisor()), s.modelName(), c.parameterCount(), c.hiddenSize(),
                 c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
                 s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples" : "at least " + s.examplesPerStep()
