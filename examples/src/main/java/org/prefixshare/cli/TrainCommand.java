@@ -171,8 +171,16 @@ public final class TrainCommand implements Callable<Integer> {
         fin.put("eval_rewards_accuracy", r.lastEval().get("eval_rewards/accuracies"));
         fin.put("train_samples_per_s", r.trainSamplesPerSecond());
         fin.put("train_tokens_per_s", r.trainTokensPerSecond());
-        out.printf("done: %d steps, held-out rewards/accuracies %s, %.1f samples/s%n", r.steps(),
-                r.lastEval().get("eval_rewards/accuracies"), r.trainSamplesPerSecond());
+        if (r.lastTrain().isEmpty() && r.lastEval().isEmpty()) {
+            // resumed from a checkpoint at the last step: nothing ran, so there are no new figures to print
+            fin.put("already_complete", true);
+            out.printf("done: %s already holds a finished run of %d steps, so nothing was trained; its metrics are in "
+                    + "%s. Pass --output DIR (or delete %s) to train again.%n", output, r.steps(),
+                    output.resolve("metrics.jsonl"), output);
+        } else {
+            out.printf("done: %d steps, held-out rewards/accuracies %s, %.1f samples/s%n", r.steps(),
+                    r.lastEval().get("eval_rewards/accuracies"), r.trainSamplesPerSecond());
+        }
         if (json) {
             out.println(new ObjectMapper().writeValueAsString(fin));
         }

@@ -58,6 +58,14 @@ class TrainCommandTest {
         assertEquals(4, metrics.size(), "3 training lines and the final evaluation: " + metrics);
         assertTrue(Files.isDirectory(out.resolve("checkpoint-3")), "a checkpoint at the last step");
         assertNotEquals(-1, printed.indexOf("embedded synthetic preference task"));
+
+        String again = run("train", "--config", yaml.toString(), "--steps", "3", "--output", out.toString(),
+                "--json");
+        String[] againLines = again.strip().split("\n");
+        JsonNode rerun = new ObjectMapper().readTree(againLines[againLines.length - 1]);
+        assertTrue(rerun.path("already_complete").asBoolean(), "a finished run is not trained again: " + again);
+        assertTrue(again.contains("Pass --output DIR"), again);
+        assertEquals(4, Files.readAllLines(out.resolve("metrics.jsonl")).size(), "nothing appended");
     }
 
     @Test
