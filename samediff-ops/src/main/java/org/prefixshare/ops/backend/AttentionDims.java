@@ -71,7 +71,8 @@ public record AttentionDims(int batch, int seqlen, int headsQ, int headsKv, int 
         }
     }
 
-    static void requireShape(String name, INDArray a, long[] shape) {
+    /** Throws an IllegalArgumentException naming {@code name} unless a has exactly this shape. */
+    public static void requireShape(String name, INDArray a, long[] shape) {
         if (!Arrays.equals(a.shape(), shape)) {
             throw new IllegalArgumentException(name + " must have shape " + Arrays.toString(shape) + ", got "
                     + Arrays.toString(a.shape()));

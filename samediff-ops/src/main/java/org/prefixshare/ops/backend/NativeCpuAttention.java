@@ -6,7 +6,14 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.ops.nativeload.NativeKernels;
 import org.prefixshare.ops.nativeload.NativeLibrary;
 
-import java.util.Arrays;
+
+import static org.prefixshare.ops.nativeload.NativeArrays.address;
+import static org.prefixshare.ops.nativeload.NativeArrays.cast;
+import static org.prefixshare.ops.nativeload.NativeArrays.concat;
+import static org.prefixshare.ops.nativeload.NativeArrays.copyBack;
+import static org.prefixshare.ops.nativeload.NativeArrays.denseC;
+import static org.prefixshare.ops.nativeload.NativeArrays.isDenseC;
+import static org.prefixshare.ops.nativeload.NativeArrays.strides3;
 
 /**
  * Runs the prefix-shared attention on ND4J arrays with the native CPU kernels. Arrays are passed by address with
@@ -81,24 +88,12 @@ public final class NativeCpuAttention {
         };
     }
 
-    private static INDArray cast(INDArray a, DataType type) {
-        return a.dataType() == type ? a : a.castTo(type);
-    }
-
     private static boolean headContiguousLayout(INDArray a) {
         return a.stride(a.rank() - 1) == 1 || a.size(a.rank() - 1) == 1;
     }
 
     private static INDArray headContiguous(INDArray a) {
         return headContiguousLayout(a) ? a : a.dup('c');
-    }
-
-    private static boolean isDenseC(INDArray a) {
-        return Arrays.equals(a.stride(), Nd4j.getStrides(a.shape(), 'c')) || a.length() <= 1;
-    }
-
-    private static INDArray denseC(INDArray a) {
-        return isDenseC(a) ? a : a.dup('c');
     }
 
     private static INDArray denseInt(INDArray a) {
@@ -112,23 +107,4 @@ public final class NativeCpuAttention {
         return ok ? target : Nd4j.createUninitialized(type, shape, 'c');
     }
 
-    private static void copyBack(INDArray computed, INDArray target) {
-        if (computed != target) {
-            target.assign(computed);
-        }
-    }
-
-    private static long address(INDArray a) {
-        // data().addressPointer() already points at a view's first element: no offset to add
-        return a.data().addressPointer().address();
-    }
-
-    private static long[] strides3(INDArray a) {
-        long[] s = a.stride();
-        return new long[]{s[0], s[1], s[2]};
-    }
-
-    private static long[] concat(long[]... parts) {
-        return Arrays.stream(parts).flatMapToLong(Arrays::stream).toArray();
-    }
 }

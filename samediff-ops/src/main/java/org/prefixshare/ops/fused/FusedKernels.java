@@ -6,6 +6,12 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.ops.nativeload.NativeKernels;
 import org.prefixshare.ops.nativeload.NativeLibrary;
 
+import static org.prefixshare.ops.nativeload.NativeArrays.address;
+import static org.prefixshare.ops.nativeload.NativeArrays.cast;
+import static org.prefixshare.ops.nativeload.NativeArrays.copyBack;
+import static org.prefixshare.ops.nativeload.NativeArrays.denseC;
+import static org.prefixshare.ops.nativeload.NativeArrays.isDenseC;
+
 import java.util.Arrays;
 
 /**
@@ -194,23 +200,8 @@ final class FusedKernels {
         return t == DataType.FLOAT ? NativeKernels.FLOAT32 : NativeKernels.FLOAT64;
     }
 
-    /** Dense c-order: the stride of every dimension longer than 1 is the product of the later sizes. */
-    static boolean isDenseC(INDArray a) {
-        long[] shape = a.shape();
-        long[] stride = a.stride();
-        long expected = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            if (shape[i] != 1 && stride[i] != expected) {
-                return false;
-            }
-            expected *= shape[i];
-        }
-        return true;
-    }
-
     private static INDArray dense(INDArray a, DataType t) {
-        INDArray c = a.dataType() == t ? a : a.castTo(t);
-        return isDenseC(c) ? c : c.dup('c');
+        return denseC(cast(a, t));
     }
 
     /**
@@ -223,16 +214,5 @@ final class FusedKernels {
                     + (target == null ? "none" : shape(target)));
         }
         return target.dataType() == t && isDenseC(target) ? target : Nd4j.createUninitialized(t, target.shape(), 'c');
-    }
-
-    private static void copyBack(INDArray computed, INDArray target) {
-        if (computed != target) {
-            target.assign(computed);
-        }
-    }
-
-    private static long address(INDArray a) {
-        // data().addressPointer() already points at a view's first element: no offset to add
-        return a.data().addressPointer().address();
     }
 }

@@ -6,10 +6,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.jcublas.context.CudaContext;
 import org.prefixshare.ops.backend.AttentionDims;
+import org.prefixshare.ops.nativeload.NativeArrays;
 
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
+
+import static org.prefixshare.ops.nativeload.NativeArrays.cast;
+import static org.prefixshare.ops.nativeload.NativeArrays.concat;
+import static org.prefixshare.ops.nativeload.NativeArrays.copyBack;
+import static org.prefixshare.ops.nativeload.NativeArrays.strides3;
 
 /**
  * Runs the prefix-shared attention on ND4J CUDA arrays with the CUDA kernels, on ND4J's stream, with ND4J's
@@ -72,9 +75,9 @@ final class CudaAttention {
     static void backward(INDArray q, INDArray k, INDArray v, INDArray node, INDArray subtreeEnd, INDArray out,
                          INDArray lse, INDArray dOut, double scale, INDArray dq, INDArray dk, INDArray dv) {
         AttentionDims d = AttentionDims.of(q, k, v, node, subtreeEnd);
-        requireShape("out", out, d.qShape());
-        requireShape("dOut", dOut, d.qShape());
-        requireShape("lse", lse, d.lseShape());
+        AttentionDims.requireShape("out", out, d.qShape());
+        AttentionDims.requireShape("dOut", dOut, d.qShape());
+        AttentionDims.requireShape("lse", lse, d.lseShape());
         DataType dt = q.dataType();
         q = headContiguous(q);
         k = headContiguous(k);
@@ -114,25 +117,15 @@ final class CudaAttention {
         return alloc.getPointer(a, ctx).address();
     }
 
-    private static void requireShape(String name, INDArray a, long[] shape) {
-        if (!Arrays.equals(a.shape(), shape)) {
-            throw new IllegalArgumentException(name + " must have shape " + Arrays.toString(shape) + ", got "
-                    + Arrays.toString(a.shape()));
-        }
-    }
-
-    private static INDArray cast(INDArray a, DataType type) {
-        return a.dataType() == type ? a : a.castTo(type);
-    }
-
     /** Head dim contiguous and no view offset (device addresses are taken from the buffer start). */
     private static INDArray headContiguous(INDArray a) {
         boolean ok = (a.stride(a.rank() - 1) == 1 || a.size(a.rank() - 1) == 1) && a.offset() == 0;
         return ok ? a : a.dup('c');
     }
 
+    /** Dense c-order and no view offset (device addresses are taken from the buffer start). */
     private static boolean isDenseC(INDArray a) {
-        return a.offset() == 0 && (Arrays.equals(a.stride(), Nd4j.getStrides(a.shape(), 'c')) || a.length() <= 1);
+        return a.offset() == 0 && NativeArrays.isDenseC(a);
     }
 
     private static INDArray denseC(INDArray a) {
@@ -144,30 +137,9 @@ final class CudaAttention {
     }
 
     private static INDArray writable(INDArray target, DataType type, long[] shape, boolean needDense) {
-        requireShape("output", target, shape);
+        AttentionDims.requireShape("output", target, shape);
         boolean ok = target.dataType() == type && target.offset() == 0
                 && (needDense ? isDenseC(target) : target.stride(target.rank() - 1) == 1);
         return ok ? target : Nd4j.createUninitialized(type, shape, 'c');
-    }
-
-    private static void copyBack(INDArray computed, INDArray target) {
-        if (computed != target) {
-            target.assign(computed);  // an ND4J op on the same stream: ordered after the kernel
-        }
-    }
-
-    private static long[] strides3(INDArray a) {
-        long[] s = a.stride();
-        return new long[]{s[0], s[1], s[2]};
-    }
-
-    private static long[] concat(long[]... parts) {
-        List<Long> all = new ArrayList<>();
-        for (long[] p : parts) {
-            for (long x : p) {
-                all.add(x);
-            }
-        }
-        return all.stream().mapToLong(Long::longValue).toArray();
     }
 }
