@@ -95,6 +95,43 @@ inline Layout pair_layout(int B, int T, int groups) {
     return L;
 }
 
+/**
+ * Rows of length T packed with examples of a prompt P and two responses C, as the training benchmark packs them:
+ * `shared`: one document per example (prompt node, two response nodes); otherwise paired: prompt + chosen and
+ * prompt + rejected as two causal documents. Rows are filled until the next document does not fit; padding is its
+ * own node. `examples` examples in all; B is how many rows that took.
+ */
+inline Layout training_layout(int T, int P, int C, int examples, bool shared) {
+    std::vector<std::vector<int32_t>> nodes, ends;
+    int pos = T, n0 = 0;
+    auto put = [&](int prompt, std::vector<int> resp) {
+        int len = prompt;
+        for (int r : resp) len += r;
+        if (pos + len > T) {
+            nodes.emplace_back(T, 0), ends.emplace_back(T, 0);
+            pos = 0, n0 = 0;
+        }
+        pos = put_document(nodes.back().data(), ends.back().data(), pos, prompt, resp, n0);
+        n0 += (int)resp.size() + 1;
+        for (int i = pos; i < T; ++i) nodes.back()[i] = n0, ends.back()[i] = n0;  // padding after it, for now
+    };
+    for (int e = 0; e < examples; ++e) {
+        if (shared) {
+            put(P, {C, C});
+        } else {
+            put(P + C, {});
+            put(P + C, {});
+        }
+    }
+    Layout L;
+    L.B = (int)nodes.size(), L.T = T;
+    for (size_t b = 0; b < nodes.size(); ++b) {
+        L.node.insert(L.node.end(), nodes[b].begin(), nodes[b].end());
+        L.end.insert(L.end.end(), ends[b].begin(), ends[b].end());
+    }
+    return L;
+}
+
 }  // namespace ps_test
 
 #endif

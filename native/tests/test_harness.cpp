@@ -1,6 +1,8 @@
 // The one test harness of the native library (ggml style): every case builds a random prefix-shared row layout,
 // runs the CPU kernels through the public C API and compares with a dense float64 reference (masked softmax and
-// its analytic gradients). `ps_test` runs the correctness grid (ctest); `ps_test --perf` prints timings.
+// its analytic gradients). `ps_test` runs the correctness grid (ctest); `ps_test --perf` prints timings
+// (PS_PERF_LAYOUT=0/1/2 and PS_PERF_D=64/128 narrow it for perf record; `--perf --tree ...` times the training
+// benchmark's shared against paired packing).
 #include <omp.h>
 
 #include <algorithm>
@@ -289,11 +291,11 @@ int run_tests() {
     std::printf("prefixshare %s, caps 0x%x, %d OpenMP threads\n", ps_version(), ps_capabilities(), omp_get_max_threads());
     check_errors();
     const int heads[4][2] = {{1, 1}, {4, 2}, {8, 8}, {8, 2}};
-    const int dims[4] = {16, 59, 64, 128};
+    const int dims[5] = {16, 32, 59, 64, 128};  // 32, 64, 128: compiled fast paths
     const int lens[3] = {97, 130, 257};
     int c = 0;
     for (int dt = 0; dt < 2; ++dt)
-        for (int di = 0; di < 4; ++di)
+        for (int di = 0; di < 5; ++di)
             for (int hi = 0; hi < 4; ++hi, ++c) {
                 const int Tn = lens[c % 3], B = 1 + (c % 2), mode = c % 3, threads = (c % 4 == 3) ? 3 : (c % 4 == 1 ? 1 : 0);
                 const int blind = (c % 5 == 0) ? 1 + (int)(rng() % 9) : 0;
@@ -348,12 +350,59 @@ void perf_gemm(int K, int reps) {
     std::printf("tile-gemm reference  M=N=2048 K=%3d : %7.1f GFLOP/s\n", K, 2.0 * M * N * K / t * 1e-9);
 }
 
+/**
+ * --perf --tree T P C D Hq Hkv N: N examples (prompt P, responses C) packed in rows of T, prefix-shared against
+ * paired (each sequence its own document), forward + backward; time ratio against the visible-area ratio.
+ */
+int run_perf_tree(char** a, int reps) {
+    const int Tn = std::atoi(a[0]), P = std::atoi(a[1]), C = std::atoi(a[2]), D = std::atoi(a[3]), Hq = std::atoi(a[4]),
+              Hkv = std::atoi(a[5]), N = std::atoi(a[6]);
+    std::mt19937_64 rng(7);
+    Layout L[2] = {training_layout(Tn, P, C, N, false), training_layout(Tn, P, C, N, true)};
+    Run<float> r[2];
+    double vis[2];
+    for (int i = 0; i < 2; ++i) {
+        vis[i] = visible_pairs(L[i]);
+        const int B = L[i].B;
+        Tensor q = make_tensor(B, Tn, Hq, D, 0), k = make_tensor(B, Tn, Hkv, D, 0), v = make_tensor(B, Tn, Hkv, D, 0),
+               dout = make_tensor(B, Tn, Hq, D, 0);
+        fill_random(q, rng, 1), fill_random(k, rng, 1), fill_random(v, rng, 1), fill_random(dout, rng, 1);
+        Tensor out = make_tensor(B, Tn, Hq, D, 0), dq = out, dk = k, dv = k;
+        setup_run(r[i], L[i], q, k, v, out, dout, dq, dk, dv, 1.0 / std::sqrt((double)D), 0);
+        ps_attn_fwd_cpu(&r[i].p.fwd);
+        ps_attn_bwd_cpu(&r[i].p);
+    }
+    std::vector<double> tf[2], tb[2];
+    for (int rep = 0; rep < reps; ++rep)
+        for (int i = 0; i < 2; ++i) {
+            double t0 = now();
+            ps_attn_fwd_cpu(&r[i].p.fwd);
+            tf[i].push_back(now() - t0);
+            t0 = now();
+            ps_attn_bwd_cpu(&r[i].p);
+            tb[i].push_back(now() - t0);
+        }
+    auto med = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    const char* names[2] = {"paired", "shared"};
+    for (int i = 0; i < 2; ++i)
+        std::printf("tree T=%d P=%d C=%d D=%d Hq=%d Hkv=%d N=%d %-6s rows %3d visible %10.0f : fwd %7.3f ms bwd %7.3f ms "
+                    "(%5.1f GFLOP/s fwd+bwd)\n", Tn, P, C, D, Hq, Hkv, N, names[i], L[i].B, vis[i], med(tf[i]) * 1e3,
+                    med(tb[i]) * 1e3, 3.5 * 4 * vis[i] * D * Hq / (med(tf[i]) + med(tb[i])) * 1e-9);
+    std::printf("speedup shared/paired fwd+bwd %.3f, visible-area ideal %.3f\n",
+                (med(tf[0]) + med(tb[0])) / (med(tf[1]) + med(tb[1])), vis[0] / vis[1]);
+    return 0;
+}
+
 int run_perf(int argc, char** argv) {
     int reps = 5;
     std::vector<int> lens = {512, 1024, 2048, 4096};
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
         if (!std::strcmp(argv[i], "--T") && i + 1 < argc) lens = {std::atoi(argv[++i])};
+        if (!std::strcmp(argv[i], "--tree") && i + 7 < argc) return run_perf_tree(argv + i + 1, reps);
     }
     const int Hq = 8, Hkv = 8, B = 1;
     std::printf("perf: float32, B=%d Hq=%d Hkv=%d, %d threads, median of %d; GFLOP/s on the visible area\n"
@@ -365,6 +414,7 @@ int run_perf(int argc, char** argv) {
     const char* names[3] = {"causal", "pair", "packed"};
     for (int Tn : lens)
         for (int D : {64, 128}) {
+            if (getenv("PS_PERF_D") && D != std::atoi(getenv("PS_PERF_D"))) continue;  // one head dim only
             // The three layouts are timed round-robin inside each repetition, so a change of machine load hits all
             // of them alike and the time ratios stay meaningful on a shared machine.
             Layout L[3] = {causal_layout(B, Tn), pair_layout(B, Tn, 1), pair_layout(B, Tn, 4)};
@@ -381,8 +431,14 @@ int run_perf(int argc, char** argv) {
                 ps_attn_bwd_cpu(&r[lay].p);
             }
             std::vector<double> tf[3], tb[3];
+            // PS_PERF_LAYOUT=0|1|2 times one layout only (for perf record); the others then print as 0.
+            const char* only = getenv("PS_PERF_LAYOUT");
             for (int rep = 0; rep < reps; ++rep)
                 for (int lay = 0; lay < 3; ++lay) {
+                    if (only && lay != std::atoi(only)) {
+                        tf[lay].push_back(1e-9), tb[lay].push_back(1e-9);
+                        continue;
+                    }
                     double t0 = now();
                     ps_attn_fwd_cpu(&r[lay].p.fwd);
                     tf[lay].push_back(now() - t0);

@@ -123,6 +123,8 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
                 T* dK = dKb.data();
                 T* dV = dVb.data();
                 int ncol[BM];  // per query row: columns of S / dP computed in this tile pair (multiple of NR)
+                TileKeys<T, BN> keys;  // the key tile's positions, nodes and subtree ends for partial tiles
+                keys.load(node, send, k0, nk);
 
                 for (int n = 0; n < nk; ++n) {
                     const T* kr = kg + (int64_t)(k0 + n) * p.k_row_stride;
@@ -204,11 +206,7 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
                                 const int first_masked = std::max(0, std::min(nk, qi - k0 + 1));
                                 if (first_masked < ne) std::fill(pr + first_masked, pr + ne, T(0));
                             } else if (partial) {
-                                const int32_t nq = node[qi];
-                                for (int n = 0; n < ne; ++n) {
-                                    const int k = k0 + n;
-                                    if (n >= nk || !(k <= qi && node[k] <= nq && nq <= send[k])) pr[n] = T(0);
-                                }
+                                keys.mask_row(pr, ne, qi, node[qi], T(0));
                             }
                             const reg vdi = V::set1(di[qi]);
                             for (int n = 0; n < ne; n += W)

@@ -12,7 +12,10 @@ namespace cpu {
 // Measured (ps_test --perf, T=2048 causal, float32, min of 7, busy 2-vCPU Zen3; GFLOP/s D=64 / D=128):
 //   BM x BN = 64x64: 44.8 / 47.7,  64x128: 46.7 / 43.0,  128x64: 51.2 / 62.6,  128x128: 51.2 / 58.3.
 // 128x64 won for both head dims (Q tile reused over more keys per packed K/V tile; S tile 32 KiB stays in L2).
+// float32 also has a D=32 fast path (small models such as bench training's; measured with ps_test --perf --tree
+// 896 123 73 32 4 2 8, one thread: shared fwd+bwd 14.4 -> 12.6 ms against the runtime-D path).
 // double reuses the float shape (not separately tuned: float64 is the gradient-check path).
+using FwdF32  = KernelTraits<float, 32, 128, 64>;
 using FwdF64  = KernelTraits<float, 64, 128, 64>;
 using FwdF128 = KernelTraits<float, 128, 128, 64>;
 using FwdFAny = KernelTraits<float, 0, 128, 64>;
@@ -23,6 +26,7 @@ using FwdDAny = KernelTraits<double, 0, 128, 64>;
 // Backward tiles: BlockM=64 query rows, BlockN=64 keys (one task per key tile: 64 keys give T/64 tasks per
 // (batch, kv head), enough to balance 2..16 threads at T >= 1024). Measured, T=2048 causal float32 D=64, min of 9:
 //   64x64: 179 GFLOP/s, 128x64: 125 GFLOP/s (noisy machine; 64x64 also halves the per-thread tile scratch).
+using BwdF32  = KernelTraits<float, 32, 64, 64>;
 using BwdF64  = KernelTraits<float, 64, 64, 64>;
 using BwdF128 = KernelTraits<float, 128, 64, 64>;
 using BwdFAny = KernelTraits<float, 0, 64, 64>;
@@ -33,6 +37,7 @@ using BwdDAny = KernelTraits<double, 0, 64, 64>;
 bool attention_fwd_dispatch(const ps_attn_fwd_params& p) {
     if (p.dtype == PS_FLOAT32) {
         switch (p.head_dim) {
+            case 32: return attention_fwd<FwdF32>(p);
             case 64: return attention_fwd<FwdF64>(p);
             case 128: return attention_fwd<FwdF128>(p);
             default: return attention_fwd<FwdFAny>(p);
@@ -48,6 +53,7 @@ bool attention_fwd_dispatch(const ps_attn_fwd_params& p) {
 bool attention_bwd_dispatch(const ps_attn_bwd_params& p) {
     if (p.fwd.dtype == PS_FLOAT32) {
         switch (p.fwd.head_dim) {
+            case 32: return attention_bwd<BwdF32>(p);
             case 64: return attention_bwd<BwdF64>(p);
             case 128: return attention_bwd<BwdF128>(p);
             default: return attention_bwd<BwdFAny>(p);

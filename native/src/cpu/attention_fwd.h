@@ -85,6 +85,7 @@ bool attention_fwd(const ps_attn_fwd_params& p) {
             T* m = mb.data();
             T* l = lb.data();
             int ncol[BM];  // per query row: columns of S computed in the current key tile (multiple of NR)
+            TileKeys<T, BN> keys;
 
             for (int i = 0; i < mq; ++i) {
                 const T* src = qg + (int64_t)(q0 + i) * p.q_row_stride;
@@ -143,15 +144,8 @@ bool attention_fwd(const ps_attn_fwd_params& p) {
                         if (first_masked < ncol[i]) std::fill(S + (size_t)i * BN + first_masked, S + (size_t)i * BN + ncol[i], NEG_INF);
                     }
                 } else if (kind == TILE_PARTIAL || nk < BN) {
-                    for (int i = 0; i < mq; ++i) {
-                        const int qi = q0 + i;
-                        const int32_t nq = node[qi];
-                        T* s = S + (size_t)i * BN;
-                        for (int n = 0, ne = ncol[i]; n < ne; ++n) {
-                            const int k = k0 + n;
-                            if (n >= nk || !(k <= qi && node[k] <= nq && nq <= send[k])) s[n] = NEG_INF;
-                        }
-                    }
+                    keys.load(node, send, k0, nk);
+                    for (int i = 0; i < mq; ++i) keys.mask_row(S + (size_t)i * BN, ncol[i], q0 + i, node[q0 + i], NEG_INF);
                 }
 
                 // Online softmax: rescale the running output by exp(m_old - m_new), P = exp(S - m_new).

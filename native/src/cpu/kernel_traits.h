@@ -3,6 +3,9 @@
 #ifndef PREFIXSHARE_CPU_KERNEL_TRAITS_H
 #define PREFIXSHARE_CPU_KERNEL_TRAITS_H
 
+#include <climits>
+#include <cstdint>
+
 #include "cpu/simd.h"
 
 namespace ps {
@@ -97,6 +100,38 @@ static inline void tile_gemm(int M, int N, int K, const T* A, ptrdiff_t ars, ptr
         }
     }
 }
+
+/**
+ * The ancestor rule of common/mask.h on one key tile, vectorised for the kernels' partial tiles. The tile's keys
+ * are copied once into lane-padded arrays (keys past the end of the row get node = INT32_MAX: never visible);
+ * then each query row masks a whole vector of keys with three integer compares.
+ */
+template <class T, int BN>
+struct TileKeys {
+    alignas(64) int32_t pos[BN];   // k0 + n
+    alignas(64) int32_t node[BN];
+    alignas(64) int32_t end[BN];
+
+    void load(const int32_t* row_node, const int32_t* row_end, int k0, int nk) {
+        for (int n = 0; n < BN; ++n) {
+            pos[n] = k0 + n;
+            node[n] = n < nk ? row_node[k0 + n] : INT32_MAX;
+            end[n] = n < nk ? row_end[k0 + n] : INT32_MIN;
+        }
+    }
+
+    /** s[n] = fill for every key n < ne (a multiple of the vector width) that query qi (node nq) cannot see. */
+    void mask_row(T* s, int ne, int qi, int32_t nq, T fill) const {
+        using V = Simd<T>;
+        const typename V::reg f = V::set1(fill);
+        for (int n = 0; n < ne; n += V::W) {
+            // hidden: k > q, or node[k] > nq (not an ancestor-or-self by pre-order), or end[k] < nq (outside its subtree)
+            const typename V::reg hidden =
+                    V::bit_or(V::bit_or(V::gt_i32(pos + n, qi), V::gt_i32(node + n, nq)), V::lt_i32(end + n, nq));
+            V::store(s + n, V::select(hidden, V::load(s + n), f));
+        }
+    }
+};
 
 }  // namespace cpu
 }  // namespace ps

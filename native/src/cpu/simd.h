@@ -40,6 +40,16 @@ template <> struct Simd<float> {
         s = _mm_max_ss(s, _mm_movehdup_ps(s));
         return _mm_cvtss_f32(s);
     }
+    /** Lanes where x > y as all-ones (int32 inputs, one per lane: W consecutive values or a broadcast). */
+    static inline reg gt_i32(const int32_t* x, int32_t y) {
+        return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i*)x), _mm256_set1_epi32(y)));
+    }
+    static inline reg lt_i32(const int32_t* x, int32_t y) {
+        return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(y), _mm256_loadu_si256((const __m256i*)x)));
+    }
+    static inline reg bit_or(reg a, reg b) { return _mm256_or_ps(a, b); }
+    /** Lanes of `a` where mask is clear, of `b` where it is set. */
+    static inline reg select(reg mask, reg a, reg b) { return _mm256_blendv_ps(a, b, mask); }
     /**
      * exp(x), Cephes expf scheme: x = n ln2 + r (Cody-Waite), degree-7 polynomial in r, times 2^n.
      * Relative error ~1.2e-7 on [-87.3, 88.3]; x < -87.3 (and -inf) gives exactly 0, never NaN for x <= 88.3.
@@ -84,6 +94,18 @@ template <> struct Simd<double> {
         __m128d s = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
         return _mm_cvtsd_f64(_mm_max_sd(s, _mm_unpackhi_pd(s, s)));
     }
+    /** Lanes where x > y as all-ones (int32 inputs, one per lane: W consecutive values or a broadcast). */
+    static inline reg gt_i32(const int32_t* x, int32_t y) {
+        const __m128i c = _mm_cmpgt_epi32(_mm_loadu_si128((const __m128i*)x), _mm_set1_epi32(y));
+        return _mm256_castsi256_pd(_mm256_cvtepi32_epi64(c));  // sign extension keeps all-ones
+    }
+    static inline reg lt_i32(const int32_t* x, int32_t y) {
+        const __m128i c = _mm_cmpgt_epi32(_mm_set1_epi32(y), _mm_loadu_si128((const __m128i*)x));
+        return _mm256_castsi256_pd(_mm256_cvtepi32_epi64(c));
+    }
+    static inline reg bit_or(reg a, reg b) { return _mm256_or_pd(a, b); }
+    /** Lanes of `a` where mask is clear, of `b` where it is set. */
+    static inline reg select(reg mask, reg a, reg b) { return _mm256_blendv_pd(a, b, mask); }
     /**
      * exp(x): x = n ln2 + r with a two-constant Cody-Waite split (|r| <= 0.347), degree-13 Taylor polynomial
      * (truncation < 1e-17 relative), times 2^n. ~2 ulp; x < -708 (and -inf) gives exactly 0.
