@@ -7,6 +7,8 @@ import org.prefixshare.data.workload.WorkloadStats;
 import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.pack.PackConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -26,6 +28,8 @@ import java.util.function.Consumer;
  * per mode).
  */
 public final class TrainingBenchmark {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TrainingBenchmark.class);
 
     /**
      * How to run.
@@ -283,9 +287,13 @@ public final class TrainingBenchmark {
             }
             int n = sessions.size();
             for (int t = 0; t < timed; t++) {
+                StringBuilder line = new StringBuilder();
                 for (int k = 0; k < n; k++) {
-                    sessions.get((t + k) % n).step(t);
+                    int i = (t + k) % n;
+                    double ms = sessions.get(i).step(t);
+                    line.append(String.format(" (%s) %.0f ms", modes.get(i).key(), ms));
                 }
+                LOG.debug("{} timed step {}:{}", w.name(), t + 1, line);
             }
             Map<TrainingMode, ModeResult> out = new EnumMap<>(TrainingMode.class);
             for (int i = 0; i < n; i++) {
