@@ -69,7 +69,7 @@ public final class ModeRunner implements AutoCloseable {
         this.config = config;
         this.warmup = warmup;
         this.progress = progress;
-        this.examples = steps.get(0).size();
+        this.examples = steps.get(warmup).size();  // of the timed steps (a warm-up step may be smaller)
         this.batches = new ArrayList<>(steps.size());
         for (List<TokenizedExample> s : steps) {
             batches.add(ModeBatches.build(s, mode, packLength));
@@ -128,17 +128,18 @@ public final class ModeRunner implements AutoCloseable {
     }
 
     /**
-     * The figures after every timed step has run. samples/s is the examples of all timed steps over their total
-     * time (as a trainer reports it): the steps hold different examples, so their lengths and times differ.
+     * The figures after every timed step has run. samples/s is the examples of one step over the median step time
+     * (every timed step holds the same number of examples); the total-time figure is kept beside it.
      */
     public ModeResult result() {
         if (timedDone != ms.length) {
             throw new IllegalStateException(timedDone + " of " + ms.length + " timed steps have run");
         }
+        double median = Timing.median(ms);
         double totalMs = Arrays.stream(ms).sum();
-        double sps = (double) examples * ms.length * 1000.0 / totalMs;
-        return new ModeResult(mode.key(), sps, Timing.median(ms), Arrays.stream(ms).min().orElse(Double.NaN),
-                ms.length, examples, probe.peakOffHeapBytes() / 1048576.0, probe.peakRssBytes() / 1048576.0,
+        return new ModeResult(mode.key(), examples * 1000.0 / median, (double) examples * ms.length * 1000.0 / totalMs,
+                median, Arrays.stream(ms).min().orElse(Double.NaN), ms.length, examples,
+                probe.peakOffHeapBytes() / 1048576.0, probe.peakRssBytes() / 1048576.0,
                 MemoryProbe.vmHwmBytes() / 1048576.0, false, firstLoss, lastLoss);
     }
 

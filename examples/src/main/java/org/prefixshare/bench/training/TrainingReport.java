@@ -30,7 +30,7 @@ public final class TrainingReport {
         var c = s.model();
         return String.format(Locale.ROOT, "scale: %s; lengths of the paper's profiles / %s; model %s (%,d parameters:"
                         + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %s per "
-                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 5 s) + %d timed steps per mode ((a): %d + %d); %s; %s",
+                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 5 s) + %d timed steps per mode ((a): %d warm-up on one example + %d); samples/s over the median step; %s; %s",
                 s.scaleLabel(), fmt(s.lengthDivisor()), s.modelName(), c.parameterCount(), c.hiddenSize(),
                 c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
                 s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples" : "at least " + s.examplesPerStep()
@@ -157,7 +157,8 @@ public final class TrainingReport {
                     x(p.paper_packed()), rss(p, "b"), rss(p, "d"), mem(p, "b"), mem(p, "d")));
         }
         md.append("\nSamples/s: training samples (preference pairs) per second, forward + backward + Adam update, "
-                + "all timed steps' examples over their total time. Ideal: ratio of tokens processed, padding included. Paper: Wang & "
+                + "examples per step over the median timed step (the figure over all timed steps' total time is in the "
+                + "JSON as samples_per_s_total). Ideal: ratio of tokens processed, padding included. Paper: Wang & "
                 + "Hegde (arXiv 2410.20305), Mistral-7B on H100, FlashAttention-3 baselines.\n\n");
         md.append("![speedup vs ideal vs paper](training.png)\n\n");
         md.append("## Attention-aware ideal and workloads\n\n");
