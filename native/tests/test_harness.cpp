@@ -319,6 +319,12 @@ int run_tests() {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
+/** Median of the timings, or their minimum with PS_PERF_MIN set (diagnostics on a busy machine). */
+double summarize_times(std::vector<double> t) {
+    std::sort(t.begin(), t.end());
+    return getenv("PS_PERF_MIN") ? t[0] : t[t.size() / 2];
+}
+
 template <class F> double median_time(F&& f, int reps) {
     f();  // warm up
     std::vector<double> t;
@@ -327,9 +333,28 @@ template <class F> double median_time(F&& f, int reps) {
         f();
         t.push_back(now() - t0);
     }
-    std::sort(t.begin(), t.end());
-    if (getenv("PS_PERF_MIN")) return t[0];  // diagnostics on a busy machine
-    return t[t.size() / 2];
+    return summarize_times(t);
+}
+
+/** One layout ready to time: random q, k, v, dO and output arrays in r; one untimed forward + backward. */
+void prepare_perf_run(Run<float>& r, const Layout& L, int Tn, int D, int Hq, int Hkv, std::mt19937_64& rng) {
+    Tensor q = make_tensor(L.B, Tn, Hq, D, 0), k = make_tensor(L.B, Tn, Hkv, D, 0), v = make_tensor(L.B, Tn, Hkv, D, 0),
+           dout = make_tensor(L.B, Tn, Hq, D, 0);
+    fill_random(q, rng, 1), fill_random(k, rng, 1), fill_random(v, rng, 1), fill_random(dout, rng, 1);
+    Tensor out = make_tensor(L.B, Tn, Hq, D, 0), dq = out, dk = k, dv = k;
+    setup_run(r, L, q, k, v, out, dout, dq, dk, dv, 1.0 / std::sqrt((double)D), 0);
+    ps_attn_fwd_cpu(&r.p.fwd);
+    ps_attn_bwd_cpu(&r.p);
+}
+
+/** Appends the time of one forward and one backward of r to tf and tb. */
+void time_fwd_bwd(Run<float>& r, std::vector<double>& tf, std::vector<double>& tb) {
+    double t0 = now();
+    ps_attn_fwd_cpu(&r.p.fwd);
+    tf.push_back(now() - t0);
+    t0 = now();
+    ps_attn_bwd_cpu(&r.p);
+    tb.push_back(now() - t0);
 }
 
 /** Our own micro-kernel on a plain GEMM (M=N=2048, K=D): an upper bound of what the attention tiles can reach. */
@@ -363,36 +388,20 @@ int run_perf_tree(char** a, int reps) {
     double vis[2];
     for (int i = 0; i < 2; ++i) {
         vis[i] = visible_pairs(L[i]);
-        const int B = L[i].B;
-        Tensor q = make_tensor(B, Tn, Hq, D, 0), k = make_tensor(B, Tn, Hkv, D, 0), v = make_tensor(B, Tn, Hkv, D, 0),
-               dout = make_tensor(B, Tn, Hq, D, 0);
-        fill_random(q, rng, 1), fill_random(k, rng, 1), fill_random(v, rng, 1), fill_random(dout, rng, 1);
-        Tensor out = make_tensor(B, Tn, Hq, D, 0), dq = out, dk = k, dv = k;
-        setup_run(r[i], L[i], q, k, v, out, dout, dq, dk, dv, 1.0 / std::sqrt((double)D), 0);
-        ps_attn_fwd_cpu(&r[i].p.fwd);
-        ps_attn_bwd_cpu(&r[i].p);
+        prepare_perf_run(r[i], L[i], Tn, D, Hq, Hkv, rng);
     }
     std::vector<double> tf[2], tb[2];
     for (int rep = 0; rep < reps; ++rep)
-        for (int i = 0; i < 2; ++i) {
-            double t0 = now();
-            ps_attn_fwd_cpu(&r[i].p.fwd);
-            tf[i].push_back(now() - t0);
-            t0 = now();
-            ps_attn_bwd_cpu(&r[i].p);
-            tb[i].push_back(now() - t0);
-        }
-    auto med = [](std::vector<double> v) {
-        std::sort(v.begin(), v.end());
-        return v[v.size() / 2];
-    };
+        for (int i = 0; i < 2; ++i) time_fwd_bwd(r[i], tf[i], tb[i]);
+    double f[2], bw[2];
+    for (int i = 0; i < 2; ++i) f[i] = summarize_times(tf[i]), bw[i] = summarize_times(tb[i]);
     const char* names[2] = {"paired", "shared"};
     for (int i = 0; i < 2; ++i)
         std::printf("tree T=%d P=%d C=%d D=%d Hq=%d Hkv=%d N=%d %-6s rows %3d visible %10.0f : fwd %7.3f ms bwd %7.3f ms "
-                    "(%5.1f GFLOP/s fwd+bwd)\n", Tn, P, C, D, Hq, Hkv, N, names[i], L[i].B, vis[i], med(tf[i]) * 1e3,
-                    med(tb[i]) * 1e3, 3.5 * 4 * vis[i] * D * Hq / (med(tf[i]) + med(tb[i])) * 1e-9);
+                    "(%5.1f GFLOP/s fwd+bwd)\n", Tn, P, C, D, Hq, Hkv, N, names[i], L[i].B, vis[i], f[i] * 1e3,
+                    bw[i] * 1e3, 3.5 * 4 * vis[i] * D * Hq / (f[i] + bw[i]) * 1e-9);
     std::printf("speedup shared/paired fwd+bwd %.3f, visible-area ideal %.3f\n",
-                (med(tf[0]) + med(tb[0])) / (med(tf[1]) + med(tb[1])), vis[0] / vis[1]);
+                (f[0] + bw[0]) / (f[1] + bw[1]), vis[0] / vis[1]);
     return 0;
 }
 
@@ -404,7 +413,9 @@ int run_perf(int argc, char** argv) {
         if (!std::strcmp(argv[i], "--T") && i + 1 < argc) lens = {std::atoi(argv[++i])};
         if (!std::strcmp(argv[i], "--tree") && i + 7 < argc) return run_perf_tree(argv + i + 1, reps);
     }
-    const int Hq = 8, Hkv = 8, B = 1;
+    // PS_PERF_HKV picks the kv heads (GQA), PS_PERF_D one head dim, PS_PERF_LAYOUT=0|1|2 one layout (for perf record).
+    const int Hq = 8, Hkv = getenv("PS_PERF_HKV") ? std::atoi(getenv("PS_PERF_HKV")) : 8, B = 1;
+    const int only = getenv("PS_PERF_LAYOUT") ? std::atoi(getenv("PS_PERF_LAYOUT")) : -1;
     std::printf("perf: float32, B=%d Hq=%d Hkv=%d, %d threads, median of %d; GFLOP/s on the visible area\n"
                 "      (fwd flops = 4 * visible * D * Hq; bwd flops = 2.5 x fwd)\n",
                 B, Hq, Hkv, omp_get_max_threads(), reps);
@@ -414,52 +425,32 @@ int run_perf(int argc, char** argv) {
     const char* names[3] = {"causal", "pair", "packed"};
     for (int Tn : lens)
         for (int D : {64, 128}) {
-            if (getenv("PS_PERF_D") && D != std::atoi(getenv("PS_PERF_D"))) continue;  // one head dim only
-            // The three layouts are timed round-robin inside each repetition, so a change of machine load hits all
-            // of them alike and the time ratios stay meaningful on a shared machine.
+            if (getenv("PS_PERF_D") && D != std::atoi(getenv("PS_PERF_D"))) continue;
+            // The layouts are timed round-robin inside each repetition, so a change of machine load hits all of
+            // them alike and the time ratios stay meaningful on a shared machine.
             Layout L[3] = {causal_layout(B, Tn), pair_layout(B, Tn, 1), pair_layout(B, Tn, 4)};
-            double vis[3];
+            double vis[3], f[3], bw[3];
             Run<float> r[3];
+            std::vector<double> tf[3], tb[3];
             for (int lay = 0; lay < 3; ++lay) {
                 vis[lay] = visible_pairs(L[lay]);
-                Tensor q = make_tensor(B, Tn, Hq, D, 0), k = make_tensor(B, Tn, Hkv, D, 0), v = make_tensor(B, Tn, Hkv, D, 0),
-                       dout = make_tensor(B, Tn, Hq, D, 0);
-                fill_random(q, rng, 1), fill_random(k, rng, 1), fill_random(v, rng, 1), fill_random(dout, rng, 1);
-                Tensor out = make_tensor(B, Tn, Hq, D, 0), dq = out, dk = k, dv = k;
-                setup_run(r[lay], L[lay], q, k, v, out, dout, dq, dk, dv, 1.0 / std::sqrt((double)D), 0);
-                ps_attn_fwd_cpu(&r[lay].p.fwd);  // warm up
-                ps_attn_bwd_cpu(&r[lay].p);
+                if (only < 0 || lay == only) prepare_perf_run(r[lay], L[lay], Tn, D, Hq, Hkv, rng);
             }
-            std::vector<double> tf[3], tb[3];
-            // PS_PERF_LAYOUT=0|1|2 times one layout only (for perf record); the others then print as 0.
-            const char* only = getenv("PS_PERF_LAYOUT");
             for (int rep = 0; rep < reps; ++rep)
-                for (int lay = 0; lay < 3; ++lay) {
-                    if (only && lay != std::atoi(only)) {
-                        tf[lay].push_back(1e-9), tb[lay].push_back(1e-9);
-                        continue;
-                    }
-                    double t0 = now();
-                    ps_attn_fwd_cpu(&r[lay].p.fwd);
-                    tf[lay].push_back(now() - t0);
-                    t0 = now();
-                    ps_attn_bwd_cpu(&r[lay].p);
-                    tb[lay].push_back(now() - t0);
-                }
-            auto med = [](std::vector<double> v) {
-                std::sort(v.begin(), v.end());
-                return getenv("PS_PERF_MIN") ? v[0] : v[v.size() / 2];
-            };
+                for (int lay = 0; lay < 3; ++lay)
+                    if (only < 0 || lay == only) time_fwd_bwd(r[lay], tf[lay], tb[lay]);
             for (int lay = 0; lay < 3; ++lay) {
-                const double f = med(tf[lay]), bw = med(tb[lay]), ff = 4.0 * vis[lay] * D * Hq;
+                if (only >= 0 && lay != only) continue;
+                f[lay] = summarize_times(tf[lay]), bw[lay] = summarize_times(tb[lay]);
+                const double ff = 4.0 * vis[lay] * D * Hq;
                 std::printf("T=%4d D=%3d %-6s visible %5.3f : fwd %7.2f ms %6.1f GFLOP/s | bwd %7.2f ms %6.1f GFLOP/s",
-                            Tn, D, names[lay], vis[lay] / ((double)Tn * Tn), f * 1e3, ff / f * 1e-9, bw * 1e3,
-                            2.5 * ff / bw * 1e-9);
-                if (lay == 0)
+                            Tn, D, names[lay], vis[lay] / ((double)Tn * Tn), f[lay] * 1e3, ff / f[lay] * 1e-9,
+                            bw[lay] * 1e3, 2.5 * ff / bw[lay] * 1e-9);
+                if (lay == 0 || only >= 0)
                     std::printf("\n");
                 else
-                    std::printf(" | time/causal fwd %.3f bwd %.3f vs visible/causal %.3f\n", f / med(tf[0]),
-                                bw / med(tb[0]), vis[lay] / vis[0]);
+                    std::printf(" | time/causal fwd %.3f bwd %.3f vs visible/causal %.3f\n", f[lay] / f[0],
+                                bw[lay] / bw[0], vis[lay] / vis[0]);
             }
         }
     return 0;
