@@ -126,15 +126,12 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
                 TileKeys<T, BN> keys;  // the key tile's positions, nodes and subtree ends for partial tiles
                 keys.load(node, send, k0, nk);
 
+                transpose_rows(kg + (int64_t)k0 * p.k_row_stride, p.k_row_stride, nk, D, KT, BN);
+                transpose_rows(vg + (int64_t)k0 * p.v_row_stride, p.v_row_stride, nk, D, VT, BN);
                 for (int n = 0; n < nk; ++n) {
                     const T* kr = kg + (int64_t)(k0 + n) * p.k_row_stride;
-                    const T* vr = vg + (int64_t)(k0 + n) * p.v_row_stride;
                     T* kd = K + (size_t)n * Dp;
-                    for (int d = 0; d < D; ++d) {
-                        kd[d] = kr[d];
-                        KT[(size_t)d * BN + n] = kr[d];
-                        VT[(size_t)d * BN + n] = vr[d];
-                    }
+                    for (int d = 0; d < D; ++d) kd[d] = kr[d];
                     for (int d = D; d < Dp; ++d) kd[d] = T(0);
                 }
                 if (nk < BN) {

@@ -104,14 +104,11 @@ bool attention_fwd(const ps_attn_fwd_params& p) {
                 if (kind == TILE_EMPTY) continue;
                 const int k0 = kt * BN, nk = std::min(BN, Tn - k0);
                 // Pack K^T (D, BN) and V (BN, Dp); padding rows/columns are zero so they add exactly nothing.
+                transpose_rows(kg + (int64_t)k0 * p.k_row_stride, p.k_row_stride, nk, D, K, BN);
                 for (int n = 0; n < nk; ++n) {
-                    const T* ks = kg + (int64_t)(k0 + n) * p.k_row_stride;
                     const T* vs = vg + (int64_t)(k0 + n) * p.v_row_stride;
                     T* vd = Vt + (size_t)n * Dp;
-                    for (int d = 0; d < D; ++d) {
-                        K[(size_t)d * BN + n] = ks[d];
-                        vd[d] = vs[d];
-                    }
+                    for (int d = 0; d < D; ++d) vd[d] = vs[d];
                     for (int d = D; d < Dp; ++d) vd[d] = T(0);
                 }
                 if (nk < BN) {

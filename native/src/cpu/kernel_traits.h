@@ -102,6 +102,24 @@ static inline void tile_gemm(int M, int N, int K, const T* A, ptrdiff_t ars, ptr
 }
 
 /**
+ * dst[d * ldd + n] = src[n * lds + d] for n < nk, d < D: a tile of rows transposed (K^T, V^T of the kernels), in
+ * W x W register blocks; the scalar loops only take the edges. Other entries of dst are left as they are.
+ */
+template <class T>
+static inline void transpose_rows(const T* src, ptrdiff_t lds, int nk, int D, T* dst, ptrdiff_t ldd) {
+    constexpr int W = Simd<T>::W;
+    const int nw = nk / W * W, dw = D / W * W;  // dw == D for the compile-time head dims: no edge loop
+    for (int n0 = 0; n0 < nw; n0 += W) {
+        for (int d0 = 0; d0 < dw; d0 += W)
+            Simd<T>::transpose_block(src + n0 * lds + d0, lds, dst + d0 * ldd + n0, ldd);
+        for (int d = dw; d < D; ++d)
+            for (int j = 0; j < W; ++j) dst[d * ldd + n0 + j] = src[(n0 + j) * lds + d];
+    }
+    for (int n = nw; n < nk; ++n)
+        for (int d = 0; d < D; ++d) dst[d * ldd + n] = src[n * lds + d];
+}
+
+/**
  * The ancestor rule of common/mask.h on one key tile, vectorised for the kernels' partial tiles. The tile's keys
  * are copied once into lane-padded arrays (keys past the end of the row get node = INT32_MAX: never visible);
  * then each query row masks a whole vector of keys with three integer compares.

@@ -50,6 +50,25 @@ template <> struct Simd<float> {
     static inline reg bit_or(reg a, reg b) { return _mm256_or_ps(a, b); }
     /** Lanes of `a` where mask is clear, of `b` where it is set. */
     static inline reg select(reg mask, reg a, reg b) { return _mm256_blendv_ps(a, b, mask); }
+    /** dst[c * ldd + r] = src[r * lds + c] for one 8 x 8 block (unpack, shuffle, then swap 128-bit halves). */
+    static inline void transpose_block(const float* src, ptrdiff_t lds, float* dst, ptrdiff_t ldd) {
+        __m256 r[8], t[8];
+        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4) {
+            r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+            r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+            r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+            r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+        }
+        for (int i = 0; i < 4; ++i) {
+            _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+            _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+        }
+    }
     /**
      * exp(x), Cephes expf scheme: x = n ln2 + r (Cody-Waite), degree-7 polynomial in r, times 2^n.
      * Relative error ~1.2e-7 on [-87.3, 88.3]; x < -87.3 (and -inf) gives exactly 0, never NaN for x <= 88.3.
@@ -106,6 +125,17 @@ template <> struct Simd<double> {
     static inline reg bit_or(reg a, reg b) { return _mm256_or_pd(a, b); }
     /** Lanes of `a` where mask is clear, of `b` where it is set. */
     static inline reg select(reg mask, reg a, reg b) { return _mm256_blendv_pd(a, b, mask); }
+    /** dst[c * ldd + r] = src[r * lds + c] for one 4 x 4 block. */
+    static inline void transpose_block(const double* src, ptrdiff_t lds, double* dst, ptrdiff_t ldd) {
+        const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + lds), r2 = _mm256_loadu_pd(src + 2 * lds),
+                      r3 = _mm256_loadu_pd(src + 3 * lds);
+        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1), t2 = _mm256_unpacklo_pd(r2, r3),
+                      t3 = _mm256_unpackhi_pd(r2, r3);
+        _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
+        _mm256_storeu_pd(dst + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+        _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+        _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+    }
     /**
      * exp(x): x = n ln2 + r with a two-constant Cody-Waite split (|r| <= 0.347), degree-13 Taylor polynomial
      * (truncation < 1e-17 relative), times 2^n. ~2 ulp; x < -708 (and -inf) gives exactly 0.
