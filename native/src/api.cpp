@@ -10,6 +10,7 @@
 #pragma GCC visibility pop
 
 #include "cpu/attention_cpu.h"
+#include "cpu/gemm_cpu.h"
 #include "cpu/pointwise_cpu.h"
 
 #ifndef PS_VERSION_STRING
@@ -182,6 +183,23 @@ int ps_swiglu_bwd_cpu(ps_dtype dtype, const void* gate, const void* up, const vo
     const int rc = check_rows(who, dtype, rows, cols, {gate, up, dy, dgate, dup});
     if (rc != PS_OK || rows == 0) return rc;
     return run_kernel(who, [&] { ps::cpu::swiglu_bwd(dtype, gate, up, dy, dgate, dup, rows, cols, num_threads); });
+}
+
+int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs, int64_t a_cs,
+                const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
+                int32_t num_threads) {
+    static const char* who = "ps_gemm_cpu";
+    const std::string w = std::string(who) + ": ";
+    if (dtype != PS_FLOAT32 && dtype != PS_FLOAT64)
+        return fail(PS_ERR_INVALID_ARGUMENT, w + "dtype must be 0 (float32) or 1 (float64), got " + str(dtype));
+    if (m < 0 || n < 0 || k < 0)
+        return fail(PS_ERR_INVALID_ARGUMENT, w + "sizes must be >= 0, got m=" + str(m) + " n=" + str(n) + " k=" + str(k));
+    if (m == 0 || n == 0) return PS_OK;
+    if (!c || (k > 0 && (!a || !b))) return fail(PS_ERR_INVALID_ARGUMENT, w + "null array pointer");
+    if (ldc < n) return fail(PS_ERR_INVALID_ARGUMENT, w + "ldc (" + str(ldc) + ") must be >= n (" + str(n) + ")");
+    return run_kernel(who, [&] {
+        ps::cpu::gemm(dtype, m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate != 0, num_threads);
+    });
 }
 
 }  // extern "C"

@@ -63,6 +63,15 @@ int ps_swiglu_fwd_cpu(ps_dtype dtype, const void* gate, const void* up, void* y,
 int ps_swiglu_bwd_cpu(ps_dtype dtype, const void* gate, const void* up, const void* dy, void* dgate, void* dup,
                       int64_t rows, int64_t cols, int32_t num_threads);
 
+/**
+ * Matrix product of the linear layers: c[m,n] = sum_k A(i,k) B(k,j) (accumulate != 0: added to c), with A(i,k) at
+ * a[i*a_rs + k*a_cs] and B(k,j) at b[k*b_rs + j*b_cs] (strides in elements, so transposes are free); c rows ldc
+ * apart, contiguous, not overlapping a or b. m, n or k may be 0 (k = 0 gives zeros).
+ */
+int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs, int64_t a_cs,
+                const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
+                int32_t num_threads);
+
 /*
  * CUDA kernels: exported by the separate library libprefixshare_cuda.so (built when nvcc is found; it links the
  * CUDA runtime statically and needs a driver for CUDA 13, see README). Every pointer in the params is a device

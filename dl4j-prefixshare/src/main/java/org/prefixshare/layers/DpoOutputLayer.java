@@ -139,7 +139,7 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
         SDVariable head = p.get(ParamKeys.LM_HEAD);
 
         // inference: logits at every position, in the layer's recurrent format
-        SDVariable all = sd.mmul(h, head, false, true, false);                               // [BT,V]
+        SDVariable all = DecoderMath.linear(sd, h, head, null);                              // [BT,V]
         int tAxis = dataFormat == RNNFormat.NCW ? 2 : 1;
         SDVariable btv = sd.concat(0, sd.sizeAt(input, 0).reshape(1).castTo(DataType.LONG),
                 sd.sizeAt(input, tAxis).reshape(1).castTo(DataType.LONG),
@@ -150,7 +150,7 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
         // training: the LM head at the labelled positions only
         SDVariable[] d = new DpoLabelDecode(sd, labels, vocabSize, loss.needsReference()).outputVariables();
         SDVariable hl = new GatherRows(sd, h, d[0]).outputVariable();                         // [N,H]
-        SDVariable logits = sd.mmul(hl, head, false, true, false);                           // [N,V]
+        SDVariable logits = DecoderMath.linear(sd, hl, head, null);                          // [N,V]
         SDVariable shifted = logits.sub(sd.max(logits, true, 1));
         SDVariable lse = sd.math().log(sd.sum(sd.math().exp(shifted), true, 1));             // [N,1]
         SDVariable logProbs = shifted.sub(lse);

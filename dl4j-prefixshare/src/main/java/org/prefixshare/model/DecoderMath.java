@@ -9,17 +9,20 @@ import org.prefixshare.ops.fused.FusedOps;
 /**
  * The decoder's building blocks as SameDiff functions, shared by {@link DecoderModel} and the DL4J layers so both
  * compute the same thing in the same order (Hugging Face Llama semantics; weights in HF's {@code [out, in]} layout).
- * RMSNorm, RoPE and SwiGLU are the fused native ops of {@link FusedOps} (one op forward, one backward each) when the
- * native library is loaded, else their decomposed SameDiff formulation.
+ * Linear layers, RMSNorm, RoPE and SwiGLU are the fused native ops of {@link FusedOps} (one op forward, one backward
+ * each) when the native library is loaded, else their decomposed SameDiff formulation.
  */
 public final class DecoderMath {
 
     private DecoderMath() {
     }
 
-    /** x [M,in] times W^T (W [out,in], HF layout) plus bias [out] when given. */
+    /**
+     * x [M,in] times W^T (W [out,in], HF layout) plus bias [out] when given: the native matrix product of
+     * {@link FusedOps#linear} when available, else ND4J's matmul.
+     */
     public static SDVariable linear(SameDiff sd, SDVariable x, SDVariable w, SDVariable bias) {
-        SDVariable y = sd.mmul(x, w, false, true, false);
+        SDVariable y = FusedOps.linear(sd, x, w);
         return bias == null ? y : y.add(bias);
     }
 

@@ -215,7 +215,7 @@ public final class DecoderModel {
         // scoring: only the N labelled positions reach the LM head
         SDVariable hl = gatherRows(h, labelIndex);                                     // [N,H]
         SDVariable head = c.tieWordEmbeddings() ? embed : p.get(LM_HEAD);
-        SDVariable logits = sd.mmul(hl, head, false, true, false);                     // [N,V]
+        SDVariable logits = DecoderMath.linear(sd, hl, head, null);                    // [N,V]
         SDVariable shifted = logits.sub(sd.max(logits, true, 1));
         SDVariable lse = sd.math().log(sd.sum(sd.math().exp(shifted), true, 1));      // [N,1]
         SDVariable logProbs = shifted.sub(lse);                                        // [N,V]

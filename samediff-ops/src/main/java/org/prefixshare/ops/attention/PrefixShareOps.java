@@ -10,6 +10,8 @@ import org.prefixshare.ops.fused.FusedRmsNorm;
 import org.prefixshare.ops.fused.FusedRmsNormBp;
 import org.prefixshare.ops.fused.FusedRope;
 import org.prefixshare.ops.fused.FusedRopeBp;
+import org.prefixshare.ops.fused.FusedLinear;
+import org.prefixshare.ops.fused.FusedLinearBp;
 import org.prefixshare.ops.fused.FusedSwiGlu;
 import org.prefixshare.ops.fused.FusedSwiGluBp;
 import org.prefixshare.ops.nativeload.NativeLibrary;
@@ -58,7 +60,7 @@ public final class PrefixShareOps {
     }
 
     /**
-     * Installs the executioner hook and registers our ops (attention and the fused RMSNorm / RoPE / SwiGLU ops of
+     * Installs the executioner hook and registers our ops (attention and the fused RMSNorm / RoPE / SwiGLU / linear ops of
      * {@link org.prefixshare.ops.fused.FusedOps}) with ND4J so graphs clone (gradients), save and load. Idempotent.
      */
     public static void init() {
@@ -79,6 +81,8 @@ public final class PrefixShareOps {
             ops.putIfAbsent(FusedRopeBp.OP_NAME, new FusedRopeBp());
             ops.putIfAbsent(FusedSwiGlu.OP_NAME, new FusedSwiGlu());
             ops.putIfAbsent(FusedSwiGluBp.OP_NAME, new FusedSwiGluBp());
+            ops.putIfAbsent(FusedLinear.OP_NAME, new FusedLinear());
+            ops.putIfAbsent(FusedLinearBp.OP_NAME, new FusedLinearBp());
             initialised = true;
         }
     }

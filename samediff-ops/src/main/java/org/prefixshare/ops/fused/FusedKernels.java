@@ -59,6 +59,19 @@ final class FusedKernels {
         return new int[]{Math.toIntExact(width / d), Math.toIntExact(d)};
     }
 
+    /** Checks x {@code [..., in]} against w {@code [out, in]}; returns the output shape {@code [..., out]}. */
+    static long[] linearOutputShape(String op, INDArray x, INDArray w) {
+        requireRank(op, "x", x, 1);
+        requireRank(op, "w", w, 2);
+        if (w.rank() != 2 || x.size(x.rank() - 1) != w.size(1)) {
+            throw new IllegalArgumentException(op + ": w must be [out, in] with in = the last dimension of x "
+                    + shape(x) + ", got w " + shape(w));
+        }
+        long[] y = x.shape().clone();
+        y[y.length - 1] = w.size(0);
+        return y;
+    }
+
     /** Checks that every array has the shape of the first. */
     static void requireSameShape(String op, String[] names, INDArray... arrays) {
         for (int i = 1; i < arrays.length; i++) {
@@ -184,6 +197,54 @@ final class FusedKernels {
         copyBack(gu, dup);
     }
 
+    /** y = x w^T: [rows, in] x [in, out] with w [out, in] read transposed through its strides. */
+    static void linearForward(String op, INDArray x, INDArray w, INDArray y) {
+        long[] yShape = linearOutputShape(op, x, w);
+        DataType dt = kernelType(op, x);
+        long in = w.size(1);
+        long out = w.size(0);
+        long rows = in == 0 ? 0 : x.length() / in;
+        INDArray yy = writableShaped(op, "y", y, dt, yShape);
+        if (rows > 0 && out > 0) {
+            x = dense(x, dt);
+            w = dense(w, dt);
+            NativeKernels.gemm(code(dt), rows, out, in, address(x), in, 1, address(w), 1, in, address(yy), out,
+                    false, NativeKernels.THREADS);
+        } else {
+            yy.assign(0);
+        }
+        copyBack(yy, y);
+    }
+
+    /** dx = dy w ([rows, out] x [out, in]) and dw = dy^T x ([out, rows] x [rows, in]). */
+    static void linearBackward(String op, INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw) {
+        long[] yShape = linearOutputShape(op, x, w);
+        if (!Arrays.equals(dy.shape(), yShape)) {
+            throw new IllegalArgumentException(op + ": dy must have the output shape " + Arrays.toString(yShape)
+                    + ", got " + shape(dy));
+        }
+        DataType dt = kernelType(op, x);
+        long in = w.size(1);
+        long out = w.size(0);
+        long rows = in == 0 ? 0 : x.length() / in;
+        INDArray gx = writable(op, "dx", dx, dt, x);
+        INDArray gw = writable(op, "dw", dw, dt, w);
+        if (rows > 0 && out > 0 && in > 0) {
+            x = dense(x, dt);
+            w = dense(w, dt);
+            dy = dense(dy, dt);
+            NativeKernels.gemm(code(dt), rows, in, out, address(dy), out, 1, address(w), in, 1, address(gx), in,
+                    false, NativeKernels.THREADS);
+            NativeKernels.gemm(code(dt), out, in, rows, address(dy), 1, out, address(x), in, 1, address(gw), in,
+                    false, NativeKernels.THREADS);
+        } else {
+            gx.assign(0);
+            gw.assign(0);
+        }
+        copyBack(gx, dx);
+        copyBack(gw, dw);
+    }
+
     // ------------------------------------------------------------------------------------------------ arrays
 
     private static DataType kernelType(String op, INDArray first) {
@@ -209,9 +270,13 @@ final class FusedKernels {
      * have the shape of {@code like}.
      */
     private static INDArray writable(String op, String name, INDArray target, DataType t, INDArray like) {
-        if (target == null || !Arrays.equals(target.shape(), like.shape())) {
-            throw new IllegalArgumentException(op + ": output " + name + " must have shape " + shape(like) + ", got "
-                    + (target == null ? "none" : shape(target)));
+        return writableShaped(op, name, target, t, like.shape());
+    }
+
+    private static INDArray writableShaped(String op, String name, INDArray target, DataType t, long[] shape) {
+        if (target == null || !Arrays.equals(target.shape(), shape)) {
+            throw new IllegalArgumentException(op + ": output " + name + " must have shape " + Arrays.toString(shape)
+                    + ", got " + (target == null ? "none" : shape(target)));
         }
         return target.dataType() == t && isDenseC(target) ? target : Nd4j.createUninitialized(t, target.shape(), 'c');
     }

@@ -15,14 +15,15 @@ import org.slf4j.LoggerFactory;
  * SDVariable n   = FusedOps.rmsNorm(sd, x, weight, 1e-6);   // x [M,H], weight [H]
  * SDVariable q2  = FusedOps.rope(sd, q, cos, sin);           // q [M, heads*D], cos/sin [M,D]
  * SDVariable act = FusedOps.swiGlu(sd, gate, up);            // silu(gate) * up, [M,I]
+ * SDVariable y   = FusedOps.linear(sd, x, w);                // x w^T, x [M,in], w [out,in] (HF layout)
  * }</pre>
  *
- * Each builds one fused native op ({@link FusedRmsNorm}, {@link FusedRope}, {@link FusedSwiGlu}; their backward ops
- * are single native ops too) when fused ops are {@link #enabled()}, else the decomposed pure-SameDiff formulation
- * ({@link #decomposedRmsNorm}, {@link #decomposedRope}, {@link #decomposedSwiGlu}), which is also the test oracle.
- * The fused ops replace ND4J's broadcast multiplies, sigmoid and their backward ops, which otherwise cost more per
- * training step than the matmuls. Graphs holding them clone, save and load once {@link PrefixShareOps#init()} ran
- * (every method here calls it).
+ * Each builds one fused native op ({@link FusedRmsNorm}, {@link FusedRope}, {@link FusedSwiGlu}, {@link FusedLinear};
+ * their backward ops are single native ops too) when fused ops are {@link #enabled()}, else the decomposed
+ * pure-SameDiff formulation ({@link #decomposedRmsNorm}, {@link #decomposedRope}, {@link #decomposedSwiGlu},
+ * {@link #decomposedLinear}), which is also the test oracle. The fused ops replace ND4J's broadcast multiplies,
+ * sigmoid, matmul and their backward ops, which otherwise dominate a CPU training step. Graphs holding them clone,
+ * save and load once {@link PrefixShareOps#init()} ran (every method here calls it).
  */
 public final class FusedOps {
 
@@ -39,7 +40,7 @@ public final class FusedOps {
     }
 
     /**
-     * Whether {@link #rmsNorm}, {@link #rope} and {@link #swiGlu} build the fused native ops now: {@code true} unless
+     * Whether {@link #rmsNorm}, {@link #rope}, {@link #swiGlu} and {@link #linear} build the fused native ops now: {@code true} unless
      * {@code -Dprefixshare.fused=false}, the native library is not loaded, or ND4J runs on the CUDA backend (the
      * kernels are CPU kernels; on a GPU the decomposed ops stay on the device). The first time the answer is false
      * the reason is logged at INFO.
@@ -58,8 +59,8 @@ public final class FusedOps {
         }
         if (!fallbackLogged) {
             fallbackLogged = true;
-            log.info("prefixshare: RMSNorm, RoPE and SwiGLU use the decomposed SameDiff ops, not the fused native "
-                    + "ops ({})", why);
+            log.info("prefixshare: RMSNorm, RoPE, SwiGLU and linear layers use the decomposed SameDiff ops, not the "
+                    + "fused native ops ({})", why);
         }
         return false;
     }
@@ -144,5 +145,31 @@ public final class FusedOps {
     public static SDVariable decomposedSwiGlu(SameDiff sd, SDVariable gate, SDVariable up) {
         PrefixShareOps.init();
         return gate.mul(sd.nn().sigmoid(gate)).mul(up);
+    }
+
+    // ------------------------------------------------------------------------------------------------ linear
+
+    /**
+     * HF {@code nn.Linear} without bias: x {@code [M,in]} times w^T, w {@code [out,in]}; {@code [M,out]}.
+     * Differentiable in x and w. The fused op is one native product forward and two backward; ND4J's mmul on these
+     * shapes (in = 128..352, M in the thousands) ran at 10-40 GFLOP/s on a 2-core machine (OpenBLAS's threads and
+     * libgomp's spinning team contend, and each call computes into a temporary that is assigned), the native product
+     * at 100-200.
+     */
+    public static SDVariable linear(SameDiff sd, SDVariable x, SDVariable w) {
+        return enabled() ? fusedLinear(sd, x, w) : decomposedLinear(sd, x, w);
+    }
+
+    /** {@link #linear} as the fused native op (needs the native library). */
+    public static SDVariable fusedLinear(SameDiff sd, SDVariable x, SDVariable w) {
+        PrefixShareOps.init();
+        NativeLibrary.require();
+        return new FusedLinear(sd, x, w).outputVariable();
+    }
+
+    /** {@link #linear} as ND4J's matmul (the oracle and fallback; x must be rank 2). */
+    public static SDVariable decomposedLinear(SameDiff sd, SDVariable x, SDVariable w) {
+        PrefixShareOps.init();
+        return sd.mmul(x, w, false, true, false);
     }
 }

@@ -73,4 +73,11 @@ public final class NativeKernels {
     /** SwiGLU backward: dgate and dup from gate, up and dy. */
     public static native void swiGluBackward(int dtype, long gate, long up, long dy, long dgate, long dup, long rows,
                                              long cols, int numThreads);
+
+    /**
+     * Matrix product {@code c[m,n] (+)= sum_k A(i,k) B(k,j)} with {@code A(i,k) = a[i*aRs + k*aCs]},
+     * {@code B(k,j) = b[k*bRs + j*bCs]} (element strides: transposes are free) and c rows {@code ldc} apart.
+     */
+    public static native void gemm(int dtype, long m, long n, long k, long a, long aRs, long aCs, long b, long bRs,
+                                   long bCs, long c, long ldc, boolean accumulate, int numThreads);
 }

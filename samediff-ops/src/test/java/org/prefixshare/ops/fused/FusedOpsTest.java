@@ -31,9 +31,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The fused RMSNorm, RoPE and SwiGLU ops against their decomposed SameDiff formulation (outputs and every input
- * gradient, float64 to 1e-12 and float32 to 1e-5 relative to the max magnitude), GradCheckUtil through each fused op
- * in float64, a save/load round trip of a graph with all three, the fallback switch, and the error messages.
+ * The fused RMSNorm, RoPE, SwiGLU and linear ops against their decomposed SameDiff formulation (outputs and every
+ * input gradient, float64 to 1e-12 and float32 to 1e-5 relative to the max magnitude), GradCheckUtil through each
+ * fused op in float64, a save/load round trip of a graph with all four, the fallback switch, and the error messages.
  */
 class FusedOpsTest {
 
@@ -221,6 +221,29 @@ class FusedOpsTest {
         }
     }
 
+    // ------------------------------------------------------------------------------------------------ linear
+
+    /**
+     * (rows, in, out): tails of the 6-row micro-tile and of the 16-column panel, a depth past one 256 block. (1 x 1
+     * shapes are left to ps_gemm_test: ND4J's matmul_bp, the oracle here, fails on them.)
+     */
+    private static final long[][] LINEAR_SHAPES = {{2, 3, 5}, {7, 5, 19}, {33, 64, 16}, {130, 300, 33}, {600, 128, 352}};
+
+    @Test
+    void linearEqualsDecomposedInFloat64AndFloat32() {
+        Nd4j.getRandom().setSeed(8);
+        for (DataType dt : new DataType[]{DataType.DOUBLE, DataType.FLOAT}) {
+            for (long[] s : LINEAR_SHAPES) {
+                Map<String, INDArray> vars = new LinkedHashMap<>();
+                vars.put("x", uniform(dt, -1, 1, s[0], s[1]));
+                vars.put("w", uniform(dt, -1, 1, s[2], s[1]));
+                compare("linear " + Arrays.toString(s), dt, vars, Map.of(),
+                        (sd, v) -> FusedOps.fusedLinear(sd, v.get("x"), v.get("w")),
+                        (sd, v) -> FusedOps.decomposedLinear(sd, v.get("x"), v.get("w")), new long[]{s[0], s[2]});
+            }
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------ grad checks
 
     private static boolean gradCheck(SameDiff sd) {
@@ -267,10 +290,19 @@ class FusedOpsTest {
         assertTrue(gradCheck(lossOf(sd, FusedOps.fusedSwiGlu(sd, gate, up), 7, 9)), "GradCheckUtil swiglu");
     }
 
+    @Test
+    void gradCheckPassesThroughFusedLinear() {
+        Nd4j.getRandom().setSeed(9);
+        SameDiff sd = SameDiff.create();
+        SDVariable x = sd.var("x", Nd4j.randn(DataType.DOUBLE, 7, 11));
+        SDVariable w = sd.var("w", Nd4j.randn(DataType.DOUBLE, 18, 11));
+        assertTrue(gradCheck(lossOf(sd, FusedOps.fusedLinear(sd, x, w), 7, 18)), "GradCheckUtil linear");
+    }
+
     // ------------------------------------------------------------------------------------------------ save / load
 
     @Test
-    void graphWithTheThreeOpsSavesAndLoads(@TempDir File dir) throws Exception {
+    void graphWithTheFourOpsSavesAndLoads(@TempDir File dir) throws Exception {
         Nd4j.getRandom().setSeed(7);
         int m = 9;
         int heads = 2;
@@ -282,11 +314,11 @@ class FusedOpsTest {
         SDVariable cos = sd.placeHolder("cos", DataType.FLOAT, -1, d);
         SDVariable sin = sd.placeHolder("sin", DataType.FLOAT, -1, d);
         SDVariable norm = sd.var("norm", Nd4j.rand(DataType.FLOAT, hidden).addi(0.5f));
-        SDVariable wg = sd.var("wg", Nd4j.randn(DataType.FLOAT, hidden, 24).muli(0.2f));
-        SDVariable wu = sd.var("wu", Nd4j.randn(DataType.FLOAT, hidden, 24).muli(0.2f));
+        SDVariable wg = sd.var("wg", Nd4j.randn(DataType.FLOAT, 24, hidden).muli(0.2f));
+        SDVariable wu = sd.var("wu", Nd4j.randn(DataType.FLOAT, 24, hidden).muli(0.2f));
         SDVariable n = FusedOps.fusedRmsNorm(sd, x, norm, 1e-6);
         SDVariable r = FusedOps.fusedRope(sd, n, cos, sin);
-        SDVariable act = FusedOps.fusedSwiGlu(sd, sd.mmul(r, wg), sd.mmul(r, wu));
+        SDVariable act = FusedOps.fusedSwiGlu(sd, FusedOps.fusedLinear(sd, r, wg), FusedOps.fusedLinear(sd, r, wu));
         act.rename("act");
         SDVariable loss = act.mul(act).mean("loss");
         loss.markAsLoss();
@@ -305,7 +337,8 @@ class FusedOpsTest {
         for (DifferentialFunction f : loaded.ops()) {
             ops.add(f.opName());
         }
-        assertTrue(ops.containsAll(List.of(FusedRmsNorm.OP_NAME, FusedRope.OP_NAME, FusedSwiGlu.OP_NAME)), ops.toString());
+        assertTrue(ops.containsAll(List.of(FusedRmsNorm.OP_NAME, FusedRope.OP_NAME, FusedSwiGlu.OP_NAME,
+                FusedLinear.OP_NAME)), ops.toString());
         assertEquals(before, loaded.output(feed, "act").get("act"), "loaded graph gives the same output");
         Map<String, INDArray> gradsAfter = loaded.calculateGradients(feed, "norm", "wg", "wu");
         for (String k : gradsBefore.keySet()) {
@@ -318,13 +351,13 @@ class FusedOpsTest {
     @Test
     void facadeBuildsFusedOpsByDefaultAndDecomposedWhenDisabled() {
         assertTrue(FusedOps.enabled());
-        assertTrue(opNames(this::threeOps).containsAll(List.of(FusedRmsNorm.OP_NAME, FusedRope.OP_NAME,
-                FusedSwiGlu.OP_NAME)));
+        assertTrue(opNames(this::fourOps).containsAll(List.of(FusedRmsNorm.OP_NAME, FusedRope.OP_NAME,
+                FusedSwiGlu.OP_NAME, FusedLinear.OP_NAME)));
         String old = System.getProperty(FusedOps.PROPERTY);
         System.setProperty(FusedOps.PROPERTY, "false");
         try {
             assertFalse(FusedOps.enabled());
-            List<String> names = opNames(this::threeOps);
+            List<String> names = opNames(this::fourOps);
             assertTrue(names.stream().noneMatch(s -> s.startsWith("prefixshare_")), names.toString());
         } finally {
             if (old == null) {
@@ -335,12 +368,12 @@ class FusedOpsTest {
         }
     }
 
-    private void threeOps(SameDiff sd) {
+    private void fourOps(SameDiff sd) {
         INDArray[] t = ropeTables(3, 8, DataType.FLOAT);
         SDVariable x = sd.var("x", Nd4j.randn(DataType.FLOAT, 3, 16));
         SDVariable n = FusedOps.rmsNorm(sd, x, sd.var("w", Nd4j.ones(DataType.FLOAT, 16)), 1e-6);
         SDVariable r = FusedOps.rope(sd, n, sd.constant(t[0]), sd.constant(t[1]));
-        FusedOps.swiGlu(sd, r, x);
+        FusedOps.linear(sd, FusedOps.swiGlu(sd, r, x), sd.var("proj", Nd4j.ones(DataType.FLOAT, 4, 16)));
     }
 
     private static List<String> opNames(java.util.function.Consumer<SameDiff> build) {
@@ -375,6 +408,12 @@ class FusedOpsTest {
         SDVariable y3 = FusedOps.fusedSwiGlu(sd3, g, sd3.var("u", Nd4j.randn(DataType.FLOAT, 4, 23)));
         e = assertThrows(RuntimeException.class, () -> sd3.output(Collections.emptyMap(), y3.name()));
         assertTrue(messages(e).contains("prefixshare_swiglu") && messages(e).contains("[4, 23]"), messages(e));
+
+        SameDiff sd4 = SameDiff.create();
+        SDVariable x4 = sd4.var("x", Nd4j.randn(DataType.FLOAT, 4, 24));
+        SDVariable y4 = FusedOps.fusedLinear(sd4, x4, sd4.var("w", Nd4j.randn(DataType.FLOAT, 8, 23)));
+        e = assertThrows(RuntimeException.class, () -> sd4.output(Collections.emptyMap(), y4.name()));
+        assertTrue(messages(e).contains("prefixshare_linear") && messages(e).contains("[8, 23]"), messages(e));
     }
 
     private static String messages(Throwable t) {

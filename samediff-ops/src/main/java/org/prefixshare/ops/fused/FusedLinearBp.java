@@ -1,0 +1,53 @@
+package org.prefixshare.ops.fused;
+
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.LongShapeDescriptor;
+import org.prefixshare.ops.exec.JavaCustomOp;
+
+import java.util.List;
+
+/**
+ * Backward op of {@link FusedLinear}: (x, w, dy) to {@code dx = dy w} and {@code dw = dy^T x} (over all rows of x),
+ * two native matrix products. Not differentiable itself.
+ */
+public class FusedLinearBp extends JavaCustomOp {
+
+    public static final String OP_NAME = "prefixshare_linear_bp";
+
+    /** For ND4J's reflection (graph loading). */
+    public FusedLinearBp() {
+    }
+
+    public FusedLinearBp(SameDiff sd, SDVariable x, SDVariable w, SDVariable dy) {
+        super(sd, new SDVariable[]{x, w, dy});
+    }
+
+    @Override
+    public String opName() {
+        return OP_NAME;
+    }
+
+    @Override
+    protected int outputCount() {
+        return 2;
+    }
+
+    @Override
+    public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
+        FusedKernels.linearOutputShape(OP_NAME, in.get(0), in.get(1));
+        return List.of(LongShapeDescriptor.fromShape(in.get(0).shape(), in.get(0).dataType()),
+                LongShapeDescriptor.fromShape(in.get(1).shape(), in.get(0).dataType()));
+    }
+
+    @Override
+    public void execute(List<INDArray> in, List<INDArray> out) {
+        FusedKernels.linearBackward(OP_NAME, in.get(0), in.get(1), in.get(2), out.get(0), out.get(1));
+    }
+
+    @Override
+    public List<SDVariable> doDiff(List<SDVariable> grads) {
+        throw new UnsupportedOperationException("second derivatives of " + FusedLinear.OP_NAME + " are not supported");
+    }
+}
