@@ -193,7 +193,8 @@ int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, 
     if (dtype != PS_FLOAT32 && dtype != PS_FLOAT64)
         return fail(PS_ERR_INVALID_ARGUMENT, w + "dtype must be 0 (float32) or 1 (float64), got " + str(dtype));
     if (m < 0 || n < 0 || k < 0)
-        return fail(PS_ERR_INVALID_ARGUMENT, w + "sizes must be >= 0, got m=" + str(m) + " n=" + str(n) + " k=" + str(k));
+        return fail(PS_ERR_INVALID_ARGUMENT,
+                    w + "sizes must be >= 0, got m=" + str(m) + " n=" + str(n) + " k=" + str(k));
     if (m == 0 || n == 0) return PS_OK;
     if (!c || (k > 0 && (!a || !b))) return fail(PS_ERR_INVALID_ARGUMENT, w + "null array pointer");
     if (ldc < n) return fail(PS_ERR_INVALID_ARGUMENT, w + "ldc (" + str(ldc) + ") must be >= n (" + str(n) + ")");

@@ -108,12 +108,14 @@ int run_perf() {
             return t[4];
         };
         const double flops = 2.0 * M * K * N;
-        const double tf = time([&] { ps_gemm_cpu(PS_FLOAT32, M, N, K, x.data(), K, 1, w.data(), N, 1, y.data(), N, 0, 0); });
-        const double tx = time([&] { ps_gemm_cpu(PS_FLOAT32, M, K, N, y.data(), N, 1, w.data(), 1, N, dx.data(), K, 0, 0); });
-        const double tw = time([&] { ps_gemm_cpu(PS_FLOAT32, K, N, M, x.data(), 1, K, y.data(), N, 1, dw.data(), N, 0, 0); });
-        std::printf("M=%lld K=%3lld N=%3lld: y=xW %6.2f ms %6.1f GFLOP/s | dx=dyW^T %6.2f ms %6.1f | dW=x^Tdy %6.2f ms %6.1f\n",
-                    (long long)M, (long long)K, (long long)N, tf * 1e3, flops / tf * 1e-9, tx * 1e3, flops / tx * 1e-9,
-                    tw * 1e3, flops / tw * 1e-9);
+        // w is [K,N] here; dx = dy w^T reads it transposed (strides 1, N), dW = x^T dy reads x transposed.
+        const float *xp = x.data(), *wp = w.data(), *yp = y.data();
+        const double tf = time([&] { ps_gemm_cpu(PS_FLOAT32, M, N, K, xp, K, 1, wp, N, 1, y.data(), N, 0, 0); });
+        const double tx = time([&] { ps_gemm_cpu(PS_FLOAT32, M, K, N, yp, N, 1, wp, 1, N, dx.data(), K, 0, 0); });
+        const double tw = time([&] { ps_gemm_cpu(PS_FLOAT32, K, N, M, xp, 1, K, yp, N, 1, dw.data(), N, 0, 0); });
+        std::printf("M=%lld K=%3lld N=%3lld: y=xW %6.2f ms %6.1f GFLOP/s | dx=dyW^T %6.2f ms %6.1f | "
+                    "dW=x^Tdy %6.2f ms %6.1f\n", (long long)M, (long long)K, (long long)N, tf * 1e3, flops / tf * 1e-9,
+                    tx * 1e3, flops / tx * 1e-9, tw * 1e3, flops / tw * 1e-9);
     }
     return 0;
 }

@@ -7,7 +7,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.segment.UnsortedSegmentSum;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.linalg.factory.Nd4j;
-import org.prefixshare.ops.exec.JavaCustomOp;
+import org.prefixshare.ops.exec.JavaBackwardOp;
 
 import java.util.List;
 
@@ -15,7 +15,7 @@ import java.util.List;
  * Backward of {@link GatherRows}: (table, index, dOut) to {@code dTable[m] = sum over n with index[n] = m of
  * dOut[n]} (a scatter-add, run as ND4J's native {@code unsorted_segment_sum}). Not differentiable itself.
  */
-public class GatherRowsBp extends JavaCustomOp {
+public class GatherRowsBp extends JavaBackwardOp {
 
     public static final String OP_NAME = "prefixshare_gather_rows_bp";
 
@@ -59,7 +59,7 @@ public class GatherRowsBp extends JavaCustomOp {
     }
 
     @Override
-    public List<SDVariable> doDiff(List<SDVariable> grads) {
-        throw new UnsupportedOperationException("second derivatives of " + GatherRows.OP_NAME + " are not supported");
+    protected String forwardName() {
+        return GatherRows.OP_NAME;
     }
 }

@@ -19,9 +19,10 @@ package org.prefixshare.bench.training;
  * @param first_loss        loss of the first step (a sanity figure: finite, near ln 2)
  * @param last_loss         loss of the last step
  */
-public record ModeResult(String mode, double samples_per_s, double samples_per_s_total, double step_ms, double step_ms_min, int steps,
-                         int examples_per_step, double offheap_peak_mb, double rss_peak_mb, double vm_hwm_mb,
-                         boolean isolated, double first_loss, double last_loss) {
+public record ModeResult(String mode, double samples_per_s, double samples_per_s_total, double step_ms,
+                         double step_ms_min, int steps, int examples_per_step, double offheap_peak_mb,
+                         double rss_peak_mb, double vm_hwm_mb, boolean isolated, double first_loss,
+                         double last_loss) {
 
     /**
      * The peak memory of the JSON: the process's lifetime peak RSS when the mode had a JVM of its own, else the
@@ -33,7 +34,7 @@ public record ModeResult(String mode, double samples_per_s, double samples_per_s
 
     /** The same figures marked as measured in a process of their own. */
     public ModeResult isolatedRun() {
-        return new ModeResult(mode, samples_per_s, samples_per_s_total, step_ms, step_ms_min, steps, examples_per_step, offheap_peak_mb,
-                rss_peak_mb, vm_hwm_mb, true, first_loss, last_loss);
+        return new ModeResult(mode, samples_per_s, samples_per_s_total, step_ms, step_ms_min, steps,
+                examples_per_step, offheap_peak_mb, rss_peak_mb, vm_hwm_mb, true, first_loss, last_loss);
     }
 }

@@ -6,7 +6,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.prefixshare.ops.backend.AttentionDims;
 import org.prefixshare.ops.backend.NativeCpuAttention;
-import org.prefixshare.ops.exec.JavaCustomOp;
+import org.prefixshare.ops.exec.JavaBackwardOp;
 
 import java.util.Arrays;
 import java.util.List;
@@ -15,7 +15,7 @@ import java.util.List;
  * Backward op of {@link PrefixShareAttention}: (q, k, v, node, subtreeEnd, out, lse, dOut) to (dq, dk, dv),
  * recomputing the probabilities from lse (FlashAttention style). Not differentiable itself.
  */
-public class PrefixShareAttentionBp extends JavaCustomOp {
+public class PrefixShareAttentionBp extends JavaBackwardOp {
 
     public static final String OP_NAME = "prefixshare_attention_bp";
 
@@ -55,7 +55,7 @@ public class PrefixShareAttentionBp extends JavaCustomOp {
     }
 
     @Override
-    public List<SDVariable> doDiff(List<SDVariable> grads) {
-        throw new UnsupportedOperationException("second derivatives of prefix-shared attention are not supported");
+    protected String forwardName() {
+        return "prefix-shared attention";
     }
 }

@@ -4,7 +4,7 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
-import org.prefixshare.ops.exec.JavaCustomOp;
+import org.prefixshare.ops.exec.JavaBackwardOp;
 
 import java.util.List;
 
@@ -12,7 +12,7 @@ import java.util.List;
  * Backward op of {@link FusedLinear}: (x, w, dy) to {@code dx = dy w} and {@code dw = dy^T x} (over all rows of x),
  * two native matrix products. Not differentiable itself.
  */
-public class FusedLinearBp extends JavaCustomOp {
+public class FusedLinearBp extends JavaBackwardOp {
 
     public static final String OP_NAME = "prefixshare_linear_bp";
 
@@ -47,7 +47,7 @@ public class FusedLinearBp extends JavaCustomOp {
     }
 
     @Override
-    public List<SDVariable> doDiff(List<SDVariable> grads) {
-        throw new UnsupportedOperationException("second derivatives of " + FusedLinear.OP_NAME + " are not supported");
+    protected String forwardName() {
+        return FusedLinear.OP_NAME;
     }
 }

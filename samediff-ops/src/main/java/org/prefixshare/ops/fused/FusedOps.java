@@ -40,10 +40,10 @@ public final class FusedOps {
     }
 
     /**
-     * Whether {@link #rmsNorm}, {@link #rope}, {@link #swiGlu} and {@link #linear} build the fused native ops now: {@code true} unless
-     * {@code -Dprefixshare.fused=false}, the native library is not loaded, or ND4J runs on the CUDA backend (the
-     * kernels are CPU kernels; on a GPU the decomposed ops stay on the device). The first time the answer is false
-     * the reason is logged at INFO.
+     * Whether {@link #rmsNorm}, {@link #rope}, {@link #swiGlu} and {@link #linear} build the fused native ops now:
+     * {@code true} unless {@code -Dprefixshare.fused=false}, the native library is not loaded, or ND4J runs on the
+     * CUDA backend (the kernels are CPU kernels; on a GPU the decomposed ops stay on the device). The first time the
+     * answer is false the reason is logged at INFO.
      */
     public static boolean enabled() {
         String why = null;

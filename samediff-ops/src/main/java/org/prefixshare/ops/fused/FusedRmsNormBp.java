@@ -4,7 +4,7 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
-import org.prefixshare.ops.exec.JavaCustomOp;
+import org.prefixshare.ops.exec.JavaBackwardOp;
 
 import java.util.List;
 
@@ -12,7 +12,7 @@ import java.util.List;
  * Backward op of {@link FusedRmsNorm}: (x, w, dy) to (dx shaped like x, dw shaped like w), with
  * {@code dx = r (w dy) - x r^3 mean(w dy x)} and {@code dw = sum over rows of dy x r}. Not differentiable itself.
  */
-public class FusedRmsNormBp extends JavaCustomOp {
+public class FusedRmsNormBp extends JavaBackwardOp {
 
     public static final String OP_NAME = "prefixshare_rms_norm_bp";
 
@@ -47,7 +47,7 @@ public class FusedRmsNormBp extends JavaCustomOp {
     }
 
     @Override
-    public List<SDVariable> doDiff(List<SDVariable> grads) {
-        throw new UnsupportedOperationException("second derivatives of " + FusedRmsNorm.OP_NAME + " are not supported");
+    protected String forwardName() {
+        return FusedRmsNorm.OP_NAME;
     }
 }

@@ -4,7 +4,7 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
-import org.prefixshare.ops.exec.JavaCustomOp;
+import org.prefixshare.ops.exec.JavaBackwardOp;
 
 import java.util.List;
 
@@ -13,7 +13,7 @@ import java.util.List;
  * ({@code dx[i] = dy[i] cos[i] + dy[i+D/2] sin[i+D/2]} for {@code i < D/2},
  * {@code dx[i] = dy[i] cos[i] - dy[i-D/2] sin[i-D/2]} otherwise). Not differentiable itself.
  */
-public class FusedRopeBp extends JavaCustomOp {
+public class FusedRopeBp extends JavaBackwardOp {
 
     public static final String OP_NAME = "prefixshare_rope_bp";
 
@@ -47,7 +47,7 @@ public class FusedRopeBp extends JavaCustomOp {
     }
 
     @Override
-    public List<SDVariable> doDiff(List<SDVariable> grads) {
-        throw new UnsupportedOperationException("second derivatives of " + FusedRope.OP_NAME + " are not supported");
+    protected String forwardName() {
+        return FusedRope.OP_NAME;
     }
 }

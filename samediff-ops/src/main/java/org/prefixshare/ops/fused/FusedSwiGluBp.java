@@ -4,7 +4,7 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
-import org.prefixshare.ops.exec.JavaCustomOp;
+import org.prefixshare.ops.exec.JavaBackwardOp;
 
 import java.util.List;
 
@@ -12,7 +12,7 @@ import java.util.List;
  * Backward op of {@link FusedSwiGlu}: (gate, up, dy) to (dgate, dup) with {@code s = sigmoid(gate)},
  * {@code dgate = dy up s (1 + gate (1 - s))}, {@code dup = dy gate s}. Not differentiable itself.
  */
-public class FusedSwiGluBp extends JavaCustomOp {
+public class FusedSwiGluBp extends JavaBackwardOp {
 
     public static final String OP_NAME = "prefixshare_swiglu_bp";
 
@@ -49,7 +49,7 @@ public class FusedSwiGluBp extends JavaCustomOp {
     }
 
     @Override
-    public List<SDVariable> doDiff(List<SDVariable> grads) {
-        throw new UnsupportedOperationException("second derivatives of " + FusedSwiGlu.OP_NAME + " are not supported");
+    protected String forwardName() {
+        return FusedSwiGlu.OP_NAME;
     }
 }
