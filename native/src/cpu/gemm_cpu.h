@@ -1,6 +1,6 @@
 // Dense matrix product of the decoder's linear layers (forward y = x W, backward dx = dy W^T and dW = x^T dy) on the
 // attention kernels' register-blocked micro-kernel. ND4J's mmul on the decoder's shapes (K = 128..352, M in the
-// thousands) runs at 10-40 GFLOP/s on a 2-core machine: OpenBLAS's thread pool and libgomp's spinning team contend for
+// thousands) runs at 8-40 GFLOP/s on a 2-core machine: OpenBLAS's thread pool and libgomp's spinning team contend for
 // the cores and every call computes into a temporary that is then assigned. This one runs on the OpenMP team only and
 // writes its output in place.
 #ifndef PREFIXSHARE_CPU_GEMM_CPU_H

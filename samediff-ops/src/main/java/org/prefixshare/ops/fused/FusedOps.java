@@ -152,7 +152,7 @@ public final class FusedOps {
     /**
      * HF {@code nn.Linear} without bias: x {@code [M,in]} times w^T, w {@code [out,in]}; {@code [M,out]}.
      * Differentiable in x and w. The fused op is one native product forward and two backward; ND4J's mmul on these
-     * shapes (in = 128..352, M in the thousands) ran at 10-40 GFLOP/s on a 2-core machine (OpenBLAS's threads and
+     * shapes (in = 128..352, M in the thousands) ran at 8-40 GFLOP/s on a 2-core machine (OpenBLAS's threads and
      * libgomp's spinning team contend, and each call computes into a temporary that is assigned), the native product
      * at 100-200.
      */
