@@ -185,6 +185,17 @@ int ps_swiglu_bwd_cpu(ps_dtype dtype, const void* gate, const void* up, const vo
     return run_kernel(who, [&] { ps::cpu::swiglu_bwd(dtype, gate, up, dy, dgate, dup, rows, cols, num_threads); });
 }
 
+int ps_adam_cpu(ps_dtype dtype, int64_t n, void* param, void* grad, void* m, void* v, double lr, double beta1,
+                double beta2, double eps, int32_t iteration, double decay, int32_t num_threads) {
+    static const char* who = "ps_adam_cpu";
+    const int rc = check_rows(who, dtype, n, 1, {param, grad, m, v});
+    if (rc != PS_OK || n == 0) return rc;
+    if (iteration < 0) return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": iteration must be >= 0");
+    return run_kernel(who, [&] {
+        ps::cpu::adam_update(dtype, n, param, grad, m, v, lr, beta1, beta2, eps, iteration, decay, num_threads);
+    });
+}
+
 int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs, int64_t a_cs,
                 const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
                 int32_t num_threads) {

@@ -64,6 +64,14 @@ int ps_swiglu_bwd_cpu(ps_dtype dtype, const void* gate, const void* up, const vo
                       int64_t rows, int64_t cols, int32_t num_threads);
 
 /**
+ * One Adam step in place, as ND4J's adam_updater (m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
+ * u = m lr sqrt(1 - b2^(t+1)) / (1 - b1^(t+1)) / (sqrt(v) + eps), t = iteration), then
+ * param = param * decay - u (decay = 1 - lr wd for AdamW, 1 for none); grad is overwritten with u. All arrays [n].
+ */
+int ps_adam_cpu(ps_dtype dtype, int64_t n, void* param, void* grad, void* m, void* v, double lr, double beta1,
+                double beta2, double eps, int32_t iteration, double decay, int32_t num_threads);
+
+/**
  * Matrix product of the linear layers: c[m,n] = sum_k A(i,k) B(k,j) (accumulate != 0: added to c), with A(i,k) at
  * a[i*a_rs + k*a_cs] and B(k,j) at b[k*b_rs + j*b_cs] (strides in elements, so transposes are free); c rows ldc
  * apart, contiguous, not overlapping a or b. m, n or k may be 0 (k = 0 gives zeros).

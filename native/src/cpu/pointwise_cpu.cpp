@@ -326,6 +326,44 @@ void rope_bwd(ps_dtype dt, const void* dy, const void* cos, const void* sin, voi
     });
 }
 
+namespace {
+
+/**
+ * libnd4j's adam_updater to the letter (the same expressions in T, so float results match ND4J's bit for bit where
+ * the compiler keeps the order): m = b1 m + g (1 - b1), v = b2 v + g g (1 - b2), u = m a / (sqrt(v) + eps) with
+ * a = lr sqrt(1 - b2^(t+1)) / (1 - b1^(t+1)) (eps when that is 0 or not finite); then p = p * decay - u, and g = u.
+ */
+template <class T>
+__attribute__((optimize("fp-contract=off")))  // no fused multiply-adds: ND4J rounds each product and sum
+void adam_range(T* p, T* g, T* m, T* v, T lr, T b1, T b2, T eps, int32_t iteration, T decay, int64_t b, int64_t e) {
+    const T b1t = std::pow(b1, T(iteration + 1)), b2t = std::pow(b2, T(iteration + 1));
+    T a = lr * std::sqrt(T(1) - b2t) / (T(1) - b1t);
+    if (!std::isfinite(a) || a == T(0)) a = eps;
+    for (int64_t i = b; i < e; ++i) {
+        const T mi = b1 * m[i] + g[i] * (T(1) - b1);
+        const T vi = b2 * v[i] + g[i] * g[i] * (T(1) - b2);
+        const T u = (mi * a) / (std::sqrt(vi) + eps);
+        m[i] = mi;
+        v[i] = vi;
+        g[i] = u;
+        p[i] = (decay == T(1) ? p[i] : p[i] * decay) - u;
+    }
+}
+
+}  // namespace
+
+void adam_update(ps_dtype dt, int64_t n, void* param, void* grad, void* m, void* v, double lr, double beta1,
+                 double beta2, double eps, int32_t iteration, double decay, int32_t num_threads) {
+    for_row_blocks(n, team_size(n, 1, num_threads), [&](int64_t b, int64_t e, int) {
+        if (dt == PS_FLOAT32)
+            adam_range(mp<float>(param), mp<float>(grad), mp<float>(m), mp<float>(v), (float)lr, (float)beta1,
+                       (float)beta2, (float)eps, iteration, (float)decay, b, e);
+        else
+            adam_range(mp<double>(param), mp<double>(grad), mp<double>(m), mp<double>(v), lr, beta1, beta2, eps,
+                       iteration, decay, b, e);
+    });
+}
+
 void swiglu_fwd(ps_dtype dt, const void* gate, const void* up, void* y, int64_t rows, int64_t cols,
                 int32_t num_threads) {
     for_row_blocks(rows, team_size(rows, cols, num_threads), [&](int64_t r0, int64_t r1, int) {

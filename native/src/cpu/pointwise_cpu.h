@@ -37,6 +37,13 @@ void swiglu_fwd(ps_dtype dt, const void* gate, const void* up, void* y, int64_t 
 void swiglu_bwd(ps_dtype dt, const void* gate, const void* up, const void* dy, void* dgate, void* dup,
                 int64_t rows, int64_t cols, int32_t num_threads);
 
+/**
+ * One Adam step in place (ND4J's adam_updater semantics, then decoupled weight decay as a factor on the parameter):
+ * m, v updated, grad overwritten with the update u, param = param * decay - u. All arrays [n].
+ */
+void adam_update(ps_dtype dt, int64_t n, void* param, void* grad, void* m, void* v, double lr, double beta1,
+                 double beta2, double eps, int32_t iteration, double decay, int32_t num_threads);
+
 }  // namespace cpu
 }  // namespace ps
 

@@ -99,6 +99,14 @@ JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_swiGluB
         throw_iae(env, ps_last_error());
 }
 
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_adam(
+    JNIEnv* env, jclass, jint dtype, jlong n, jlong param, jlong grad, jlong m, jlong v, jdouble lr, jdouble beta1,
+    jdouble beta2, jdouble eps, jint iteration, jdouble decay, jint num_threads) {
+    if (ps_adam_cpu(dtype_of(dtype), n, mptr(param), mptr(grad), mptr(m), mptr(v), lr, beta1, beta2, eps, iteration,
+                    decay, num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
 JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_gemm(
     JNIEnv* env, jclass, jint dtype, jlong m, jlong n, jlong k, jlong a, jlong a_rs, jlong a_cs, jlong b, jlong b_rs,
     jlong b_cs, jlong c, jlong ldc, jboolean accumulate, jint num_threads) {

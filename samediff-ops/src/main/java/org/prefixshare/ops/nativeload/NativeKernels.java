@@ -75,6 +75,13 @@ public final class NativeKernels {
                                              long cols, int numThreads);
 
     /**
+     * One Adam step in place on dense arrays of n elements (ND4J's adam_updater, then
+     * {@code param = param * decay - update}); grad is overwritten with the update.
+     */
+    public static native void adam(int dtype, long n, long param, long grad, long m, long v, double lr, double beta1,
+                                   double beta2, double eps, int iteration, double decay, int numThreads);
+
+    /**
      * Matrix product {@code c[m,n] (+)= sum_k A(i,k) B(k,j)} with {@code A(i,k) = a[i*aRs + k*aCs]},
      * {@code B(k,j) = b[k*bRs + j*bCs]} (element strides: transposes are free) and c rows {@code ldc} apart.
      */
