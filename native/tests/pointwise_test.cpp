@@ -1,5 +1,5 @@
-// Tests of the fused row-wise kernels (RMSNorm, rotate-half RoPE, SwiGLU; forward and backward) through the public C
-// API, against straightforward scalar float64 loops of the textbook formulas. Shapes include odd row counts, widths
+// Tests of the fused row-wise kernels (RMSNorm, rotate-half RoPE, SwiGLU, forward and backward; the Adam step)
+// through the public C API, against straightforward scalar float64 loops of the textbook formulas. Shapes include odd row counts, widths
 // that are not a multiple of the vector width, calls above the parallel threshold with 1, 3 and the default number
 // of threads, and gates far outside sigmoid's range (no NaN). `ps_pointwise_test` is registered with ctest.
 #include <algorithm>
@@ -194,6 +194,46 @@ template <class T> void swiglu_extremes() {
            rc, {worst});
 }
 
+// ---- Adam --------------------------------------------------------------------------------------------------------
+
+/**
+ * Three steps of ps_adam_cpu against the textbook bias-corrected Adam in float64 (ND4J's form: the correction folded
+ * into the step size, eps outside it), with decoupled decay; parameter, m, v and the returned update.
+ */
+template <class T> void adam_case(std::mt19937_64& rng, int64_t n, int threads) {
+    const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8, decay = 1 - lr * 0.1;
+    Vec p = random_vec(rng, n, -1, 1), m(n, 0.0), v(n, 0.0);
+    round_to<T>(p);
+    std::vector<T> tp = typed<T>(p), tm(n, T(0)), tv(n, T(0)), tg(n);
+    int rc = PS_OK;
+    std::vector<double> e = {0, 0, 0, 0};
+    Vec u(n);
+    for (int t = 0; t < 3 && rc == PS_OK; ++t) {
+        Vec g = random_vec(rng, n, -1, 1);
+        round_to<T>(g);
+        for (int64_t i = 0; i < n; ++i) tg[i] = (T)g[i];
+        // The hyper-parameters as the kernel holds them in T (1 - 0.999f is 4e-5 off 0.001: that is not rounding
+        // error of the kernel, so the reference starts from the same constants).
+        const double b1t = (T)b1, b2t = (T)b2, c1 = (T)((T)1 - (T)b1), c2 = (T)((T)1 - (T)b2);
+        const double a = lr * std::sqrt(1 - std::pow(b2t, t + 1)) / (1 - std::pow(b1t, t + 1));
+        for (int64_t i = 0; i < n; ++i) {
+            m[i] = b1t * m[i] + c1 * g[i];
+            v[i] = b2t * v[i] + c2 * g[i] * g[i];
+            u[i] = a * m[i] / (std::sqrt(v[i]) + eps);
+            p[i] = p[i] * decay - u[i];
+        }
+        rc = ps_adam_cpu(dtype_of<T>(), n, tp.data(), tg.data(), tm.data(), tv.data(), lr, b1, b2, eps, t, decay,
+                         threads);
+        if (rc == PS_OK) e = {rel_err(tp, p), rel_err(tm, m), rel_err(tv, v), rel_err(tg, u)};
+    }
+    // float: three steps of float rounding in the state, and the step size computed in float as ND4J does (~3e-6)
+    const double t = sizeof(T) == 4 ? 1e-5 : 1e-13;
+    const bool ok = rc == PS_OK && e[0] <= t && e[1] <= t && e[2] <= t && e[3] <= t;
+    char what[160];
+    std::snprintf(what, sizeof what, "adam     %s n=%6lld thr=%d  param m v update", name<T>(), (long long)n, threads);
+    report(ok, what, rc, e);
+}
+
 // ---- argument validation ----------------------------------------------------------------------------------------
 
 void check_errors() {
@@ -204,6 +244,8 @@ void check_errors() {
     ok = ok && ps_swiglu_fwd_cpu(PS_FLOAT32, a, nullptr, c, 1, 8, 0) == PS_ERR_INVALID_ARGUMENT;
     ok = ok && ps_rms_norm_fwd_cpu(PS_FLOAT32, a, b, c, 1, 0, 1e-6, 0) == PS_ERR_INVALID_ARGUMENT;
     ok = ok && ps_rms_norm_fwd_cpu(PS_FLOAT32, a, b, c, 1, 8, NAN, 0) == PS_ERR_INVALID_ARGUMENT;
+    ok = ok && ps_adam_cpu(PS_FLOAT32, 8, a, b, c, d, 0.1, 0.9, 0.999, 1e-8, -1, 1, 0) == PS_ERR_INVALID_ARGUMENT;
+    ok = ok && ps_adam_cpu(PS_FLOAT32, 8, a, nullptr, c, d, 0.1, 0.9, 0.999, 1e-8, 0, 1, 0) == PS_ERR_INVALID_ARGUMENT;
     // zero rows: nothing to do, and the weight gradient is zero
     d[0] = 5;
     ok = ok && ps_rms_norm_bwd_cpu(PS_FLOAT32, nullptr, nullptr, nullptr, nullptr, d, 0, 8, 1e-6, 0) == PS_OK &&
@@ -248,6 +290,11 @@ int main() {
                 rope_case<double>(rng, M, h, D, t);
             }
         }
+    for (int64_t n : {(int64_t)1, (int64_t)1000, (int64_t)100003}) {
+        const int t = thr[c++ % 3];
+        adam_case<float>(rng, n, t);
+        adam_case<double>(rng, n, t);
+    }
     std::printf("%d/%d cases passed\n", g_cases - g_failures, g_cases);
     return g_failures == 0 ? 0 : 1;
 }
