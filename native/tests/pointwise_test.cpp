@@ -1,7 +1,8 @@
 // Tests of the fused row-wise kernels (RMSNorm, rotate-half RoPE, SwiGLU, forward and backward; the Adam step)
-// through the public C API, against straightforward scalar float64 loops of the textbook formulas. Shapes include odd row counts, widths
-// that are not a multiple of the vector width, calls above the parallel threshold with 1, 3 and the default number
-// of threads, and gates far outside sigmoid's range (no NaN). `ps_pointwise_test` is registered with ctest.
+// through the public C API, against straightforward scalar float64 loops of the textbook formulas. Shapes include
+// odd row counts, widths that are not a multiple of the vector width, calls above the parallel threshold with 1, 3
+// and the default number of threads, and gates far outside sigmoid's range (no NaN). `ps_pointwise_test` is
+// registered with ctest.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
