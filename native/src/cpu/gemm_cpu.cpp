@@ -3,8 +3,8 @@
 // B is packed once per call into column panels [panel][K][NR] (NR = two vectors, zero padded past N), shared by
 // all threads; then one task per (block of kMc rows, group of kPanels panels) walks K in blocks of kKc, so a panel's
 // depth block (kKc x NR, 16 KiB in float) stays in L1 while the task's rows stream over it, and the task's A block
-// stays in L2 across its panels. Rows past a multiple of 6 take a shorter micro-kernel; the last panel, when N is not
-// a multiple of NR, goes through a 6 x NR scratch tile so nothing is written past column N.
+// stays in L2 across its panels. Each panel product is kernel_traits.h's tile_gemm; the last panel, when N is not a
+// multiple of NR, goes through a kMc x NR scratch tile so nothing is written past column N.
 #include "cpu/gemm_cpu.h"
 
 #include <omp.h>
@@ -23,33 +23,21 @@ constexpr int64_t kPanels = 4;   // column panels per task
 /** Below this many multiply-adds a call runs on the calling thread (a team wake-up costs ~10-50 us). */
 constexpr int64_t kParallelMinFma = int64_t(1) << 18;
 
-/** The micro-kernel for mr (1..6) rows, runtime depth. */
+/** One panel: C[rows x NR] (+)= A[rows x k] B[k x NR] through tile_gemm (6-row micro-tiles, then the tail). */
 template <class T>
-inline void micro_rows(int mr, bool acc, int64_t k, const T* a, int64_t ars, int64_t acs, const T* b, int64_t ldb,
-                       T* c, int64_t ldc) {
-#define PS_MR_CASE(R)                                                             \
-    case R:                                                                       \
-        if (acc)                                                                  \
-            micro_kernel<T, R, 0, true>((int)k, a, ars, acs, b, ldb, c, ldc);     \
-        else                                                                      \
-            micro_kernel<T, R, 0, false>((int)k, a, ars, acs, b, ldb, c, ldc);    \
-        break;
-    switch (mr) {
-        PS_MR_CASE(1)
-        PS_MR_CASE(2)
-        PS_MR_CASE(3)
-        PS_MR_CASE(4)
-        PS_MR_CASE(5)
-        PS_MR_CASE(6)
-        default: break;
-    }
-#undef PS_MR_CASE
+inline void panel_product(bool acc, int64_t rows, int64_t k, const T* a, int64_t ars, int64_t acs, const T* b, T* c,
+                          int64_t ldc) {
+    constexpr int NR = 2 * Simd<T>::W;
+    if (acc)
+        tile_gemm<T, 0, true>((int)rows, NR, (int)k, a, ars, acs, b, NR, c, ldc);
+    else
+        tile_gemm<T, 0, false>((int)rows, NR, (int)k, a, ars, acs, b, NR, c, ldc);
 }
 
 template <class T>
 void gemm_t(int64_t M, int64_t N, int64_t K, const T* A, int64_t ars, int64_t acs, const T* B, int64_t brs,
             int64_t bcs, T* C, int64_t ldc, bool accumulate, int32_t num_threads) {
-    constexpr int W = Simd<T>::W, NR = 2 * W, MR = 6;
+    constexpr int NR = 2 * Simd<T>::W;
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {  // an empty sum
         if (!accumulate)
@@ -85,26 +73,24 @@ void gemm_t(int64_t M, int64_t N, int64_t K, const T* A, int64_t ars, int64_t ac
         for (int64_t task = 0; task < nmb * npg; ++task) {
             const int64_t i_begin = (task / npg) * kMc, i_end = std::min(M, i_begin + kMc);
             const int64_t p_begin = (task % npg) * kPanels, p_end = std::min(np, p_begin + kPanels);
-            alignas(64) T edge[MR * NR];
+            const int64_t rows = i_end - i_begin;
+            alignas(64) T edge[kMc * NR];
             for (int64_t k0 = 0; k0 < K; k0 += kKc) {
                 const int64_t kc = std::min(kKc, K - k0);
                 const bool acc = accumulate || k0 > 0;
+                const T* a = A + i_begin * ars + k0 * acs;
                 for (int64_t p = p_begin; p < p_end; ++p) {
                     const T* b = bp + (p * K + k0) * NR;
                     const int64_t n0 = p * NR, nn = std::min<int64_t>(NR, N - n0);
-                    for (int64_t i0 = i_begin; i0 < i_end; i0 += MR) {
-                        const int mr = (int)std::min<int64_t>(MR, i_end - i0);
-                        const T* a = A + i0 * ars + k0 * acs;
-                        T* c = C + i0 * ldc + n0;
-                        if (nn == NR) {
-                            micro_rows(mr, acc, kc, a, ars, acs, b, NR, c, ldc);
-                            continue;
-                        }
-                        for (int r = 0; r < mr; ++r)
-                            for (int64_t j = 0; j < NR; ++j) edge[r * NR + j] = acc && j < nn ? c[r * ldc + j] : T(0);
-                        micro_rows(mr, acc, kc, a, ars, acs, b, NR, edge, NR);
-                        for (int r = 0; r < mr; ++r) std::copy(edge + r * NR, edge + r * NR + nn, c + r * ldc);
+                    T* c = C + i_begin * ldc + n0;
+                    if (nn == NR) {
+                        panel_product(acc, rows, kc, a, ars, acs, b, c, ldc);
+                        continue;
                     }
+                    for (int64_t r = 0; r < rows; ++r)
+                        for (int64_t j = 0; j < NR; ++j) edge[r * NR + j] = acc && j < nn ? c[r * ldc + j] : T(0);
+                    panel_product(acc, rows, kc, a, ars, acs, b, edge, NR);
+                    for (int64_t r = 0; r < rows; ++r) std::copy(edge + r * NR, edge + r * NR + nn, c + r * ldc);
                 }
             }
         }

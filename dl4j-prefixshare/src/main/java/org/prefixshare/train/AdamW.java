@@ -64,6 +64,7 @@ public final class AdamW {
      */
     public void apply(Map<String, INDArray> parameters, Map<String, INDArray> gradients, int step) {
         double rate = lr.valueAt(step, 0);
+        double decay = weightDecay > 0 ? 1 - rate * weightDecay : 1;
         boolean fused = FusedOps.enabled();
         for (Map.Entry<String, INDArray> e : parameters.entrySet()) {
             INDArray g = gradients.get(e.getKey());
@@ -71,11 +72,11 @@ public final class AdamW {
                 continue;
             }
             INDArray param = e.getValue();
-            if (fused && nativeStep(param, g, state.get(e.getKey()), rate, step)) {
+            if (fused && nativeStep(param, g, state.get(e.getKey()), rate, decay, step)) {
                 continue;
             }
             if (weightDecay > 0) {
-                param.muli(1 - rate * weightDecay);
+                param.muli(decay);
             }
             INDArray flat = g.reshape(1, g.length());
             updaters.get(e.getKey()).applyUpdater(flat, step, 0);
@@ -84,7 +85,7 @@ public final class AdamW {
     }
 
     /** One step of one parameter in the native kernel; false (nothing done) when the arrays do not suit it. */
-    private boolean nativeStep(INDArray param, INDArray g, INDArray s, double rate, int step) {
+    private boolean nativeStep(INDArray param, INDArray g, INDArray s, double rate, double decay, int step) {
         DataType t = param.dataType();
         if ((t != DataType.FLOAT && t != DataType.DOUBLE) || g.dataType() != t || s.dataType() != t
                 || g.length() != param.length() || !isDenseC(param) || !isDenseC(g) || !isDenseC(s)) {
@@ -94,8 +95,8 @@ public final class AdamW {
         long m = address(s);
         long v = m + n * t.width();
         NativeKernels.adam(t == DataType.FLOAT ? NativeKernels.FLOAT32 : NativeKernels.FLOAT64, n, address(param),
-                address(g), m, v, rate, adam.getBeta1(), adam.getBeta2(), adam.getEpsilon(), step,
-                weightDecay > 0 ? 1 - rate * weightDecay : 1, NativeKernels.THREADS);
+                address(g), m, v, rate, adam.getBeta1(), adam.getBeta2(), adam.getEpsilon(), step, decay,
+                NativeKernels.THREADS);
         return true;
     }
 

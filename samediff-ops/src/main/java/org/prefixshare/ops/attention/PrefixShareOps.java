@@ -6,12 +6,12 @@ import org.nd4j.autodiff.functions.DifferentialFunction;
 import org.nd4j.imports.converters.ImportClassMapping;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.prefixshare.ops.exec.ExecutionerHook;
+import org.prefixshare.ops.fused.FusedLinear;
+import org.prefixshare.ops.fused.FusedLinearBp;
 import org.prefixshare.ops.fused.FusedRmsNorm;
 import org.prefixshare.ops.fused.FusedRmsNormBp;
 import org.prefixshare.ops.fused.FusedRope;
 import org.prefixshare.ops.fused.FusedRopeBp;
-import org.prefixshare.ops.fused.FusedLinear;
-import org.prefixshare.ops.fused.FusedLinearBp;
 import org.prefixshare.ops.fused.FusedSwiGlu;
 import org.prefixshare.ops.fused.FusedSwiGluBp;
 import org.prefixshare.ops.nativeload.NativeLibrary;
@@ -60,8 +60,9 @@ public final class PrefixShareOps {
     }
 
     /**
-     * Installs the executioner hook and registers our ops (attention and the fused RMSNorm / RoPE / SwiGLU / linear ops of
-     * {@link org.prefixshare.ops.fused.FusedOps}) with ND4J so graphs clone (gradients), save and load. Idempotent.
+     * Installs the executioner hook and registers our ops (attention and the fused RMSNorm / RoPE / SwiGLU / linear
+     * ops of {@link org.prefixshare.ops.fused.FusedOps}) with ND4J so graphs clone (gradients), save and load.
+     * Idempotent.
      */
     public static void init() {
         if (initialised) {
