@@ -228,13 +228,15 @@ template <class T> double lse_err(const std::vector<T>& a, const std::vector<dou
 int g_failures = 0, g_cases = 0;
 
 template <class T>
-void run_case(std::mt19937_64& rng, int B, int Tn, int Hq, int Hkv, int D, int mode, int threads, int blind) {
+void run_case(std::mt19937_64& rng, int B, int Tn, int Hq, int Hkv, int D, int mode, int threads, int blind,
+              double amp = 2.0) {
     Layout L = random_layout(rng, B, Tn);
     if (blind > 0) make_blind_rows(L, blind);
     Tensor q = make_tensor(B, Tn, Hq, D, mode), k = make_tensor(B, Tn, Hkv, D, mode == 1 ? 2 : mode),
            v = make_tensor(B, Tn, Hkv, D, 0), dout = make_tensor(B, Tn, Hq, D, mode);
-    // Large amplitude so the softmax is far from uniform (exercises the online rescaling).
-    fill_random(q, rng, 2.0), fill_random(k, rng, 2.0), fill_random(v, rng, 1.0), fill_random(dout, rng, 1.0);
+    // Large amplitude so the softmax is far from uniform (exercises the online rescaling); amp 8 makes logits jump
+    // by tens between key tiles, so the forward's reference max must move (kRescaleSlack) on most rows.
+    fill_random(q, rng, amp), fill_random(k, rng, amp), fill_random(v, rng, 1.0), fill_random(dout, rng, 1.0);
     round_to<T>(q), round_to<T>(k), round_to<T>(v), round_to<T>(dout);
     const double scale = 1.0 / std::sqrt((double)D);
     const RefOut ref = reference(L, q, k, v, dout, scale);
@@ -263,8 +265,8 @@ void run_case(std::mt19937_64& rng, int B, int Tn, int Hq, int Hkv, int D, int m
             }
     ++g_cases;
     if (!ok) ++g_failures;
-    std::printf("%s %-4s B=%d T=%4d Hq=%d Hkv=%d D=%3d mode=%d thr=%d blind=%d  out %.1e lse %.1e dq %.1e dk %.1e dv %.1e%s\n",
-                ok ? "  ok" : "FAIL", sizeof(T) == 4 ? "f32" : "f64", B, Tn, Hq, Hkv, D, mode, threads, blind, e[0],
+    std::printf("%s %-4s B=%d T=%4d Hq=%d Hkv=%d D=%3d mode=%d thr=%d blind=%d amp=%g  out %.1e lse %.1e dq %.1e dk %.1e dv %.1e%s\n",
+                ok ? "  ok" : "FAIL", sizeof(T) == 4 ? "f32" : "f64", B, Tn, Hq, Hkv, D, mode, threads, blind, amp, e[0],
                 e[1], e[2], e[3], e[4], rc == PS_OK ? "" : (std::string("  rc=") + ps_last_error()).c_str());
 }
 
@@ -309,6 +311,9 @@ int run_tests() {
     run_case<float>(rng, 2, 5, 2, 2, 1, 1, 0, 0);
     run_case<double>(rng, 1, 1025, 2, 1, 32, 0, 0, 3);
     run_case<float>(rng, 1, 1025, 2, 2, 256, 2, 0, 0);
+    // Peaked softmax: logits of spread ~50, so row maxima move far between key tiles.
+    run_case<float>(rng, 2, 700, 4, 2, 64, 0, 0, 0, 8.0);
+    run_case<double>(rng, 1, 700, 2, 1, 128, 0, 0, 0, 8.0);
     std::printf("%d/%d cases passed\n", g_cases - g_failures, g_cases);
     return g_failures == 0 ? 0 : 1;
 }
@@ -349,11 +354,13 @@ void prepare_perf_run(Run<float>& r, const Layout& L, int Tn, int D, int Hq, int
 
 /** Appends the time of one forward and one backward of r to tf and tb. */
 void time_fwd_bwd(Run<float>& r, std::vector<double>& tf, std::vector<double>& tb) {
+    // PS_PERF_PASS=fwd or bwd runs only that pass (the other's time reads 0), for perf record.
+    const char* pass = getenv("PS_PERF_PASS");
     double t0 = now();
-    ps_attn_fwd_cpu(&r.p.fwd);
+    if (!pass || !std::strcmp(pass, "fwd")) ps_attn_fwd_cpu(&r.p.fwd);
     tf.push_back(now() - t0);
     t0 = now();
-    ps_attn_bwd_cpu(&r.p);
+    if (!pass || !std::strcmp(pass, "bwd")) ps_attn_bwd_cpu(&r.p);
     tb.push_back(now() - t0);
 }
 
@@ -413,7 +420,8 @@ int run_perf(int argc, char** argv) {
         if (!std::strcmp(argv[i], "--T") && i + 1 < argc) lens = {std::atoi(argv[++i])};
         if (!std::strcmp(argv[i], "--tree") && i + 7 < argc) return run_perf_tree(argv + i + 1, reps);
     }
-    // PS_PERF_HKV picks the kv heads (GQA), PS_PERF_D one head dim, PS_PERF_LAYOUT=0|1|2 one layout (for perf record).
+    // PS_PERF_HKV picks the kv heads (GQA), PS_PERF_D one head dim, PS_PERF_LAYOUT=0|1|2 one layout and PS_PERF_PASS
+    // one pass (for perf record).
     const int Hq = 8, Hkv = getenv("PS_PERF_HKV") ? std::atoi(getenv("PS_PERF_HKV")) : 8, B = 1;
     const int only = getenv("PS_PERF_LAYOUT") ? std::atoi(getenv("PS_PERF_LAYOUT")) : -1;
     std::printf("perf: float32, B=%d Hq=%d Hkv=%d, %d threads, median of %d; GFLOP/s on the visible area\n"

@@ -30,6 +30,9 @@ inline std::vector<TileSummary> summarize_batch(const int32_t* node, const int32
     return s;
 }
 
+/** How far a tile's max may exceed a row's reference max before the reference moves (P <= e^8 ~ 3e3). */
+constexpr double kRescaleSlack = 8.0;
+
 /** Returns false when scratch could not be allocated (the caller reports PS_ERR_INTERNAL). */
 template <class Tr>
 bool attention_fwd(const ps_attn_fwd_params& p) {
@@ -51,12 +54,13 @@ bool attention_fwd(const ps_attn_fwd_params& p) {
 
 #pragma omp parallel num_threads(resolve_threads(p.num_threads))
     {
-        AlignedBuf<T> Qs, Kt, Vp, Sb, Ob, mb, lb;
+        AlignedBuf<T> Qs, Kt, Vp, Sb, Pb, Ob, mb, lb;
         try {
             Qs.resize((size_t)BM * Dp);  // (BM, Dp) q * scale
             Kt.resize((size_t)D * BN);   // (D, BN)  K tile transposed
             Vp.resize((size_t)BN * Dp);  // (BN, Dp) V tile, zero padded
-            Sb.resize((size_t)BM * BN);  // (BM, BN) scores, then probabilities
+            Sb.resize((size_t)BM * BN);  // (BM, BN) scores
+            Pb.resize((size_t)BM * BN);  // (BM, BN) probabilities (unnormalised)
             Ob.resize((size_t)BM * Dp);  // (BM, Dp) unnormalised output accumulator
             mb.resize(BM);               // (BM) running row max
             lb.resize(BM);               // (BM) running row sum
@@ -81,6 +85,7 @@ bool attention_fwd(const ps_attn_fwd_params& p) {
             T* K = Kt.data();
             T* Vt = Vp.data();
             T* S = Sb.data();
+            T* P = Pb.data();
             T* O = Ob.data();
             T* m = mb.data();
             T* l = lb.data();
@@ -145,43 +150,67 @@ bool attention_fwd(const ps_attn_fwd_params& p) {
                     for (int i = 0; i < mq; ++i) keys.mask_row(S + (size_t)i * BN, ncol[i], q0 + i, node[q0 + i], NEG_INF);
                 }
 
-                // Online softmax: rescale the running output by exp(m_old - m_new), P = exp(S - m_new).
+                // Online softmax with a lazily moved reference max (the trick of FlashAttention-4): P = exp(S - m)
+                // with m the row's reference max. m moves (and O, l are rescaled by exp(m_old - m_new)) only when
+                // the tile's max exceeds it by more than kRescaleSlack; otherwise a single pass computes P, its sum
+                // and the tile max together: no separate max pass, no rescale. P <= e^kRescaleSlack, and out =
+                // O / l, lse = m + log l are the same function whichever m the exponent subtracts.
                 for (int i = 0; i < mq; ++i) {
-                    T* s = S + (size_t)i * BN;
+                    const T* s = S + (size_t)i * BN;
+                    T* pr = P + (size_t)i * BN;
                     const int ne = ncol[i];
-                    reg vmax = V::set1(NEG_INF);
-                    for (int n = 0; n < ne; n += W) vmax = V::max(vmax, V::load(s + n));
                     const T m_old = m[i];
-                    const T m_new = std::max(m_old, V::hmax(vmax));
-                    if (m_new == NEG_INF) {  // nothing visible yet in this row
-                        std::fill(s, s + ne, T(0));
-                        continue;
-                    }
-                    const reg vm = V::set1(m_new);
+                    T tile_max;
                     reg vsum = V::zero();
+                    if (m_old != NEG_INF) {
+                        const reg vm = V::set1(m_old);
+                        reg vmax = V::set1(NEG_INF);
+                        for (int n = 0; n < ne; n += W) {
+                            const reg x = V::load(s + n);
+                            vmax = V::max(vmax, x);
+                            const reg e = V::exp(V::sub(x, vm));
+                            V::store(pr + n, e);
+                            vsum = V::add(vsum, e);
+                        }
+                        tile_max = V::hmax(vmax);
+                        if (tile_max <= m_old + kRescaleSlack) {
+                            l[i] += V::hsum(vsum);
+                            continue;
+                        }
+                        vsum = V::zero();  // rare: the max moved far; P is redone from S below
+                    } else {
+                        reg vmax = V::set1(NEG_INF);
+                        for (int n = 0; n < ne; n += W) vmax = V::max(vmax, V::load(s + n));
+                        tile_max = V::hmax(vmax);
+                        if (tile_max == NEG_INF) {  // nothing visible yet in this row
+                            std::fill(pr, pr + ne, T(0));
+                            continue;
+                        }
+                    }
+                    const reg vm = V::set1(tile_max);
                     for (int n = 0; n < ne; n += W) {
                         const reg e = V::exp(V::sub(V::load(s + n), vm));
-                        V::store(s + n, e);
+                        V::store(pr + n, e);
                         vsum = V::add(vsum, e);
                     }
-                    if (m_old != m_new) {
-                        const T alpha = m_old == NEG_INF ? T(0) : std::exp(m_old - m_new);
+                    if (m_old != NEG_INF) {  // O and l hold nothing yet when m_old = -inf
+                        const T alpha = std::exp(m_old - tile_max);
                         const reg va = V::set1(alpha);
                         T* o = O + (size_t)i * Dp;
                         for (int d = 0; d < Dp; d += W) V::store(o + d, V::mul(V::load(o + d), va));
                         l[i] *= alpha;
                     }
                     l[i] += V::hsum(vsum);
-                    m[i] = m_new;
+                    m[i] = tile_max;
                 }
 
                 // O += P V   (mq, Dp); on diagonal tiles per micro-row block with depth ncol.
                 if (!diag) {
-                    tile_gemm<T, BN, true>(mq, Dp, BN, S, BN, 1, Vt, Dp, O, Dp);
+                    tile_gemm<T, BN, true>(mq, Dp, BN, P, BN, 1, Vt, Dp, O, Dp);
                 } else {
                     for (int i0 = 0; i0 < mq; i0 += MR)
                         if (ncol[i0] > 0)
-                            tile_gemm<T, 0, true>(std::min(MR, mq - i0), Dp, ncol[i0], S + (size_t)i0 * BN, BN, 1, Vt, Dp,
+                            tile_gemm<T, 0, true>(std::min(MR, mq - i0), Dp, ncol[i0], P + (size_t)i0 * BN, BN, 1, Vt, Dp,
                                                   O + (size_t)i0 * Dp, Dp);
                 }
             }
