@@ -88,16 +88,22 @@ public final class AttentionBenchmark {
 
         static Problem of(BenchLayouts layout, int t, int d, int hq, int hkv) {
             int[][] row = layout.row(t);
-            Nd4j.getRandom().setSeed(t * 31L + d);
+            return of(layout, new int[][]{row[0]}, new int[][]{row[1]}, d, hq, hkv);
+        }
+
+        /** Rows {@code node[b]}, {@code end[b]} of one length; layout is null outside the main grid. */
+        static Problem of(BenchLayouts layout, int[][] node, int[][] end, int d, int hq, int hkv) {
+            int b = node.length;
+            int t = node[0].length;
+            Nd4j.getRandom().setSeed(t * 31L + d + 7L * b);
             INDArray[] outputs = {
-                    Nd4j.create(DataType.FLOAT, 1, t, hq, d), Nd4j.create(DataType.FLOAT, 1, hq, t),
-                    Nd4j.create(DataType.FLOAT, 1, t, hq, d), Nd4j.create(DataType.FLOAT, 1, t, hkv, d),
-                    Nd4j.create(DataType.FLOAT, 1, t, hkv, d)};
-            return new Problem(layout, AncestorMask.visibleFraction(row[0], row[1]),
-                    Nd4j.randn(DataType.FLOAT, 1, t, hq, d), Nd4j.randn(DataType.FLOAT, 1, t, hkv, d),
-                    Nd4j.randn(DataType.FLOAT, 1, t, hkv, d), Nd4j.randn(DataType.FLOAT, 1, t, hq, d),
-                    Nd4j.createFromArray(new int[][]{row[0]}), Nd4j.createFromArray(new int[][]{row[1]}),
-                    1 / Math.sqrt(d), outputs);
+                    Nd4j.create(DataType.FLOAT, b, t, hq, d), Nd4j.create(DataType.FLOAT, b, hq, t),
+                    Nd4j.create(DataType.FLOAT, b, t, hq, d), Nd4j.create(DataType.FLOAT, b, t, hkv, d),
+                    Nd4j.create(DataType.FLOAT, b, t, hkv, d)};
+            return new Problem(layout, AncestorMask.visibleFraction(node[0], end[0]),
+                    Nd4j.randn(DataType.FLOAT, b, t, hq, d), Nd4j.randn(DataType.FLOAT, b, t, hkv, d),
+                    Nd4j.randn(DataType.FLOAT, b, t, hkv, d), Nd4j.randn(DataType.FLOAT, b, t, hq, d),
+                    Nd4j.createFromArray(node), Nd4j.createFromArray(end), 1 / Math.sqrt(d), outputs);
         }
 
         INDArray[] forward() {
@@ -107,6 +113,73 @@ public final class AttentionBenchmark {
         INDArray[] backward(INDArray[] fwd) {
             return PrefixShareOps.backwardInto(q, k, v, node, end, fwd[0], fwd[1], dOut, scale, outputs[2],
                     outputs[3], outputs[4]);
+        }
+    }
+
+    /**
+     * Interleaved timing of several problems: each round runs every problem once (forward, then backward on that
+     * forward's outputs), so load changes on this shared 2-core machine hit all of them alike. Two untimed warm-up
+     * rounds; then at least {@code minRounds} rounds, more until {@code budgetNanos} have passed (at most
+     * {@link #MAX_ROUNDS}). Milliseconds per problem and round; the last round's outputs are kept.
+     */
+    private record Rounds(List<double[]> fwdMs, List<double[]> bwdMs, INDArray[][] fwdOut, INDArray[][] bwdOut) {
+
+        static final int MAX_ROUNDS = 400;
+
+        static Rounds run(List<Problem> problems, int minRounds, long budgetNanos) {
+            int n = problems.size();
+            double[][] fwd = new double[n][MAX_ROUNDS];
+            double[][] bwd = new double[n][MAX_ROUNDS];
+            INDArray[][] fwdOut = new INDArray[n][];
+            INDArray[][] bwdOut = new INDArray[n][];
+            int warmup = 2;
+            long start = 0;
+            int r = -warmup;
+            for (; r < MAX_ROUNDS && (r < minRounds || System.nanoTime() - start < budgetNanos); r++) {
+                if (r == 0) {
+                    start = System.nanoTime();
+                }
+                for (int i = 0; i < n; i++) {
+                    long t0 = System.nanoTime();
+                    fwdOut[i] = problems.get(i).forward();
+                    long t1 = System.nanoTime();
+                    bwdOut[i] = problems.get(i).backward(fwdOut[i]);
+                    long t2 = System.nanoTime();
+                    if (r >= 0) {
+                        fwd[i][r] = (t1 - t0) / 1e6;
+                        bwd[i][r] = (t2 - t1) / 1e6;
+                    }
+                }
+            }
+            List<double[]> f = new ArrayList<>();
+            List<double[]> b = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                f.add(java.util.Arrays.copyOf(fwd[i], r));
+                b.add(java.util.Arrays.copyOf(bwd[i], r));
+            }
+            return new Rounds(f, b, fwdOut, bwdOut);
+        }
+
+        double fwdMedian(int i) {
+            return Timing.median(fwdMs.get(i));
+        }
+
+        double bwdMedian(int i) {
+            return Timing.median(bwdMs.get(i));
+        }
+
+        /** Median over rounds of forward + backward (not the sum of the two medians). */
+        double totalMedian(int i) {
+            double[] f = fwdMs.get(i);
+            double[] t = new double[f.length];
+            for (int r = 0; r < f.length; r++) {
+                t[r] = f[r] + bwdMs.get(i)[r];
+            }
+            return Timing.median(t);
+        }
+
+        int rounds() {
+            return fwdMs.get(0).length;
         }
     }
 
@@ -122,27 +195,9 @@ public final class AttentionBenchmark {
             problems.add(Problem.of(layout, t, d, hq, hkv));
         }
         int n = problems.size();
-        int warmup = 2;
-        int rounds = rounds(t);
-        double[][] fwdMs = new double[n][rounds];
-        double[][] bwdMs = new double[n][rounds];
-        double[][] totalMs = new double[n][rounds];
-        INDArray[][] fwdOut = new INDArray[n][];
-        INDArray[][] bwdOut = new INDArray[n][];
-        for (int r = -warmup; r < rounds; r++) {
-            for (int i = 0; i < n; i++) {
-                long t0 = System.nanoTime();
-                fwdOut[i] = problems.get(i).forward();
-                long t1 = System.nanoTime();
-                bwdOut[i] = problems.get(i).backward(fwdOut[i]);
-                long t2 = System.nanoTime();
-                if (r >= 0) {
-                    fwdMs[i][r] = (t1 - t0) / 1e6;
-                    bwdMs[i][r] = (t2 - t1) / 1e6;
-                    totalMs[i][r] = (t2 - t0) / 1e6;
-                }
-            }
-        }
+        Rounds timed = Rounds.run(problems, rounds(t), 0);
+        INDArray[][] fwdOut = timed.fwdOut();
+        INDArray[][] bwdOut = timed.bwdOut();
         List<Case> cases = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Problem p = problems.get(i);
@@ -161,9 +216,9 @@ public final class AttentionBenchmark {
                     Math.max(Errors.maxRelative(bwdOut[i][1], refOut[1].get("k")),
                             Errors.maxRelative(bwdOut[i][2], refOut[1].get("v"))));
             double fwdFlops = 4.0 * p.visibleFraction * t * (double) t * d * hq;
-            double nFwd = Timing.median(fwdMs[i]);
-            double nBwd = Timing.median(bwdMs[i]);
-            cases.add(new Case(t, d, hq, hkv, p.layout.label(), p.visibleFraction, nFwd, Timing.median(totalMs[i]),
+            double nFwd = timed.fwdMedian(i);
+            double nBwd = timed.bwdMedian(i);
+            cases.add(new Case(t, d, hq, hkv, p.layout.label(), p.visibleFraction, nFwd, timed.totalMedian(i),
                     rFwd, rFwdBwd, fwdFlops / (nFwd * 1e6), 2.5 * fwdFlops / (nBwd * 1e6), errFwd, errBwd));
         }
         return cases;
@@ -172,20 +227,31 @@ public final class AttentionBenchmark {
     /**
      * One cell of the sweep: a prompt of P tokens with two responses of C = P / ratio tokens each, paired (two causal
      * rows of P + C, B = 2) against prefix-shared (one row of P + 2C: prompt node, two response nodes, B = 1), both
-     * through the native op, forward + backward. The ideal is the visible-area ratio (paired over shared).
+     * through the native op, forward + backward, medians over interleaved rounds. The ideal is the visible-area ratio
+     * (paired over shared).
      */
-    public record SweepCase(int prefix, double ratio, int completion, int D, int hq, int hkv,
+    public record SweepCase(int prefix, double ratio, int completion, int D, int hq, int hkv, int rounds,
                             double paired_fwdbwd_ms, double shared_fwdbwd_ms, double speedup, double ideal) {
+
+        /** Measured speedup over the ideal. */
+        public double ofIdeal() {
+            return speedup / ideal;
+        }
     }
 
     /** Prefix lengths of the sweep. */
     public int[] sweepPrefixes() {
-        return quick ? new int[]{128, 256, 512} : new int[]{128, 256, 512, 1024};
+        return quick ? new int[]{128, 256, 512} : new int[]{128, 256, 512, 1024, 2048};
     }
 
     /** Prefix/completion ratios of the sweep. */
     public static double[] sweepRatios() {
         return new double[]{0.5, 1, 2, 4, 8};
+    }
+
+    /** Least time each sweep cell is timed for (its rounds interleave the two layouts). */
+    public long sweepBudgetNanos() {
+        return quick ? 400_000_000L : 1_500_000_000L;
     }
 
     /**
@@ -194,53 +260,39 @@ public final class AttentionBenchmark {
      * float32, D = 64, Hq = 8, Hkv = 2.
      */
     public List<SweepCase> sweep() {
+        return sweep(sweepPrefixes(), sweepRatios(), sweepBudgetNanos());
+    }
+
+    /** The sweep over the given grid, each cell timed for at least {@code budgetNanos} (and 9 rounds). */
+    public List<SweepCase> sweep(int[] prefixes, double[] ratios, long budgetNanos) {
         PrefixShareOps.init();
         int d = 64;
         int hq = 8;
         int hkv = 2;
         List<SweepCase> out = new ArrayList<>();
-        for (int p : sweepPrefixes()) {
-            for (double r : sweepRatios()) {
+        for (int p : prefixes) {
+            for (double r : ratios) {
                 int c = Math.max(1, (int) Math.round(p / r));
-                int pairedLen = p + c;
-                int sharedLen = p + 2 * c;
-                int[] pn = new int[pairedLen];
-                int[] pe = new int[pairedLen];          // one node: causal
-                int[] sn = new int[sharedLen];
-                int[] se = new int[sharedLen];
-                java.util.Arrays.fill(se, 0, p, 2);
-                java.util.Arrays.fill(sn, p, p + c, 1);
-                java.util.Arrays.fill(se, p, p + c, 1);
-                java.util.Arrays.fill(sn, p + c, sharedLen, 2);
-                java.util.Arrays.fill(se, p + c, sharedLen, 2);
-                double ideal = 2.0 * AncestorMask.visiblePairs(pn, pe) / AncestorMask.visiblePairs(sn, se);
-                int reps = quick ? 3 : 5;
-                double paired = fwdBwdMillis(2, new int[][]{pn, pn}, new int[][]{pe, pe}, d, hq, hkv, reps);
-                double shared = fwdBwdMillis(1, new int[][]{sn}, new int[][]{se}, d, hq, hkv, reps);
-                SweepCase sc = new SweepCase(p, r, c, d, hq, hkv, paired, shared, paired / shared, ideal);
+                int[][] paired = BenchLayouts.pairedRow(p, c);
+                int[][] shared = BenchLayouts.sharedRow(p, c);
+                double ideal = 2.0 * AncestorMask.visiblePairs(paired[0], paired[1])
+                        / AncestorMask.visiblePairs(shared[0], shared[1]);
+                List<Problem> problems = List.of(
+                        Problem.of(null, new int[][]{paired[0], paired[0]}, new int[][]{paired[1], paired[1]}, d, hq,
+                                hkv),
+                        Problem.of(null, new int[][]{shared[0]}, new int[][]{shared[1]}, d, hq, hkv));
+                Rounds timed = Rounds.run(problems, 9, budgetNanos);
+                double pairedMs = timed.totalMedian(0);
+                double sharedMs = timed.totalMedian(1);
+                SweepCase sc = new SweepCase(p, r, c, d, hq, hkv, timed.rounds(), pairedMs, sharedMs,
+                        pairedMs / sharedMs, ideal);
                 out.add(sc);
-                progress.accept(String.format("prefix %4d ratio %5.2f (C=%4d): paired %8.2f ms, shared %8.2f ms, "
-                                + "speedup %5.2fx, ideal %5.2fx (%3.0f%% of ideal)", p, r, c, paired, shared,
-                        sc.speedup(), ideal, 100 * sc.speedup() / ideal));
+                progress.accept(String.format("prefix %4d ratio %5.2f (C=%4d): paired %8.2f ms, shared %8.2f ms "
+                                + "(median of %3d interleaved rounds), speedup %5.2fx, ideal %5.2fx (%3.0f%% of ideal)",
+                        p, r, c, pairedMs, sharedMs, sc.rounds(), sc.speedup(), ideal, 100 * sc.ofIdeal()));
             }
         }
         return out;
-    }
-
-    private static double fwdBwdMillis(int b, int[][] node, int[][] end, int d, int hq, int hkv, int reps) {
-        int t = node[0].length;
-        Nd4j.getRandom().setSeed(t * 131L + b);
-        INDArray q = Nd4j.randn(DataType.FLOAT, b, t, hq, d);
-        INDArray k = Nd4j.randn(DataType.FLOAT, b, t, hkv, d);
-        INDArray v = Nd4j.randn(DataType.FLOAT, b, t, hkv, d);
-        INDArray dOut = Nd4j.randn(DataType.FLOAT, b, t, hq, d);
-        INDArray nd = Nd4j.createFromArray(node);
-        INDArray se = Nd4j.createFromArray(end);
-        double scale = 1 / Math.sqrt(d);
-        return Timing.medianMillis(() -> {
-            INDArray[] f = PrefixShareOps.forward(q, k, v, nd, se, scale);
-            PrefixShareOps.backward(q, k, v, nd, se, f[0], f[1], dOut, scale);
-        }, 1, reps);
     }
 
     /** This machine's float32 matmul rate through ND4J (OpenBLAS): the practical ceiling for the kernels. */

@@ -28,6 +28,24 @@ public enum BenchLayouts {
         return name().toLowerCase();
     }
 
+    /** The sweep's paired sequence: prompt + one response of c tokens, one causal document {node, subtreeEnd}. */
+    public static int[][] pairedRow(int prompt, int c) {
+        return new int[][]{new int[prompt + c], new int[prompt + c]};
+    }
+
+    /** The sweep's prefix-shared row: the prompt once, then two responses of c tokens as its children. */
+    public static int[][] sharedRow(int prompt, int c) {
+        int t = prompt + 2 * c;
+        int[] node = new int[t];
+        int[] end = new int[t];
+        Arrays.fill(end, 0, prompt, 2);
+        Arrays.fill(node, prompt, prompt + c, 1);
+        Arrays.fill(end, prompt, prompt + c, 1);
+        Arrays.fill(node, prompt + c, t, 2);
+        Arrays.fill(end, prompt + c, t, 2);
+        return new int[][]{node, end};
+    }
+
     private static void fillPairs(int[] node, int[] end, int t, int groups) {
         int groupLen = t / groups;
         int pos = 0;

@@ -23,7 +23,8 @@ public final class BenchAttentionCommand implements Callable<Integer> {
 
     @Option(names = "--sweep", description = "Instead: the paper's Figure 4 grid, prefix length x prefix/completion "
             + "ratio; speedup of the native op on the prefix-shared layout over the native op on the paired layout, "
-            + "against the ideal (visible-area ratio). With --quick: prefixes up to 512.")
+            + "against the ideal (visible-area ratio); prefixes 128-2048 (--quick: up to 512) x ratios 0.5-8, each cell "
+            + "timed in interleaved rounds for at least 1.5 s (--quick: 0.4 s).")
     boolean sweep;
 
     @Override
@@ -59,6 +60,14 @@ public final class BenchAttentionCommand implements Callable<Integer> {
             }
             System.out.println(row);
         }
+        double logSum = 0;
+        for (AttentionBenchmark.SweepCase c : cases) {
+            logSum += Math.log(c.ofIdeal());
+        }
+        System.out.printf("measured / ideal over %d cells: geometric mean %.2f, min %.2f, max %.2f%n", cases.size(),
+                Math.exp(logSum / cases.size()),
+                cases.stream().mapToDouble(AttentionBenchmark.SweepCase::ofIdeal).min().orElse(Double.NaN),
+                cases.stream().mapToDouble(AttentionBenchmark.SweepCase::ofIdeal).max().orElse(Double.NaN));
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(java.util.Map.of("sweep", cases)));
         }
