@@ -35,8 +35,8 @@ import java.util.concurrent.Callable;
                 "Workloads: the paper's six data sets as synthetic length profiles (default), or --input FILE."})
 public final class BenchTrainingCommand implements Callable<Integer> {
 
-    @Option(names = "--quick", description = "Lengths / 4, ~4096 paired tokens per step, 3 warm-up (at least 5 s) + "
-            + "15 timed steps per mode, mode (a) 1 + 1 (<= 10 min on 2 cores). The full run: lengths / 2, ~8192 "
+    @Option(names = "--quick", description = "Lengths / 4, ~4096 paired tokens per step, 3 warm-up (at least 2 s) + "
+            + "12 timed steps per mode, mode (a) 1 + 1 (<= 10 min on 2 cores). The full run: lengths / 2, ~8192 "
             + "tokens per step, 3 warm-up + 20 timed steps.")
     boolean quick;
 
@@ -74,7 +74,7 @@ public final class BenchTrainingCommand implements Callable<Integer> {
     @Option(names = "--warmup", description = "Untimed steps per mode (default 3: the JIT needs about three).")
     Integer warmup;
 
-    @Option(names = "--steps", description = "Timed steps per mode (default: 15 quick, 20 full; mode (a) 1).")
+    @Option(names = "--steps", description = "Timed steps per mode (default: 12 quick, 20 full; mode (a) 1).")
     Integer steps;
 
     @Option(names = "--threads", defaultValue = "1", description = "OMP_NUM_THREADS of every mode's JVM (ND4J's ops, "
@@ -104,7 +104,7 @@ public final class BenchTrainingCommand implements Callable<Integer> {
         Settings s = new Settings(label, lengthDivisor != null ? lengthDivisor : quick ? 4 : 2,
                 examplesPerStep != null ? examplesPerStep : 8,
                 tokensPerStep != null ? tokensPerStep : quick ? 4096 : 8192, warmup != null ? warmup : 3,
-                steps != null ? steps : quick ? 15 : 20, model, BenchModels.byName(model), ms, inProcess, seed,
+                steps != null ? steps : quick ? 12 : 20, model, BenchModels.byName(model), ms, inProcess, seed,
                 threads);
         System.out.println(TrainingReport.scaleLine(s));
         TrainingBenchmark bench = new TrainingBenchmark(s, System.out::println);

@@ -1,5 +1,6 @@
 package org.prefixshare.bench.training;
 
+import org.prefixshare.bench.Timing;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.data.workload.SyntheticWorkload;
 import org.prefixshare.data.workload.WorkloadProfile;
@@ -204,6 +205,7 @@ public final class TrainingBenchmark {
             progress.accept(String.format("%s: %s; %d steps of %d examples (%d warm-up), pack length %d", w.name(),
                     w.origin(), w.steps().size(), w.examplesPerStep(), s.warmup(), w.packLength()));
             Map<TrainingMode, ModeResult> measured = new EnumMap<>(TrainingMode.class);
+            Map<TrainingMode, double[]> stepMs = new EnumMap<>(TrainingMode.class);
             // Modes whose ratio the acceptance compares take turns step by step: (b) with (c), (d) with (e). (a) is
             // 5-20x slower and only gives the (a)->(b) context figure: it runs alone, one warm-up step and the first
             // REFERENCE_STEPS timed steps of the others.
@@ -211,7 +213,7 @@ public final class TrainingBenchmark {
                 List<TrainingMode> selected = new ArrayList<>(group);
                 selected.retainAll(s.modes());
                 if (!selected.isEmpty()) {
-                    measured.putAll(measureTogether(selected, w));
+                    measured.putAll(measureTogether(selected, w, stepMs));
                 }
             }
             Map<String, ModeResult> results = new LinkedHashMap<>();
@@ -221,13 +223,21 @@ public final class TrainingBenchmark {
                                 + "  RSS %7.0f MB  loss %.4f", m.key(), m.description(), r.samples_per_s(),
                         r.step_ms(), r.offheap_peak_mb(), r.peakMemMb(), r.last_loss()));
             });
-            out.add(summarise(w, results));
+            Map<String, double[]> steps = new LinkedHashMap<>();
+            stepMs.forEach((m, ms) -> steps.put(m.key(), ms));
+            out.add(summarise(w, results, steps));
         }
         return new Result(s, out, (System.nanoTime() - start) / 1e9);
     }
 
-    /** Costs, ideals and speedups of one workload. */
-    ProfileResult summarise(Workload w, Map<String, ModeResult> results) {
+    /**
+     * Costs, ideals and speedups of one workload. A speedup of two modes timed side by side is their paired
+     * per-step speedup ({@link Timing#pairedSpeedup}: same examples, back to back); otherwise (d)/(b), whose modes
+     * ran in different groups, the ratio of the two samples/s figures.
+     *
+     * @param stepMs each mode's timed step milliseconds, in step order
+     */
+    ProfileResult summarise(Workload w, Map<String, ModeResult> results, Map<String, double[]> stepMs) {
         Map<TrainingMode, StepCost> cost = new EnumMap<>(TrainingMode.class);
         long labels = 0;
         List<List<TokenizedExample>> timed = w.steps().subList(s.warmup(), w.steps().size());
@@ -256,8 +266,17 @@ public final class TrainingBenchmark {
                 Ideal.tokens(b, c), Ideal.tokens(b, d), Ideal.tokens(e, d),
                 Ideal.costModel(cfg, b, c, labels), Ideal.costModel(cfg, b, d, labels),
                 Ideal.costModel(cfg, e, d, labels), Ideal.attentionShare(cfg, b, labels),
-                ratio(results, "c", "b"), ratio(results, "d", "b"), ratio(results, "d", "e"),
+                pairedRatio(stepMs, results, "c", "b"), ratio(results, "d", "b"), pairedRatio(stepMs, results, "d", "e"),
                 PaperNumbers.shared(w.name()), PaperNumbers.packed(w.name()));
+    }
+
+    /** The paired per-step speedup where both modes have the same timed steps, else {@link #ratio}. */
+    private static double pairedRatio(Map<String, double[]> stepMs, Map<String, ModeResult> r, String faster,
+                                      String baseline) {
+        double[] f = stepMs.get(faster);
+        double[] b = stepMs.get(baseline);
+        return f == null || b == null || f.length != b.length || f.length == 0 ? ratio(r, faster, baseline)
+                : Timing.pairedSpeedup(b, f);
     }
 
     private static double ratio(Map<String, ModeResult> r, String faster, String baseline) {
@@ -271,7 +290,8 @@ public final class TrainingBenchmark {
      * rounds: round t runs step t of every mode, starting with a different mode each round. Same examples, same
      * machine state: the ratios between modes do not depend on when each mode happened to run.
      */
-    private Map<TrainingMode, ModeResult> measureTogether(List<TrainingMode> modes, Workload w) throws Exception {
+    private Map<TrainingMode, ModeResult> measureTogether(List<TrainingMode> modes, Workload w,
+                                                          Map<TrainingMode, double[]> stepMs) throws Exception {
         List<ModeSession> sessions = new ArrayList<>();
         try {
             int timed = 0;
@@ -292,18 +312,20 @@ public final class TrainingBenchmark {
                         s.threads()));
             }
             int n = sessions.size();
+            double[][] ms = new double[n][timed];
             for (int t = 0; t < timed; t++) {
                 StringBuilder line = new StringBuilder();
                 for (int k = 0; k < n; k++) {
                     int i = (t + k) % n;
-                    double ms = sessions.get(i).step(t);
-                    line.append(String.format(" (%s) %.0f ms", modes.get(i).key(), ms));
+                    ms[i][t] = sessions.get(i).step(t);
+                    line.append(String.format(" (%s) %.0f ms", modes.get(i).key(), ms[i][t]));
                 }
                 LOG.debug("{} timed step {}:{}", w.name(), t + 1, line);
             }
             Map<TrainingMode, ModeResult> out = new EnumMap<>(TrainingMode.class);
             for (int i = 0; i < n; i++) {
                 out.put(modes.get(i), sessions.get(i).finish());
+                stepMs.put(modes.get(i), ms[i]);
             }
             return out;
         } finally {

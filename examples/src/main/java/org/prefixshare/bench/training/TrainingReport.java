@@ -30,7 +30,7 @@ public final class TrainingReport {
         var c = s.model();
         return String.format(Locale.ROOT, "scale: %s; lengths of the paper's profiles / %s; model %s (%,d parameters:"
                         + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %s per "
-                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 5 s) + %d timed steps per mode ((a): %d warm-up on one example + %d); samples/s over the median step; %s; %s",
+                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 2 s) + %d timed steps per mode ((a): %d warm-up on one example + %d); samples/s over the median step; (c)/(b) and (d)/(e) the median of per-step speedups (same examples, back to back); %s; %s",
                 s.scaleLabel(), fmt(s.lengthDivisor()), s.modelName(), c.parameterCount(), c.hiddenSize(),
                 c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
                 s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples" : "at least " + s.examplesPerStep()
@@ -158,7 +158,11 @@ public final class TrainingReport {
         }
         md.append("\nSamples/s: training samples (preference pairs) per second, forward + backward + Adam update, "
                 + "examples per step over the median timed step (the figure over all timed steps' total time is in the "
-                + "JSON as samples_per_s_total). Ideal: ratio of tokens processed, padding included. Paper: Wang & "
+                + "JSON as samples_per_s_total). (c)/(b) and (d)/(e): the median over timed steps of the per-step "
+                + "speedup; the two modes ran each step's examples back to back, so the pairing cancels the steps' "
+                + "sizes and the machine's speed at that moment, and the median drops steps a page-fault burst or a "
+                + "JIT compilation slowed on one side only. (d)/(b): ratio of the samples/s. "
+                + "Ideal: ratio of tokens processed, padding included. Paper: Wang & "
                 + "Hegde (arXiv 2410.20305), Mistral-7B on H100, FlashAttention-3 baselines.\n\n");
         md.append("![speedup vs ideal vs paper](training.png)\n\n");
         md.append("## Attention-aware ideal and workloads\n\n");
