@@ -104,6 +104,11 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
             }
         }  // implicit barrier: also publishes `failed`
 
+        // Rows [qt * BM, min(T, qt * BM + BM)) of one head's dQ destination (row stride ld) set to 0, Dp wide.
+        auto zero_q_tile = [&](T* dqh, int64_t ld, int qt) {
+            for (int t = qt * BM, te = std::min(Tn, t + BM); t < te; ++t) std::fill_n(dqh + t * ld, Dp, T(0));
+        };
+
         // One key tile of one (batch, kv head) pair: its dK and dV rows, written once, and the dQ partial sums of
         // the q tiles that see it, added to rows dq0 + hh * dq_hs + t * dq_ld (q head hh of the group, row t);
         // touched[hh * nQT + qt] says whether that q tile already holds sums (else it is zeroed first).
@@ -158,7 +163,7 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
                     const int q0 = qt * BM, mq = std::min(BM, Tn - q0);
                     uint8_t& written = touched_pair[(size_t)hh * nQT + qt];
                     if (!written) {
-                        for (int i = 0; i < mq; ++i) std::fill_n(dqh + (q0 + i) * dq_ld, Dp, T(0));
+                        zero_q_tile(dqh, dq_ld, qt);
                         written = 1;
                     }
                     for (int i = 0; i < mq; ++i) {
@@ -261,8 +266,7 @@ bool attention_bwd(const ps_attn_bwd_params& bp) {
                 for (int hh = 0; hh < G; ++hh)
                     for (int qt = 0; qt < nQT; ++qt)
                         if (!touched[(size_t)hh * nQT + qt])
-                            for (int t = qt * BM, te = std::min(Tn, t + BM); t < te; ++t)
-                                std::fill_n(dq0 + hh * bp.dq_head_stride + t * bp.dq_row_stride, D, T(0));
+                            zero_q_tile(dq0 + hh * bp.dq_head_stride, bp.dq_row_stride, qt);
             }
         } else {
             for (int64_t pair0 = 0; pair0 < npairs; pair0 += chunk) {
