@@ -205,7 +205,7 @@ public final class TrainingBenchmark {
             progress.accept(String.format("%s: %s; %d steps of %d examples (%d warm-up), pack length %d", w.name(),
                     w.origin(), w.steps().size(), w.examplesPerStep(), s.warmup(), w.packLength()));
             Map<TrainingMode, ModeResult> measured = new EnumMap<>(TrainingMode.class);
-            Map<TrainingMode, double[]> stepMs = new EnumMap<>(TrainingMode.class);
+            Map<String, double[]> stepMs = new LinkedHashMap<>();
             // Modes whose ratio the acceptance compares take turns step by step: (b) with (c), (d) with (e). (a) is
             // 5-20x slower and only gives the (a)->(b) context figure: it runs alone, one warm-up step and the first
             // REFERENCE_STEPS timed steps of the others.
@@ -223,9 +223,7 @@ public final class TrainingBenchmark {
                                 + "  RSS %7.0f MB  loss %.4f", m.key(), m.description(), r.samples_per_s(),
                         r.step_ms(), r.offheap_peak_mb(), r.peakMemMb(), r.last_loss()));
             });
-            Map<String, double[]> steps = new LinkedHashMap<>();
-            stepMs.forEach((m, ms) -> steps.put(m.key(), ms));
-            out.add(summarise(w, results, steps));
+            out.add(summarise(w, results, stepMs));
         }
         return new Result(s, out, (System.nanoTime() - start) / 1e9);
     }
@@ -235,7 +233,7 @@ public final class TrainingBenchmark {
      * per-step speedup ({@link Timing#pairedSpeedup}: same examples, back to back); otherwise (d)/(b), whose modes
      * ran in different groups, the ratio of the two samples/s figures.
      *
-     * @param stepMs each mode's timed step milliseconds, in step order
+     * @param stepMs each mode's timed step milliseconds, in step order, by mode key
      */
     ProfileResult summarise(Workload w, Map<String, ModeResult> results, Map<String, double[]> stepMs) {
         Map<TrainingMode, StepCost> cost = new EnumMap<>(TrainingMode.class);
@@ -270,13 +268,12 @@ public final class TrainingBenchmark {
                 PaperNumbers.shared(w.name()), PaperNumbers.packed(w.name()));
     }
 
-    /** The paired per-step speedup where both modes have the same timed steps, else {@link #ratio}. */
+    /** The paired per-step speedup of two modes timed together; NaN when either was not run (as {@link #ratio}). */
     private static double pairedRatio(Map<String, double[]> stepMs, Map<String, ModeResult> r, String faster,
                                       String baseline) {
         double[] f = stepMs.get(faster);
         double[] b = stepMs.get(baseline);
-        return f == null || b == null || f.length != b.length || f.length == 0 ? ratio(r, faster, baseline)
-                : Timing.pairedSpeedup(b, f);
+        return f == null || b == null ? ratio(r, faster, baseline) : Timing.pairedSpeedup(b, f);
     }
 
     private static double ratio(Map<String, ModeResult> r, String faster, String baseline) {
@@ -291,7 +288,7 @@ public final class TrainingBenchmark {
      * machine state: the ratios between modes do not depend on when each mode happened to run.
      */
     private Map<TrainingMode, ModeResult> measureTogether(List<TrainingMode> modes, Workload w,
-                                                          Map<TrainingMode, double[]> stepMs) throws Exception {
+                                                          Map<String, double[]> stepMs) throws Exception {
         List<ModeSession> sessions = new ArrayList<>();
         try {
             int timed = 0;
@@ -325,7 +322,7 @@ public final class TrainingBenchmark {
             Map<TrainingMode, ModeResult> out = new EnumMap<>(TrainingMode.class);
             for (int i = 0; i < n; i++) {
                 out.put(modes.get(i), sessions.get(i).finish());
-                stepMs.put(modes.get(i), ms[i]);
+                stepMs.put(modes.get(i).key(), ms[i]);
             }
             return out;
         } finally {
