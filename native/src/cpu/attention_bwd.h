@@ -11,7 +11,7 @@
 //
 // With one thread (the training benchmark's setting; also any OMP_NUM_THREADS=1 run) the thread owns every dQ row
 // and accumulates into dq directly: no scratch, no reduction pass. Those two O(T x D) passes are fixed per-row
-// traffic, a real share of sparse packed rows (measured, one thread, T=2048 packed D=64: backward -5%, its ratio
+// traffic, a real share of sparse packed rows (measured, one thread, T=2048 packed D=64: backward -4%, its ratio
 // to causal 0.22 -> 0.21). With several threads, whole pairs per thread were measured slower: a pair is too coarse
 // a unit for the dynamic schedule to absorb a preempted thread on a shared machine.
 #ifndef PREFIXSHARE_CPU_ATTENTION_BWD_H
