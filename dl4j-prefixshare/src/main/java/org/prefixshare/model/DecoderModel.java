@@ -8,6 +8,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.ops.attention.PrefixShareOps;
+import org.prefixshare.ops.fused.DecoderLayerWeights;
+import org.prefixshare.ops.fused.FusedOps;
 
 import java.util.ArrayList;
 import java.util.Collection;
@@ -185,8 +187,14 @@ public final class DecoderModel {
 
         double scale = 1.0 / Math.sqrt(d);
         PrefixShareOps.Implementation impl = implementation;
+        boolean fusedLayers = impl == PrefixShareOps.Implementation.NATIVE && FusedOps.enabled();
         for (int l = 0; l < c.numLayers(); l++) {
             String pre = layerPrefix(l);
+            if (fusedLayers) {
+                h = FusedOps.decoderLayer(sd, h, layerWeights(p, pre), rope[0], rope[1], node, subtreeEnd, eps,
+                        scale);
+                continue;
+            }
             SDVariable x = DecoderMath.rmsNorm(sd, h, p.get(pre + "input_layernorm.weight"), eps);
             SDVariable q = DecoderMath.linear(sd, x, p.get(pre + "self_attn.q_proj.weight"),
                     p.get(pre + "self_attn.q_proj.bias"));
@@ -223,6 +231,16 @@ public final class DecoderModel {
         SDVariable tokenLogps = sd.sum(TOKEN_LOGPS, logProbs.mul(pick), false, 1);   // [N]
         SDVariable perSeq = sd.mmul(seqMatrix, sd.reshape(tokenLogps, -1, 1));        // [S,1]
         return sd.reshape(LOGPS, perSeq, -1);                                          // [S]
+    }
+
+    /** Layer {@code pre}'s parameters (biases null when the config has none). */
+    private static DecoderLayerWeights layerWeights(Map<String, SDVariable> p, String pre) {
+        return new DecoderLayerWeights(p.get(pre + "input_layernorm.weight"), p.get(pre + "self_attn.q_proj.weight"),
+                p.get(pre + "self_attn.k_proj.weight"), p.get(pre + "self_attn.v_proj.weight"),
+                p.get(pre + "self_attn.o_proj.weight"), p.get(pre + "post_attention_layernorm.weight"),
+                p.get(pre + "mlp.gate_proj.weight"), p.get(pre + "mlp.up_proj.weight"),
+                p.get(pre + "mlp.down_proj.weight"), p.get(pre + "self_attn.q_proj.bias"),
+                p.get(pre + "self_attn.k_proj.bias"), p.get(pre + "self_attn.v_proj.bias"));
     }
 
     /** rows of table [M,H] at the float-typed indices [N]: [N,H] (see {@link GatherRows} for why not sd.gather). */

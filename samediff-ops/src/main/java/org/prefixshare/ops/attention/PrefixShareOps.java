@@ -6,6 +6,8 @@ import org.nd4j.autodiff.functions.DifferentialFunction;
 import org.nd4j.imports.converters.ImportClassMapping;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.prefixshare.ops.exec.ExecutionerHook;
+import org.prefixshare.ops.fused.FusedDecoderLayer;
+import org.prefixshare.ops.fused.FusedDecoderLayerBp;
 import org.prefixshare.ops.fused.FusedLinear;
 import org.prefixshare.ops.fused.FusedLinearBp;
 import org.prefixshare.ops.fused.FusedRmsNorm;
@@ -84,6 +86,8 @@ public final class PrefixShareOps {
             ops.putIfAbsent(FusedSwiGluBp.OP_NAME, new FusedSwiGluBp());
             ops.putIfAbsent(FusedLinear.OP_NAME, new FusedLinear());
             ops.putIfAbsent(FusedLinearBp.OP_NAME, new FusedLinearBp());
+            ops.putIfAbsent(FusedDecoderLayer.OP_NAME, new FusedDecoderLayer());
+            ops.putIfAbsent(FusedDecoderLayerBp.OP_NAME, new FusedDecoderLayerBp());
             initialised = true;
         }
     }

@@ -199,18 +199,26 @@ final class FusedKernels {
 
     /** y = x w^T: [rows, in] x [in, out] with w [out, in] read transposed through its strides. */
     static void linearForward(String op, INDArray x, INDArray w, INDArray y) {
+        linearForward(op, x, w, y, false);
+    }
+
+    /** {@code y (+)= x w^T}: as {@link #linearForward(String, INDArray, INDArray, INDArray)}, adding into y's values. */
+    static void linearForward(String op, INDArray x, INDArray w, INDArray y, boolean accumulate) {
         long[] yShape = linearOutputShape(op, x, w);
         DataType dt = kernelType(op, x);
         long in = w.size(1);
         long out = w.size(0);
         long rows = in == 0 ? 0 : x.length() / in;
         INDArray yy = writableShaped(op, "y", y, dt, yShape);
+        if (accumulate && yy != y) {
+            yy.assign(y);
+        }
         if (rows > 0 && out > 0) {
             x = dense(x, dt);
             w = dense(w, dt);
             NativeKernels.gemm(code(dt), rows, out, in, address(x), in, 1, address(w), 1, in, address(yy), out,
-                    false, NativeKernels.THREADS);
-        } else {
+                    accumulate, NativeKernels.THREADS);
+        } else if (!accumulate) {
             yy.assign(0);
         }
         copyBack(yy, y);
@@ -218,6 +226,15 @@ final class FusedKernels {
 
     /** dx = dy w ([rows, out] x [out, in]) and dw = dy^T x ([out, rows] x [rows, in]). */
     static void linearBackward(String op, INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw) {
+        linearBackward(op, x, w, dy, dx, dw, false);
+    }
+
+    /**
+     * {@code dx (+)= dy w} and {@code dw = dy^T x}: as {@link #linearBackward(String, INDArray, INDArray, INDArray,
+     * INDArray, INDArray)}, adding into dx's values when {@code accumulateDx} (a layer input read by several linears).
+     */
+    static void linearBackward(String op, INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw,
+                               boolean accumulateDx) {
         long[] yShape = linearOutputShape(op, x, w);
         if (!Arrays.equals(dy.shape(), yShape)) {
             throw new IllegalArgumentException(op + ": dy must have the output shape " + Arrays.toString(yShape)
@@ -229,16 +246,21 @@ final class FusedKernels {
         long rows = in == 0 ? 0 : x.length() / in;
         INDArray gx = writable(op, "dx", dx, dt, x);
         INDArray gw = writable(op, "dw", dw, dt, w);
+        if (accumulateDx && gx != dx) {
+            gx.assign(dx);
+        }
         if (rows > 0 && out > 0 && in > 0) {
             x = dense(x, dt);
             w = dense(w, dt);
             dy = dense(dy, dt);
             NativeKernels.gemm(code(dt), rows, in, out, address(dy), out, 1, address(w), in, 1, address(gx), in,
-                    false, NativeKernels.THREADS);
+                    accumulateDx, NativeKernels.THREADS);
             NativeKernels.gemm(code(dt), out, in, rows, address(dy), 1, out, address(x), in, 1, address(gw), in,
                     false, NativeKernels.THREADS);
         } else {
-            gx.assign(0);
+            if (!accumulateDx) {
+                gx.assign(0);
+            }
             gw.assign(0);
         }
         copyBack(gx, dx);

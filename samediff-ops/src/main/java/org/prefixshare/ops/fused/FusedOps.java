@@ -8,6 +8,9 @@ import org.prefixshare.ops.nativeload.NativeLibrary;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * The decoder's row-wise building blocks (HF Llama semantics) as SameDiff expressions:
  *
@@ -171,5 +174,26 @@ public final class FusedOps {
     public static SDVariable decomposedLinear(SameDiff sd, SDVariable x, SDVariable w) {
         PrefixShareOps.init();
         return sd.mmul(x, w, false, true, false);
+    }
+
+    // ------------------------------------------------------------------------------------------------ decoder layer
+
+    /**
+     * A whole decoder layer ({@link FusedDecoderLayer}) on h {@code [M,H]}: pre-norm attention with RoPE from the
+     * tables cos and sin {@code [M,D]} over the layout node / subtreeEnd {@code [R,T]} ({@code R*T = M}), then the
+     * pre-norm SwiGLU MLP, each with its residual; returns the layer's output {@code [M,H]}. One op forward and one
+     * backward; h and the weights get gradients, the tables and the layout none. Needs {@link #enabled()} (native
+     * library, CPU backend) and the native attention; callers build the op-per-step formulation otherwise.
+     */
+    public static SDVariable decoderLayer(SameDiff sd, SDVariable h, DecoderLayerWeights weights, SDVariable cos,
+                                          SDVariable sin, SDVariable node, SDVariable subtreeEnd, double eps,
+                                          double scale) {
+        PrefixShareOps.init();
+        NativeLibrary.require();
+        List<SDVariable> in = new ArrayList<>();
+        in.add(h);
+        in.addAll(weights.inOrder());
+        in.addAll(List.of(cos, sin, node, subtreeEnd));
+        return new FusedDecoderLayer(sd, in.toArray(new SDVariable[0]), eps, scale).outputVariables()[0];
     }
 }
