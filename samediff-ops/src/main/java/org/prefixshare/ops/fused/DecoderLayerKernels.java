@@ -2,7 +2,6 @@ package org.prefixshare.ops.fused;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.ops.backend.NativeCpuAttention;
 
 import java.util.List;
@@ -91,11 +90,14 @@ final class DecoderLayerKernels {
         LayerWorkspace lw = a.workspace();
         LayerWorkspace.Views ws = lw.views(storage, dt);
         long m = lw.rows();
-        INDArray x = Nd4j.createUninitialized(dt, m, lw.hidden());
+        long q2 = lw.headsQ() * lw.headDim();
+        long kv2 = lw.headsKv() * lw.headDim();
+        LayerScratch scratch = LayerScratch.begin(dt, m * lw.hidden(), m * q2, m * kv2, m * lw.inter());
+        INDArray x = scratch.take(m, lw.hidden());
         FusedKernels.rmsNormForward(OP, a.h(), a.inputNorm(), eps, x);
-        INDArray q = Nd4j.createUninitialized(dt, m, a.wq().size(0));
+        INDArray q = scratch.take(m, q2);
         projectAndRope(x, a.wq(), a.bq(), a.cos(), a.sin(), q, ws.rows(QUERIES));
-        INDArray k = Nd4j.createUninitialized(dt, m, a.wk().size(0));
+        INDArray k = scratch.take(m, kv2);
         projectAndRope(x, a.wk(), a.bk(), a.cos(), a.sin(), k, ws.rows(KEYS));
         FusedKernels.linearForward(OP, x, a.wv(), ws.rows(VALUES));
         addBias(ws.rows(VALUES), a.bv());
@@ -108,7 +110,7 @@ final class DecoderLayerKernels {
         FusedKernels.rmsNormForward(OP, h1, a.postNorm(), eps, y);
         FusedKernels.linearForward(OP, y, a.wg(), ws.rows(GATE));
         FusedKernels.linearForward(OP, y, a.wu(), ws.rows(UP));
-        INDArray act = Nd4j.createUninitialized(dt, m, lw.inter());
+        INDArray act = scratch.take(m, lw.inter());
         FusedKernels.swiGluForward(OP, ws.rows(GATE), ws.rows(UP), act);
         out.assign(h1);
         FusedKernels.linearForward(OP, act, a.wd(), out, true);                          // out = h1 + down(act)
@@ -124,38 +126,43 @@ final class DecoderLayerKernels {
         LayerWorkspace.Views ws = lw.views(storage, dt);
         long m = lw.rows();
         long hidden = lw.hidden();
+        long inter = lw.inter();
+        long q2 = lw.headsQ() * lw.headDim();
+        long kv2 = lw.headsKv() * lw.headDim();
+        LayerScratch scratch = LayerScratch.begin(dt, m * inter, m * inter, m * inter, m * hidden, m * hidden,
+                m * hidden, m * q2, m * q2, m * kv2, m * kv2, m * kv2);
         INDArray gate = ws.rows(GATE);
         INDArray up = ws.rows(UP);
         INDArray h1 = ws.rows(RESIDUAL);
 
         // MLP: out = h1 + down(silu(gate(y)) * up(y)), y = post_attention_layernorm(h1)
-        INDArray act = Nd4j.createUninitialized(dt, m, lw.inter());
+        INDArray act = scratch.take(m, inter);
         FusedKernels.swiGluForward(OP, gate, up, act);
-        INDArray dAct = Nd4j.createUninitialized(dt, m, lw.inter());
+        INDArray dAct = scratch.take(m, inter);
         FusedKernels.linearBackward(OP, act, a.wd(), dOut, dAct, grads.get(9));
         INDArray dGate = act;                                                             // act is dead: reuse
-        INDArray dUp = Nd4j.createUninitialized(dt, m, lw.inter());
+        INDArray dUp = scratch.take(m, inter);
         FusedKernels.swiGluBackward(OP, gate, up, dAct, dGate, dUp);
-        INDArray y = Nd4j.createUninitialized(dt, m, hidden);
+        INDArray y = scratch.take(m, hidden);
         FusedKernels.rmsNormForward(OP, h1, a.postNorm(), eps, y);
-        INDArray dy = Nd4j.createUninitialized(dt, m, hidden);
+        INDArray dy = scratch.take(m, hidden);
         FusedKernels.linearBackward(OP, y, a.wg(), dGate, dy, grads.get(7));
         FusedKernels.linearBackward(OP, y, a.wu(), dUp, dy, grads.get(8), true);
-        INDArray dh1 = Nd4j.createUninitialized(dt, m, hidden);
+        INDArray dh1 = scratch.take(m, hidden);
         FusedKernels.rmsNormBackward(OP, h1, a.postNorm(), dy, eps, dh1, grads.get(6));
         dh1.addi(dOut);
 
         // attention: h1 = h + o_proj(attention(rope(q(x)), rope(k(x)), v(x))), x = input_layernorm(h)
-        INDArray dAtt = Nd4j.createUninitialized(dt, m, lw.headsQ() * lw.headDim());
+        INDArray dAtt = scratch.take(m, q2);
         FusedKernels.linearBackward(OP, ws.rows(ATTENTION), a.wo(), dh1, dAtt, grads.get(5));
-        INDArray dQr = Nd4j.createUninitialized(dt, lw.batch(), lw.seqlen(), lw.headsQ(), lw.headDim());
-        INDArray dKr = Nd4j.createUninitialized(dt, lw.batch(), lw.seqlen(), lw.headsKv(), lw.headDim());
-        INDArray dV = Nd4j.createUninitialized(dt, lw.batch(), lw.seqlen(), lw.headsKv(), lw.headDim());
+        INDArray dQr = scratch.take(lw.batch(), lw.seqlen(), lw.headsQ(), lw.headDim());
+        INDArray dKr = scratch.take(lw.batch(), lw.seqlen(), lw.headsKv(), lw.headDim());
+        INDArray dV = scratch.take(lw.batch(), lw.seqlen(), lw.headsKv(), lw.headDim());
         NativeCpuAttention.backward(ws.heads(QUERIES), ws.heads(KEYS), ws.heads(VALUES), a.node(), a.subtreeEnd(),
                 ws.heads(ATTENTION), ws.rows(LSE), heads(dAtt, dQr), scale, dQr, dKr, dV);
         INDArray dq = dAtt;                                                               // dAtt is dead: reuse
         FusedKernels.ropeBackward(OP, rows(dQr), a.cos(), a.sin(), dq);
-        INDArray dk = Nd4j.createUninitialized(dt, m, lw.headsKv() * lw.headDim());
+        INDArray dk = scratch.take(m, kv2);
         FusedKernels.ropeBackward(OP, rows(dKr), a.cos(), a.sin(), dk);
         INDArray dv = rows(dV);
         if (a.bq() != null) {

@@ -1,0 +1,63 @@
+package org.prefixshare.ops.fused;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The temporaries of one {@link DecoderLayerKernels} call, carved from one array per thread that is kept between
+ * calls. Allocating them fresh on every layer and step made ND4J map and first-touch new pages each time (5-9% of
+ * a {@code bench training} step in page faults and allocation); reused, they stay resident. The array grows to the
+ * largest call seen on the thread and is kept for the thread's life.
+ *
+ * <p>Views handed out are valid until the next {@link #begin} on the same thread: never let one escape the call.
+ */
+final class LayerScratch {
+
+    /** Views start a multiple of 16 elements into the block (whole cache lines of floats apart). */
+    private static final long ALIGN = 16;
+
+    private static final ThreadLocal<LayerScratch> LOCAL = ThreadLocal.withInitial(LayerScratch::new);
+
+    private INDArray block;
+    private long used;
+
+    private LayerScratch() {
+    }
+
+    /**
+     * The calling thread's scratch, emptied, with room for arrays of the given element counts in {@code type}.
+     * Earlier views of this thread's scratch become invalid.
+     */
+    static LayerScratch begin(DataType type, long... sizes) {
+        long need = 0;
+        for (long n : sizes) {
+            need += roundUp(n);
+        }
+        LayerScratch s = LOCAL.get();
+        if (s.block == null || s.block.dataType() != type || s.block.length() < need) {
+            s.block = Nd4j.createUninitializedDetached(type, Math.max(need, 1));
+        }
+        s.used = 0;
+        return s;
+    }
+
+    /** A dense c-order array of this shape from the scratch (contents undefined). */
+    INDArray take(long... shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        if (used + n > block.length()) {
+            throw new IllegalStateException("decoder layer scratch: " + (used + n) + " elements asked of "
+                    + block.length() + " reserved");
+        }
+        INDArray v = Nd4j.create(block.data(), shape, LayerWorkspace.cStrides(shape), used, 'c');
+        used += roundUp(n);
+        return v;
+    }
+
+    private static long roundUp(long n) {
+        return (n + ALIGN - 1) / ALIGN * ALIGN;
+    }
+}
