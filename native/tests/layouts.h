@@ -98,8 +98,8 @@ inline Layout pair_layout(int B, int T, int groups) {
 /**
  * Rows of length T packed with examples of a prompt P and two responses C, as the training benchmark packs them:
  * `shared`: one document per example (prompt node, two response nodes); otherwise paired: prompt + chosen and
- * prompt + rejected as two causal documents. Rows are filled until the next document does not fit; padding is its
- * own node. `examples` examples in all; B is how many rows that took.
+ * prompt + rejected as two causal documents. Rows are filled until the next document does not fit; each padding
+ * token is a node of its own. `examples` examples in all; B is how many rows that took.
  */
 inline Layout training_layout(int T, int P, int C, int examples, bool shared) {
     std::vector<std::vector<int32_t>> nodes, ends;
@@ -113,7 +113,9 @@ inline Layout training_layout(int T, int P, int C, int examples, bool shared) {
         }
         pos = put_document(nodes.back().data(), ends.back().data(), pos, prompt, resp, n0);
         n0 += (int)resp.size() + 1;
-        for (int i = pos; i < T; ++i) nodes.back()[i] = n0, ends.back()[i] = n0;  // padding after it, for now
+        // padding after it, for now: each token a node of its own, as RowAssembler lays it out (padding sees only
+        // itself, so it costs the kernels one diagonal tile per padding tile instead of a causal block)
+        for (int i = pos; i < T; ++i) nodes.back()[i] = ends.back()[i] = n0 + (i - pos);
     };
     for (int e = 0; e < examples; ++e) {
         if (shared) {

@@ -3,7 +3,12 @@ package org.prefixshare.layout;
 import java.util.Arrays;
 import java.util.List;
 
-/** Places whole segments one after another into a row of length T and pads the rest with one node of its own. */
+/**
+ * Places whole segments one after another into a row of length T and pads the rest. Each padding token is a node of
+ * its own that sees only itself: padding needs no attention, and one shared padding node would make a padding run
+ * of length L a causal block of L^2/2 visible pairs that the kernels compute for nothing (in a packed row's tail,
+ * as much work as a few documents).
+ */
 public final class RowAssembler {
 
     private RowAssembler() {
@@ -59,8 +64,10 @@ public final class RowAssembler {
             at += n;
         }
         Arrays.fill(tok, at, length, padId);
-        Arrays.fill(nd, at, length, nodeOff);
-        Arrays.fill(se, at, length, nodeOff);
+        for (int t = at; t < length; t++) {
+            nd[t] = nodeOff + (t - at);
+            se[t] = nd[t];
+        }
         Arrays.fill(lb, at, length, -1);
         Arrays.fill(sq, at, length, -1);
         return new RowLayout(tok, pos, nd, se, lb, sq, used);

@@ -16,7 +16,7 @@ import java.util.Arrays;
  *   <li>{@code label[t]}: the next token in the same branch, or -1;</li>
  *   <li>{@code seq[t]}: the batch-wide index of the scored sequence the label belongs to, or -1.</li>
  * </ul>
- * Tokens {@code [used, length())} are padding: one node of their own. Key k is visible to query q by
+ * Tokens {@code [used, length())} are padding: each a node of its own, seeing only itself. Key k is visible to query q by
  * {@link AncestorMask#visible}. Immutable: arrays are copied in, and the array accessors return copies (use the
  * per-token accessors in loops).
  *

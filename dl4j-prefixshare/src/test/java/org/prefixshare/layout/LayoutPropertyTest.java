@@ -159,10 +159,10 @@ class LayoutPropertyTest {
             }
             off += len;
         }
-        // padding: its own node, sees only padding
+        // padding: each token a node of its own, seeing only itself
         for (int q = off; q < row.length(); q++) {
             for (int k = 0; k < row.length(); k++) {
-                assertEquals(k >= off && k <= q, row.visible(q, k), "padding q=" + q + " k=" + k);
+                assertEquals(k == q, row.visible(q, k), "padding q=" + q + " k=" + k);
             }
             assertEquals(-1, row.label(q));
             assertEquals(-1, row.seq(q));

@@ -25,8 +25,8 @@ class LayoutTest {
         String msg = row.describe(9) + row.toAscii();
         assertArrayEquals(new int[]{10, 11, 12, 20, 21, 12, 30, 0, 0}, row.token(), msg);
         assertArrayEquals(new int[]{0, 1, 2, 3, 4, 2, 3, 0, 0}, row.position(), msg);
-        assertArrayEquals(new int[]{0, 0, 1, 1, 1, 2, 2, 3, 3}, row.node(), msg);
-        assertArrayEquals(new int[]{2, 2, 1, 1, 1, 2, 2, 3, 3}, row.subtreeEnd(), msg);
+        assertArrayEquals(new int[]{0, 0, 1, 1, 1, 2, 2, 3, 4}, row.node(), msg);
+        assertArrayEquals(new int[]{2, 2, 1, 1, 1, 2, 2, 3, 4}, row.subtreeEnd(), msg);
         assertArrayEquals(new int[]{-1, -1, 20, 21, -1, 30, -1, -1, -1}, row.label(), msg);
         assertArrayEquals(new int[]{-1, -1, 5, 5, -1, 6, -1, -1, -1}, row.seq(), msg);
         assertEquals(7, row.used());
@@ -40,9 +40,9 @@ class LayoutTest {
                 + "##...#...\n"
                 + "##...##..\n"
                 + ".......#.\n"
-                + ".......##\n";
+                + "........#\n";
         assertEquals(expectedMask, row.toAscii(), msg);
-        assertEquals((1 + 2 + 3 + 4 + 5 + 3 + 4 + 1 + 2) / 81.0, row.visibleFraction(), 1e-12);
+        assertEquals((1 + 2 + 3 + 4 + 5 + 3 + 4 + 1 + 1) / 81.0, row.visibleFraction(), 1e-12);
     }
 
     @Test
@@ -86,8 +86,8 @@ class LayoutTest {
         List<SequenceInfo> seqs = new ArrayList<>();
         RowLayout row = RowAssembler.assemble(List.of(SharedLayoutBuilder.build(EX), SharedLayoutBuilder.build(EX)),
                 16, 0, 0, seqs);
-        assertArrayEquals(new int[]{0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5, 6, 6}, row.node());
-        assertArrayEquals(new int[]{2, 2, 1, 1, 1, 2, 2, 5, 5, 4, 4, 4, 5, 5, 6, 6}, row.subtreeEnd());
+        assertArrayEquals(new int[]{0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5, 6, 7}, row.node());
+        assertArrayEquals(new int[]{2, 2, 1, 1, 1, 2, 2, 5, 5, 4, 4, 4, 5, 5, 6, 7}, row.subtreeEnd());
         assertEquals(4, seqs.size());
         for (int q = 7; q < 14; q++) {
             for (int k = 0; k < 7; k++) {
