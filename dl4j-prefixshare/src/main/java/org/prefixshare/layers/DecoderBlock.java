@@ -1,6 +1,9 @@
 package org.prefixshare.layers;
 
 import org.prefixshare.model.DecoderMath;
+import org.prefixshare.ops.attention.PrefixShareOps;
+import org.prefixshare.ops.fused.DecoderLayerWeights;
+import org.prefixshare.ops.fused.FusedOps;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
@@ -64,12 +67,29 @@ public class DecoderBlock extends AbstractAttentionVertex {
         SDVariable position = in.get(ParamKeys.POSITION);
         SDVariable h = LayerMath.toRows(sd, x, dataFormat, hiddenSize);                       // [BT,H]
         SDVariable[] rope = DecoderMath.ropeTables(sd, position, headDim, ropeTheta, x.dataType());
+        SDVariable node = in.get(ParamKeys.NODE);
+        SDVariable subtreeEnd = in.get(ParamKeys.SUBTREE_END);
+        if (attentionShape().resolvedImplementation() == PrefixShareOps.Implementation.NATIVE && FusedOps.enabled()) {
+            // the whole layer as one op (one forward, one backward)
+            SDVariable out = FusedOps.decoderLayerInVertex(sd, h, layerWeights(p), rope[0], rope[1], node, subtreeEnd,
+                    rmsNormEps, 1.0 / Math.sqrt(headDim));
+            return LayerMath.fromRows(sd, out, position, dataFormat, hiddenSize);
+        }
         SDVariable n = DecoderMath.rmsNorm(sd, h, p.get(ParamKeys.INPUT_LAYERNORM), rmsNormEps);
-        h = h.add(LayerMath.attention(sd, n, p, ParamKeys.SELF_ATTN, attentionShape(), rope, position,
-                in.get(ParamKeys.NODE), in.get(ParamKeys.SUBTREE_END)));
+        h = h.add(LayerMath.attention(sd, n, p, ParamKeys.SELF_ATTN, attentionShape(), rope, position, node,
+                subtreeEnd));
         SDVariable n2 = DecoderMath.rmsNorm(sd, h, p.get(ParamKeys.POST_ATTENTION_LAYERNORM), rmsNormEps);
         h = h.add(LayerMath.swiglu(sd, n2, p, ParamKeys.MLP));
         return LayerMath.fromRows(sd, h, position, dataFormat, hiddenSize);
+    }
+
+    private static DecoderLayerWeights layerWeights(Map<String, SDVariable> p) {
+        String a = ParamKeys.SELF_ATTN;
+        return new DecoderLayerWeights(p.get(ParamKeys.INPUT_LAYERNORM), p.get(a + ParamKeys.Q_PROJ),
+                p.get(a + ParamKeys.K_PROJ), p.get(a + ParamKeys.V_PROJ), p.get(a + ParamKeys.O_PROJ),
+                p.get(ParamKeys.POST_ATTENTION_LAYERNORM), p.get(ParamKeys.MLP + ParamKeys.GATE_PROJ),
+                p.get(ParamKeys.MLP + ParamKeys.UP_PROJ), p.get(ParamKeys.MLP + ParamKeys.DOWN_PROJ),
+                p.get(a + ParamKeys.Q_BIAS), p.get(a + ParamKeys.K_BIAS), p.get(a + ParamKeys.V_BIAS));
     }
 
     public int getIntermediateSize() {

@@ -16,6 +16,7 @@ import org.prefixshare.ops.fused.FusedRope;
 import org.prefixshare.ops.fused.FusedRopeBp;
 import org.prefixshare.ops.fused.FusedSwiGlu;
 import org.prefixshare.ops.fused.FusedSwiGluBp;
+import org.prefixshare.ops.fused.ZeroOf;
 import org.prefixshare.ops.nativeload.NativeLibrary;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,6 +89,7 @@ public final class PrefixShareOps {
             ops.putIfAbsent(FusedLinearBp.OP_NAME, new FusedLinearBp());
             ops.putIfAbsent(FusedDecoderLayer.OP_NAME, new FusedDecoderLayer());
             ops.putIfAbsent(FusedDecoderLayerBp.OP_NAME, new FusedDecoderLayerBp());
+            ops.putIfAbsent(ZeroOf.OP_NAME, new ZeroOf());
             initialised = true;
         }
     }

@@ -22,7 +22,8 @@ import java.util.List;
  * <p>Inputs: h {@code [M,H]}; the weights in {@link DecoderLayerWeights} order; cos and sin {@code [M,D]}; node and
  * subtreeEnd {@code [R,T]} with {@code R*T = M}. Attributes: RMSNorm eps and the softmax scale. Outputs: the layer's
  * output {@code [M,H]} and the saved activations ({@link LayerWorkspace}, an integer-typed array that carries no
- * gradient). Gradients flow to h and the weights; the tables and the layout get none. Float or double; needs the
+ * gradient). Gradients flow to h and the weights; the tables and the layout get none (or exact zeros, for DL4J
+ * vertices). Float or double; needs the
  * native library and the CPU backend. Build it with {@link FusedOps#decoderLayer}.
  */
 public class FusedDecoderLayer extends JavaCustomOp {
@@ -33,8 +34,12 @@ public class FusedDecoderLayer extends JavaCustomOp {
     public FusedDecoderLayer() {
     }
 
-    public FusedDecoderLayer(SameDiff sd, SDVariable[] inputs, double eps, double scale) {
-        super(sd, inputs, eps, scale);
+    /**
+     * @param layoutGradients give cos, sin, node and subtreeEnd exact zero gradients (a DL4J vertex needs a gradient
+     *                        path to every input) instead of none
+     */
+    public FusedDecoderLayer(SameDiff sd, SDVariable[] inputs, double eps, double scale, boolean layoutGradients) {
+        super(sd, inputs, eps, scale, layoutGradients ? 1 : 0);
     }
 
     @Override
@@ -53,6 +58,10 @@ public class FusedDecoderLayer extends JavaCustomOp {
 
     double scale() {
         return tArgs()[1];
+    }
+
+    boolean layoutGradients() {
+        return tArgs().length > 2 && tArgs()[2] == 1;
     }
 
     @Override
@@ -84,8 +93,14 @@ public class FusedDecoderLayer extends JavaCustomOp {
         bpInputs.add(dOut);
         SDVariable[] g = new FusedDecoderLayerBp(sameDiff, bpInputs.toArray(new SDVariable[0]), eps(), scale())
                 .outputVariables();
-        // Only h and the weights: SameDiff's DifferentialFunction.diff walks the returned list, so leaving the
-        // trailing tables and layout out gives them no gradient ops at all (zerosLike + accumulating adds per layer)
-        return Arrays.asList(g);
+        List<SDVariable> result = new ArrayList<>(Arrays.asList(g));
+        if (layoutGradients()) {
+            for (int i = in.length - DecoderLayerKernels.Inputs.LAYOUT_INPUTS; i < in.length; i++) {
+                result.add(sameDiff.zerosLike(in[i]));
+            }
+        }
+        // Otherwise only h and the weights: SameDiff's DifferentialFunction.diff walks the returned list, so leaving
+        // the trailing tables and layout out gives them no gradient ops at all (zerosLike + accumulating adds per layer)
+        return result;
     }
 }

@@ -2,6 +2,7 @@ package org.prefixshare.ops.fused;
 
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.ops.nativeload.NativeLibrary;
@@ -188,12 +189,39 @@ public final class FusedOps {
     public static SDVariable decoderLayer(SameDiff sd, SDVariable h, DecoderLayerWeights weights, SDVariable cos,
                                           SDVariable sin, SDVariable node, SDVariable subtreeEnd, double eps,
                                           double scale) {
+        return decoderLayerOp(sd, h, weights, cos, sin, node, subtreeEnd, eps, scale, false).outputVariables()[0];
+    }
+
+    /**
+     * {@link #decoderLayer} for a DL4J {@code SameDiffVertex}, where every output left unconsumed is taken as a loss
+     * and every vertex input needs a floating-point gradient path: the layer's saved activations are consumed with
+     * {@link #zeroOf}, and the tables and the layout get exact zero gradients. Same values and parameter gradients as
+     * {@link #decoderLayer}.
+     */
+    public static SDVariable decoderLayerInVertex(SameDiff sd, SDVariable h, DecoderLayerWeights weights,
+                                                  SDVariable cos, SDVariable sin, SDVariable node,
+                                                  SDVariable subtreeEnd, double eps, double scale) {
+        SDVariable[] out = decoderLayerOp(sd, h, weights, cos, sin, node, subtreeEnd, eps, scale, true)
+                .outputVariables();
+        return out[0].add(zeroOf(sd, out[1], out[0].dataType()));
+    }
+
+    private static FusedDecoderLayer decoderLayerOp(SameDiff sd, SDVariable h, DecoderLayerWeights weights,
+                                                    SDVariable cos, SDVariable sin, SDVariable node,
+                                                    SDVariable subtreeEnd, double eps, double scale,
+                                                    boolean layoutGradients) {
         PrefixShareOps.init();
         NativeLibrary.require();
         List<SDVariable> in = new ArrayList<>();
         in.add(h);
         in.addAll(weights.inOrder());
         in.addAll(List.of(cos, sin, node, subtreeEnd));
-        return new FusedDecoderLayer(sd, in.toArray(new SDVariable[0]), eps, scale).outputVariables()[0];
+        return new FusedDecoderLayer(sd, in.toArray(new SDVariable[0]), eps, scale, layoutGradients);
+    }
+
+    /** A scalar exact zero of {@code type} that depends on x (any type) without reading it; no gradient to x. */
+    public static SDVariable zeroOf(SameDiff sd, SDVariable x, DataType type) {
+        PrefixShareOps.init();
+        return new ZeroOf(sd, x, type).outputVariable();
     }
 }
