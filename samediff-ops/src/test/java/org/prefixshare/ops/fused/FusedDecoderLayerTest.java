@@ -4,7 +4,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.autodiff.validation.GradCheckUtil;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -170,14 +169,7 @@ class FusedDecoderLayerTest {
                 sd.constant("node", Nd4j.createFromArray(lay[0]).castTo(DataType.DOUBLE)),
                 sd.constant("end", Nd4j.createFromArray(lay[1]).castTo(DataType.DOUBLE)), true);
         y.mul(sd.constant("r", Nd4j.rand(DataType.DOUBLE, rows, d.hidden()).subi(0.5))).sum("loss").markAsLoss();
-        DataType defaultType = Nd4j.dataType();
-        Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE); // GradCheckUtil insists
-        try {
-            assertTrue(GradCheckUtil.checkGradients(sd, Collections.emptyMap(), 1e-6, 1e-5, 1e-10, false, false),
-                    "GradCheckUtil decoder layer");
-        } finally {
-            Nd4j.setDefaultDataTypes(defaultType, defaultType);
-        }
+        assertTrue(FusedOpsTest.gradCheck(sd), "GradCheckUtil decoder layer");
     }
 
     @Test

@@ -246,7 +246,8 @@ class FusedOpsTest {
 
     // ------------------------------------------------------------------------------------------------ grad checks
 
-    private static boolean gradCheck(SameDiff sd) {
+    /** GradCheckUtil over every variable of sd in float64 (also used by {@link FusedDecoderLayerTest}). */
+    static boolean gradCheck(SameDiff sd) {
         DataType defaultType = Nd4j.dataType();
         Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE); // GradCheckUtil insists
         try {
