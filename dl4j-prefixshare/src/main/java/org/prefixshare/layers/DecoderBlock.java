@@ -1,7 +1,6 @@
 package org.prefixshare.layers;
 
 import org.prefixshare.model.DecoderMath;
-import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.ops.fused.DecoderLayerWeights;
 import org.prefixshare.ops.fused.FusedOps;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
@@ -69,7 +68,7 @@ public class DecoderBlock extends AbstractAttentionVertex {
         SDVariable[] rope = DecoderMath.ropeTables(sd, position, headDim, ropeTheta, x.dataType());
         SDVariable node = in.get(ParamKeys.NODE);
         SDVariable subtreeEnd = in.get(ParamKeys.SUBTREE_END);
-        if (attentionShape().resolvedImplementation() == PrefixShareOps.Implementation.NATIVE && FusedOps.enabled()) {
+        if (FusedOps.decoderLayerEnabled(attentionShape().resolvedImplementation())) {
             // the whole layer as one op (one forward, one backward)
             SDVariable out = FusedOps.decoderLayerInVertex(sd, h, layerWeights(p), rope[0], rope[1], node, subtreeEnd,
                     rmsNormEps, 1.0 / Math.sqrt(headDim));

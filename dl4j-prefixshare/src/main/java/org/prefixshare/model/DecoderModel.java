@@ -187,21 +187,17 @@ public final class DecoderModel {
 
         double scale = 1.0 / Math.sqrt(d);
         PrefixShareOps.Implementation impl = implementation;
-        boolean fusedLayers = impl == PrefixShareOps.Implementation.NATIVE && FusedOps.enabled();
+        boolean fusedLayers = FusedOps.decoderLayerEnabled(impl);
         for (int l = 0; l < c.numLayers(); l++) {
-            String pre = layerPrefix(l);
+            DecoderLayerWeights w = layerWeights(p, layerPrefix(l));
             if (fusedLayers) {
-                h = FusedOps.decoderLayer(sd, h, layerWeights(p, pre), rope[0], rope[1], node, subtreeEnd, eps,
-                        scale);
+                h = FusedOps.decoderLayer(sd, h, w, rope[0], rope[1], node, subtreeEnd, eps, scale);
                 continue;
             }
-            SDVariable x = DecoderMath.rmsNorm(sd, h, p.get(pre + "input_layernorm.weight"), eps);
-            SDVariable q = DecoderMath.linear(sd, x, p.get(pre + "self_attn.q_proj.weight"),
-                    p.get(pre + "self_attn.q_proj.bias"));
-            SDVariable k = DecoderMath.linear(sd, x, p.get(pre + "self_attn.k_proj.weight"),
-                    p.get(pre + "self_attn.k_proj.bias"));
-            SDVariable v = DecoderMath.linear(sd, x, p.get(pre + "self_attn.v_proj.weight"),
-                    p.get(pre + "self_attn.v_proj.bias"));
+            SDVariable x = DecoderMath.rmsNorm(sd, h, w.inputNorm(), eps);
+            SDVariable q = DecoderMath.linear(sd, x, w.qProj(), w.qBias());
+            SDVariable k = DecoderMath.linear(sd, x, w.kProj(), w.kBias());
+            SDVariable v = DecoderMath.linear(sd, x, w.vProj(), w.vBias());
             q = DecoderMath.rope(sd, q, rope);                                        // [RT,Hq*D]
             k = DecoderMath.rope(sd, k, rope);                                        // [RT,Hkv*D]
             SDVariable q4 = sd.reshape(q, qShape);                                    // [R,T,Hq,D]
@@ -211,12 +207,12 @@ public final class DecoderModel {
             SDVariable att = PrefixShareOps.attentionWithLse(sd, q4, k4, v4, node, subtreeEnd, scale, hq, hkv,
                     impl)[0];
             SDVariable a2 = sd.reshape(att, -1, (long) hq * d);                       // [RT,Hq*D]
-            h = h.add(DecoderMath.linear(sd, a2, p.get(pre + "self_attn.o_proj.weight"), null));
-            SDVariable y = DecoderMath.rmsNorm(sd, h, p.get(pre + "post_attention_layernorm.weight"), eps);
-            SDVariable gate = DecoderMath.linear(sd, y, p.get(pre + "mlp.gate_proj.weight"), null);  // [RT,I]
-            SDVariable up = DecoderMath.linear(sd, y, p.get(pre + "mlp.up_proj.weight"), null);      // [RT,I]
+            h = h.add(DecoderMath.linear(sd, a2, w.oProj(), null));
+            SDVariable y = DecoderMath.rmsNorm(sd, h, w.postAttentionNorm(), eps);
+            SDVariable gate = DecoderMath.linear(sd, y, w.gateProj(), null);          // [RT,I]
+            SDVariable up = DecoderMath.linear(sd, y, w.upProj(), null);              // [RT,I]
             SDVariable act = DecoderMath.swiGlu(sd, gate, up);                        // silu(gate) * up
-            h = h.add(DecoderMath.linear(sd, act, p.get(pre + "mlp.down_proj.weight"), null));
+            h = h.add(DecoderMath.linear(sd, act, w.downProj(), null));
         }
         h = DecoderMath.rmsNorm(sd, h, p.get(FINAL_NORM), eps);
 

@@ -4,6 +4,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.prefixshare.ops.backend.NativeCpuAttention;
 
+import java.util.Arrays;
 import java.util.List;
 
 import static org.prefixshare.ops.fused.LayerWorkspace.Block.ATTENTION;
@@ -69,7 +70,7 @@ final class DecoderLayerKernels {
             }
             long m = h.size(0);
             long d = cos.size(1);
-            if (node.length() != m || !java.util.Arrays.equals(node.shape(), subtreeEnd.shape())) {
+            if (node.length() != m || !Arrays.equals(node.shape(), subtreeEnd.shape())) {
                 throw new IllegalArgumentException(OP + ": node and subtreeEnd must be [R,T] with R*T = " + m
                         + " rows of h, got " + FusedKernels.shape(node) + " and " + FusedKernels.shape(subtreeEnd));
             }

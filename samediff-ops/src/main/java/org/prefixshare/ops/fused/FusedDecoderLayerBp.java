@@ -8,6 +8,7 @@ import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.prefixshare.ops.exec.JavaBackwardOp;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /**
@@ -37,20 +38,22 @@ public class FusedDecoderLayerBp extends JavaBackwardOp {
         return in.subList(0, in.size() - 2);
     }
 
+    /**
+     * Gradients this op outputs for {@code inputs} inputs: h and the 9 weights, plus 3 biases when present, i.e. the
+     * forward's inputs (all but the trailing workspace and gradient) less the 4 layout inputs.
+     */
+    private static int gradientCount(int inputs) {
+        return inputs - 2 - DecoderLayerKernels.Inputs.LAYOUT_INPUTS;
+    }
+
     @Override
     protected int outputCount() {
-        // h and the 9 weights, plus 3 biases when present: the forward's inputs less the 4 layout inputs
-        int forwardInputs = args().length - 2;
-        return forwardInputs - DecoderLayerKernels.Inputs.LAYOUT_INPUTS;
+        return gradientCount(args().length);
     }
 
     @Override
     public List<DataType> calculateOutputDataTypes(List<DataType> inputTypes) {
-        List<DataType> types = new ArrayList<>();
-        for (int i = 0; i < inputTypes.size() - 2 - DecoderLayerKernels.Inputs.LAYOUT_INPUTS; i++) {
-            types.add(inputTypes.get(0));
-        }
-        return types;
+        return new ArrayList<>(Collections.nCopies(gradientCount(inputTypes.size()), inputTypes.get(0)));
     }
 
     @Override

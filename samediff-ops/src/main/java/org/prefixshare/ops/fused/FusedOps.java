@@ -180,6 +180,15 @@ public final class FusedOps {
     // ------------------------------------------------------------------------------------------------ decoder layer
 
     /**
+     * Whether a decoder layer with this (resolved) attention implementation is built as {@link #decoderLayer}: the
+     * fused ops are {@link #enabled()} and the attention is the native op (the layer op runs the native CPU
+     * attention inside; the dense reference keeps the op-per-step formulation).
+     */
+    public static boolean decoderLayerEnabled(PrefixShareOps.Implementation attention) {
+        return attention == PrefixShareOps.Implementation.NATIVE && enabled();
+    }
+
+    /**
      * A whole decoder layer ({@link FusedDecoderLayer}) on h {@code [M,H]}: pre-norm attention with RoPE from the
      * tables cos and sin {@code [M,D]} over the layout node / subtreeEnd {@code [R,T]} ({@code R*T = M}), then the
      * pre-norm SwiGLU MLP, each with its residual; returns the layer's output {@code [M,H]}. One op forward and one

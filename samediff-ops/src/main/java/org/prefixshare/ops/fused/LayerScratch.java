@@ -52,7 +52,7 @@ final class LayerScratch {
             throw new IllegalStateException("decoder layer scratch: " + (used + n) + " elements asked of "
                     + block.length() + " reserved");
         }
-        INDArray v = Nd4j.create(block.data(), shape, LayerWorkspace.cStrides(shape), used, 'c');
+        INDArray v = Nd4j.create(block.data(), shape, Nd4j.getStrides(shape, 'c'), used, 'c');
         used += roundUp(n);
         return v;
     }

@@ -114,18 +114,7 @@ record LayerWorkspace(long rows, long batch, long seqlen, long hidden, long head
         }
 
         private INDArray view(long offset, long... shape) {
-            return Nd4j.create(buffer, shape, cStrides(shape), offset, 'c');
+            return Nd4j.create(buffer, shape, Nd4j.getStrides(shape, 'c'), offset, 'c');
         }
-    }
-
-    /** Strides of a dense c-order array of this shape. */
-    static long[] cStrides(long... shape) {
-        long[] stride = new long[shape.length];
-        long s = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            stride[i] = s;
-            s *= shape[i];
-        }
-        return stride;
     }
 }
