@@ -1,6 +1,7 @@
 // JNI glue only: argument checks, strides -> params, call the C API, errors -> IllegalArgumentException.
 // Java side: org.prefixshare.ops.nativeload.NativeKernels.
 #include <jni.h>
+#include <malloc.h>
 
 #include "jni_params.h"
 #include "prefixshare/api.h"
@@ -25,6 +26,14 @@ JNIEXPORT jint JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_capabil
 
 JNIEXPORT jstring JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_version(JNIEnv* env, jclass) {
     return env->NewStringUTF(ps_version());
+}
+
+JNIEXPORT jboolean JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_releaseFreeMemory(JNIEnv*, jclass) {
+#ifdef __GLIBC__
+    return malloc_trim(0) != 0 ? JNI_TRUE : JNI_FALSE;
+#else
+    return JNI_FALSE;
+#endif
 }
 
 JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_attentionForward(

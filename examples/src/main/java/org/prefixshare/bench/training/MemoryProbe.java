@@ -9,8 +9,8 @@ import java.nio.file.Path;
 /**
  * Peak memory while a workload runs: a daemon thread samples, every millisecond or two, the process's resident set
  * ({@link Pointer#physicalBytes()}) and the part of it outside the Java heap ({@link #offHeapBytes()}: where ND4J's
- * arrays live); {@link #vmHwmBytes()} reads the kernel's lifetime peak RSS ({@code VmHWM} in
- * {@code /proc/self/status}), which is only meaningful in a process that ran one workload. (ND4J 1.0.0-M2.1's CPU
+ * arrays live); {@link #vmHwmBytes()} reads the kernel's peak RSS ({@code VmHWM} in {@code /proc/self/status})
+ * since the process started or {@link #resetPeakRss()}. (ND4J 1.0.0-M2.1's CPU
  * backend allocates its arrays outside both JavaCPP's {@code Pointer.totalBytes()} count and its own allocation
  * tracker, both of which stay near zero while SameDiff trains, so resident memory is the figure that is there.)
  */
@@ -82,7 +82,7 @@ public final class MemoryProbe implements AutoCloseable {
         return peakRss;
     }
 
-    /** The process's lifetime peak RSS (VmHWM), or -1 where /proc is not there. */
+    /** The process's peak RSS (VmHWM) since it started or {@link #resetPeakRss()}, or -1 where /proc is not there. */
     public static long vmHwmBytes() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
@@ -95,6 +95,20 @@ public final class MemoryProbe implements AutoCloseable {
             return -1;
         }
         return -1;
+    }
+
+    /**
+     * Restarts the lifetime peak RSS at the current RSS (writes 5 to {@code /proc/self/clear_refs}, Linux 4.0+), so
+     * a process that runs one workload after another reports each one's peak. Returns false where that is not
+     * possible; {@link #vmHwmBytes()} then keeps the lifetime peak.
+     */
+    public static boolean resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     @Override

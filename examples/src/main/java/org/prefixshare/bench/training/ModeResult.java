@@ -16,13 +16,15 @@ package org.prefixshare.bench.training;
  * @param rss_peak_mb       peak sampled process RSS over the timed steps
  * @param vm_hwm_mb         the process's lifetime peak RSS (meaningful when the mode ran in its own JVM)
  * @param isolated          true when the mode ran in its own JVM
+ * @param carried_mb        resident memory that earlier workloads of the same worker JVM left behind (ND4J's shape
+ *                          and TAD caches, glibc arenas), already subtracted from the three memory figures above
  * @param first_loss        loss of the first step (a sanity figure: finite, near ln 2)
  * @param last_loss         loss of the last step
  */
 public record ModeResult(String mode, double samples_per_s, double samples_per_s_total, double step_ms,
                          double step_ms_min, int steps, int examples_per_step, double offheap_peak_mb,
-                         double rss_peak_mb, double vm_hwm_mb, boolean isolated, double first_loss,
-                         double last_loss) {
+                         double rss_peak_mb, double vm_hwm_mb, boolean isolated, double carried_mb,
+                         double first_loss, double last_loss) {
 
     /**
      * The peak memory of the JSON: the process's lifetime peak RSS when the mode had a JVM of its own, else the
@@ -32,9 +34,13 @@ public record ModeResult(String mode, double samples_per_s, double samples_per_s
         return isolated ? vm_hwm_mb : rss_peak_mb;
     }
 
-    /** The same figures marked as measured in a process of their own. */
-    public ModeResult isolatedRun() {
+    /**
+     * The same figures marked as measured in a JVM of the mode's own, less {@code carriedMb} of resident memory that
+     * the JVM held before this workload began beyond what a fresh one holds.
+     */
+    public ModeResult isolatedRun(double carriedMb) {
         return new ModeResult(mode, samples_per_s, samples_per_s_total, step_ms, step_ms_min, steps,
-                examples_per_step, offheap_peak_mb, rss_peak_mb, vm_hwm_mb, true, first_loss, last_loss);
+                examples_per_step, offheap_peak_mb - carriedMb, rss_peak_mb - carriedMb, vm_hwm_mb - carriedMb, true,
+                carriedMb, first_loss, last_loss);
     }
 }

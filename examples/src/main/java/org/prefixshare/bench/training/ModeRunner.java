@@ -18,7 +18,9 @@ import org.prefixshare.train.DpoObjective;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 /**
@@ -35,13 +37,21 @@ import java.util.function.Consumer;
 public final class ModeRunner implements AutoCloseable {
 
     /**
-     * Least time spent in warm-up steps. Measured with -XX:+LogCompilation: C2 keeps compiling SameDiff's code
-     * for about a minute of a worker's life, so no affordable warm-up ends the JIT's work; a few seconds get the
-     * first wave compiled, and the paired per-step speedups absorb what comes later.
+     * Least time spent in warm-up steps once this JVM has trained before (a later workload: SameDiff's code paths
+     * are compiled already; the new shapes only need a pass or two).
      */
     static final long MIN_WARMUP_NANOS = 2_000_000_000L;
+    /**
+     * Least time spent in warm-up steps by the first workload of a JVM. C2 keeps compiling SameDiff's code for tens of
+     * seconds of a JVM's life (-XX:+LogCompilation), and until then the per-op Java work inflates every step by a
+     * fixed amount: HH-RLHF (d) steps fell from 480 to 270 ms over the first ~8 s of a worker, which lowers a
+     * speedup between two modes whose steps share that fixed cost. A long training run lives in the compiled state.
+     */
+    static final long FIRST_WARMUP_NANOS = 10_000_000_000L;
     /** At most this many passes over the warm-up batches. */
     static final int MAX_WARMUP_REPEATS = 10;
+    /** Whether a ModeRunner of this JVM has warmed up before. */
+    private static final AtomicBoolean JVM_WARMED_UP = new AtomicBoolean();
 
     private final TrainingMode mode;
     private final DecoderConfig config;
@@ -90,7 +100,8 @@ public final class ModeRunner implements AutoCloseable {
 
     /**
      * Builds the batches and the model and runs the warm-up: the warm-up batches, repeated until the JIT has had
-     * {@link #MIN_WARMUP_NANOS} (a cheap mode's three steps take a second or two, too little for C2).
+     * {@link #FIRST_WARMUP_NANOS} in the JVM's first workload, {@link #MIN_WARMUP_NANOS} in later ones (a cheap
+     * mode's three steps take a second or two, too little for C2), at most {@link #MAX_WARMUP_REPEATS} passes.
      *
      * @param steps      examples of each step, warm-up steps first (all modes get the same lists)
      * @param warmup     untimed leading steps
@@ -103,11 +114,21 @@ public final class ModeRunner implements AutoCloseable {
     public static ModeRunner prepare(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode,
                                      DecoderConfig config, int packLength, long seed, Consumer<String> progress) {
         ModeRunner r = new ModeRunner(steps, warmup, mode, config, packLength, seed, progress);
+        long minNanos = JVM_WARMED_UP.getAndSet(true) ? MIN_WARMUP_NANOS : FIRST_WARMUP_NANOS;
+        // Warm-up runs as many passes as its time needs, which differs by mode; the timed steps start from the
+        // initial weights and optimiser state again, so every mode trains the same steps from the same state and
+        // their losses agree (a check that the layouts compute the same model).
+        Map<String, INDArray> initialWeights = new LinkedHashMap<>();
+        r.values.forEach((k, v) -> initialWeights.put(k, v.dup()));
+        Map<String, INDArray> initialState = r.optimiser.snapshot();
         long warmStart = System.nanoTime();
         for (int w = 0; warmup > 0 && (w < warmup || (w < MAX_WARMUP_REPEATS * warmup
-                && System.nanoTime() - warmStart < MIN_WARMUP_NANOS)); w++) {
+                && System.nanoTime() - warmStart < minNanos)); w++) {
             r.run(r.batches.get(w % warmup), "warm-up " + (w + 1));
         }
+        initialWeights.forEach((k, v) -> r.values.get(k).assign(v));
+        r.optimiser.restore(initialState);
+        r.executed = 0;
         r.probe.reset();
         r.probe.setActive(false);
         return r;
@@ -144,7 +165,7 @@ public final class ModeRunner implements AutoCloseable {
         return new ModeResult(mode.key(), examples * 1000.0 / median, (double) examples * ms.length * 1000.0 / totalMs,
                 median, Arrays.stream(ms).min().orElse(Double.NaN), ms.length, examples,
                 probe.peakOffHeapBytes() / 1048576.0, probe.peakRssBytes() / 1048576.0,
-                MemoryProbe.vmHwmBytes() / 1048576.0, false, firstLoss, lastLoss);
+                MemoryProbe.vmHwmBytes() / 1048576.0, false, 0, firstLoss, lastLoss);
     }
 
     /** Prepares, runs every timed step and returns the result (one mode alone). */

@@ -24,9 +24,10 @@ import java.util.function.Consumer;
  * ideal speedups ({@link Ideal}) and the paper's numbers beside ours.
  *
  * <p>Each mode runs in a JVM of its own by default ({@link TrainingWorker}: same java, JVM options and class path),
- * so the peak RSS and off-heap figures belong to that mode alone; {@code inProcess} runs them here one after another
- * (then RSS peaks are increments over earlier modes and only the off-heap peak, which the probe resets per mode, is
- * per mode).
+ * one JVM per mode for the whole run, so the peak RSS and off-heap figures belong to that mode alone (the worker
+ * restarts its peak for each workload) and the JIT warms up once per mode rather than once per workload;
+ * {@code inProcess} runs them here one after another (then RSS peaks are increments over earlier modes and only the
+ * off-heap peak, which the probe resets per mode, is per mode).
  */
 public final class TrainingBenchmark {
 
@@ -201,37 +202,44 @@ public final class TrainingBenchmark {
     public Result run(List<Workload> workloads) throws Exception {
         long start = System.nanoTime();
         List<ProfileResult> out = new ArrayList<>();
-        for (Workload w : workloads) {
-            progress.accept(String.format("%s: %s; %d steps of %d examples (%d warm-up), pack length %d", w.name(),
-                    w.origin(), w.steps().size(), w.examplesPerStep(), s.warmup(), w.packLength()));
-            Map<TrainingMode, ModeResult> measured = new EnumMap<>(TrainingMode.class);
-            Map<String, double[]> stepMs = new LinkedHashMap<>();
-            // Modes whose ratio the acceptance compares take turns step by step: (b) with (c), (d) with (e). (a) is
-            // 5-20x slower and only gives the (a)->(b) context figure: it runs alone, one warm-up step and the first
-            // REFERENCE_STEPS timed steps of the others.
-            for (List<TrainingMode> group : MEASURED_TOGETHER) {
-                List<TrainingMode> selected = new ArrayList<>(group);
-                selected.retainAll(s.modes());
-                if (!selected.isEmpty()) {
-                    measured.putAll(measureTogether(selected, w, stepMs));
+        Map<TrainingMode, WorkerProcess> workers = new EnumMap<>(TrainingMode.class);
+        try {
+            for (Workload w : workloads) {
+                progress.accept(String.format("%s: %s; %d steps of %d examples (%d warm-up), pack length %d",
+                        w.name(), w.origin(), w.steps().size(), w.examplesPerStep(), s.warmup(), w.packLength()));
+                Map<TrainingMode, ModeResult> measured = new EnumMap<>(TrainingMode.class);
+                Map<String, double[]> stepMs = new LinkedHashMap<>();
+                // Modes whose ratio the acceptance compares take turns step by step: (b) with (c), (d) with (e).
+                // (a) is 5-20x slower and only gives the (a)->(b) context figure: it runs alone, one warm-up step
+                // and the first REFERENCE_STEPS timed steps of the others.
+                for (List<TrainingMode> group : MEASURED_TOGETHER) {
+                    List<TrainingMode> selected = new ArrayList<>(group);
+                    selected.retainAll(s.modes());
+                    if (!selected.isEmpty()) {
+                        measured.putAll(measureTogether(selected, w, stepMs, workers));
+                    }
                 }
+                Map<String, ModeResult> results = new LinkedHashMap<>();
+                measured.forEach((m, r) -> {
+                    results.put(m.key(), r);
+                    progress.accept(String.format("  (%s) %-58s %8.2f samples/s  step %8.0f ms  outside heap %6.0f"
+                                    + " MB  RSS %7.0f MB  loss %.4f", m.key(), m.description(), r.samples_per_s(),
+                            r.step_ms(), r.offheap_peak_mb(), r.peakMemMb(), r.last_loss()));
+                });
+                out.add(summarise(w, results, stepMs));
             }
-            Map<String, ModeResult> results = new LinkedHashMap<>();
-            measured.forEach((m, r) -> {
-                results.put(m.key(), r);
-                progress.accept(String.format("  (%s) %-58s %8.2f samples/s  step %8.0f ms  outside heap %6.0f MB"
-                                + "  RSS %7.0f MB  loss %.4f", m.key(), m.description(), r.samples_per_s(),
-                        r.step_ms(), r.offheap_peak_mb(), r.peakMemMb(), r.last_loss()));
-            });
-            out.add(summarise(w, results, stepMs));
+        } finally {
+            workers.values().forEach(WorkerProcess::close);
         }
         return new Result(s, out, (System.nanoTime() - start) / 1e9);
     }
 
     /**
-     * Costs, ideals and speedups of one workload. A speedup of two modes timed side by side is their paired
-     * per-step speedup ({@link Timing#pairedSpeedup}: same examples, back to back); otherwise (d)/(b), whose modes
-     * ran in different groups, the ratio of the two samples/s figures.
+     * Costs, ideals and speedups of one workload. A speedup of two modes timed side by side is the ratio of their
+     * total times over the timed steps ({@link Timing#totalRatio}: the same examples, back to back), which is the
+     * ratio of their throughputs over the run, as the token ideal is the ratio of their tokens over the same steps;
+     * otherwise (d)/(b), whose modes ran in different groups, the ratio of the two samples/s figures over all timed
+     * steps.
      *
      * @param stepMs each mode's timed step milliseconds, in step order, by mode key
      */
@@ -268,27 +276,31 @@ public final class TrainingBenchmark {
                 PaperNumbers.shared(w.name()), PaperNumbers.packed(w.name()));
     }
 
-    /** The paired per-step speedup of two modes timed together; NaN when either was not run (as {@link #ratio}). */
+    /** The speedup of two modes timed together; NaN when either was not run (as {@link #ratio}). */
     private static double pairedRatio(Map<String, double[]> stepMs, Map<String, ModeResult> r, String faster,
                                       String baseline) {
         double[] f = stepMs.get(faster);
         double[] b = stepMs.get(baseline);
-        return f == null || b == null ? ratio(r, faster, baseline) : Timing.pairedSpeedup(b, f);
+        return f == null || b == null ? ratio(r, faster, baseline) : Timing.totalRatio(b, f);
     }
 
+    /** Ratio of two modes' throughputs over all their timed steps. */
     private static double ratio(Map<String, ModeResult> r, String faster, String baseline) {
         ModeResult f = r.get(faster);
         ModeResult b = r.get(baseline);
-        return f == null || b == null ? Double.NaN : f.samples_per_s() / b.samples_per_s();
+        return f == null || b == null ? Double.NaN : f.samples_per_s_total() / b.samples_per_s_total();
     }
 
     /**
-     * Prepares every mode (one after another, each in its own JVM unless in process), then runs the timed steps in
+     * Prepares every mode (one after another, each in its worker JVM unless in process), then runs the timed steps in
      * rounds: round t runs step t of every mode, starting with a different mode each round. Same examples, same
      * machine state: the ratios between modes do not depend on when each mode happened to run.
+     *
+     * @param workers each mode's worker JVM, started here at the mode's first workload and kept for the run
      */
     private Map<TrainingMode, ModeResult> measureTogether(List<TrainingMode> modes, Workload w,
-                                                          Map<String, double[]> stepMs) throws Exception {
+                                                          Map<String, double[]> stepMs,
+                                                          Map<TrainingMode, WorkerProcess> workers) throws Exception {
         List<ModeSession> sessions = new ArrayList<>();
         try {
             int timed = 0;
@@ -302,11 +314,17 @@ public final class TrainingBenchmark {
                     // runs on one example (its timed step has the full count like every mode).
                     steps.set(0, steps.get(0).subList(0, 1));
                 }
-                sessions.add(s.inProcess()
-                        ? ModeSession.inProcess(ModeRunner.prepare(steps, warm, m, s.model(), w.packLength(),
-                        s.seed(), null))
-                        : WorkerProcess.start(steps, warm, m, s.model().toHfJson(), w.packLength(), s.seed(),
-                        s.threads()));
+                if (s.inProcess()) {
+                    sessions.add(ModeSession.inProcess(ModeRunner.prepare(steps, warm, m, s.model(), w.packLength(),
+                            s.seed(), null)));
+                } else {
+                    WorkerProcess worker = workers.get(m);
+                    if (worker == null) {
+                        worker = WorkerProcess.start(m, s.threads());
+                        workers.put(m, worker);
+                    }
+                    sessions.add(worker.prepare(steps, warm, s.model().toHfJson(), w.packLength(), s.seed()));
+                }
             }
             int n = sessions.size();
             double[][] ms = new double[n][timed];

@@ -30,13 +30,13 @@ public final class TrainingReport {
         var c = s.model();
         return String.format(Locale.ROOT, "scale: %s; lengths of the paper's profiles / %s; model %s (%,d parameters:"
                         + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %s per "
-                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 2 s) + %d timed steps per mode ((a): %d warm-up on one example + %d); samples/s over the median step; (c)/(b) and (d)/(e) the median of per-step speedups (same examples, back to back); %s; %s",
+                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 2 s, >= 10 s in a JVM's first workload) + %d timed steps per mode ((a): %d warm-up on one example + %d); samples/s over the median step; speedups: ratio of total times over the timed steps ((c)/(b), (d)/(e): same examples, back to back); %s; %s",
                 s.scaleLabel(), fmt(s.lengthDivisor()), s.modelName(), c.parameterCount(), c.hiddenSize(),
                 c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
                 s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples" : "at least " + s.examplesPerStep()
                         + " examples and ~" + s.tokensPerStep() + " paired tokens", s.warmup(), s.steps(),
                 Math.min(1, s.warmup()),
-                Math.min(TrainingBenchmark.REFERENCE_STEPS, s.steps()), s.inProcess() ? "modes in this JVM" : "each mode in its own JVM",
+                Math.min(TrainingBenchmark.REFERENCE_STEPS, s.steps()), s.inProcess() ? "modes in this JVM" : "each mode in a JVM of its own for the run",
                 s.inProcess() || s.threads() == 0 ? "OMP_NUM_THREADS " + System.getenv().getOrDefault(
                         "OMP_NUM_THREADS", "unset") : "OMP_NUM_THREADS=" + s.threads());
     }
@@ -158,11 +158,12 @@ public final class TrainingReport {
         }
         md.append("\nSamples/s: training samples (preference pairs) per second, forward + backward + Adam update, "
                 + "examples per step over the median timed step (the figure over all timed steps' total time is in the "
-                + "JSON as samples_per_s_total). (c)/(b) and (d)/(e): the median over timed steps of the per-step "
-                + "speedup; the two modes ran each step's examples back to back, so the pairing cancels the steps' "
-                + "sizes and the machine's speed at that moment, and the median drops steps a page-fault burst or a "
-                + "JIT compilation slowed on one side only. (d)/(b): ratio of the samples/s. "
-                + "Ideal: ratio of tokens processed, padding included. Paper: Wang & "
+                + "JSON as samples_per_s_total). Speedups: the ratio of the two modes' total times over the same "
+                + "timed steps, i.e. of their throughputs over the run, as the ideal is the ratio of their tokens over "
+                + "those steps. (c)/(b) and (d)/(e) ran each step's examples back to back, so a change of the "
+                + "machine's speed hits both alike; (d)/(b) ran in different groups. Steps differ in size (a step's "
+                + "examples pack into 3 rows or 5), so a median of per-step speedups would estimate a typical step, "
+                + "not the run. Ideal: ratio of tokens processed, padding included. Paper: Wang & "
                 + "Hegde (arXiv 2410.20305), Mistral-7B on H100, FlashAttention-3 baselines.\n\n");
         md.append("![speedup vs ideal vs paper](training.png)\n\n");
         md.append("## Attention-aware ideal and workloads\n\n");
@@ -180,10 +181,13 @@ public final class TrainingReport {
                     x(p.cost_ideal_packed_vs_paired_packed()), 100 * p.attention_share_b(), tok(p, "b"),
                     tok(p, "c"), tok(p, "d"), tok(p, "e")));
         }
-        md.append("\nPeak memory: the process's peak RSS (VmHWM) when each mode ran in a JVM of its own (else the RSS "
-                + "sampled every ~1 ms over the timed steps); \"outside Java heap\" is the sampled peak of RSS minus the "
-                + "committed Java heap, where ND4J's arrays live. A `System.gc()` runs between steps, outside the "
-                + "timing, so the peaks are one step's working set rather than uncollected garbage.\n");
+        md.append("\nPeak memory: the process's peak RSS (VmHWM) over the workload when each mode ran in a JVM of its "
+                + "own (else the RSS sampled every ~1 ms over the timed steps); \"outside Java heap\" is the sampled "
+                + "peak of RSS minus the committed Java heap, where ND4J's arrays live. A mode's JVM serves every "
+                + "workload of the run; before each one it frees the previous workload's memory and restarts the peak, "
+                + "and what stays resident beyond a fresh JVM's size (ND4J's shape caches, fragmented malloc arenas) "
+                + "is subtracted (the JSON's carried_mb). A `System.gc()` runs between steps, outside the timing, so "
+                + "the peaks are one step's working set rather than uncollected garbage.\n");
         Path file = dir.resolve("training.md");
         Files.writeString(file, md.toString());
         return file;

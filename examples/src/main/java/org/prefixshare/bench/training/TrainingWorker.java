@@ -2,7 +2,13 @@ package org.prefixshare.bench.training;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.prefixshare.data.TokenizedExample;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.model.DecoderConfig;
+import org.prefixshare.ops.attention.PrefixShareOps;
+import org.prefixshare.ops.nativeload.NativeKernels;
+import org.prefixshare.ops.nativeload.NativeLibrary;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -10,21 +16,31 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 /**
- * Entry point of the child JVM that measures one mode, so that its peak RSS (VmHWM, a process-lifetime figure) and
- * off-heap peak belong to that mode alone. Not a user command: {@link WorkerProcess} starts it with the parent's
- * java, JVM options and class path and one request file as argument. Protocol (stdout lines tagged, since SameDiff
- * prints on stdout too): after warm-up it prints {@link #READY}; each {@code STEP t} line on stdin runs timed step t
- * and answers {@code TOOK ms}; {@code DONE} answers {@code RESULT json} ({@link ModeResult}) and exits.
+ * Entry point of the child JVM that measures one mode, so that its peak RSS and off-heap peak belong to that mode
+ * alone. Not a user command: {@link WorkerProcess} starts it with the parent's java, JVM options and class path, and
+ * it serves that mode for every workload of the run, so its JIT-compiled code carries over from one workload to the
+ * next as it does in a long training run. Before each workload it collects the previous one's arrays, returns
+ * glibc's free pages and restarts the peak RSS; what still stays resident beyond a fresh worker's size (ND4J's
+ * shape and TAD caches, fragmented arenas: ~150-300 MB after a few workloads) is subtracted from the workload's memory
+ * figures ({@link ModeResult#carried_mb()}), so they do not depend on which workloads ran before. Protocol (stdout lines tagged, since SameDiff prints on stdout too):
+ * {@code PREPARE request.json} builds the workload's batches and model, warms up and answers {@link #READY}; each
+ * {@code STEP t} runs timed step t and answers {@code TOOK ms}; {@code DONE} answers {@code RESULT json}
+ * ({@link ModeResult}) and releases the workload; {@code EXIT} (or the end of stdin) ends the process.
  */
 public final class TrainingWorker {
 
     static final String READY = "PSW READY";
     static final String TOOK = "PSW TOOK";
     static final String RESULT = "PSW RESULT";
+    static final String PREPARE = "PREPARE";
     static final String STEP = "STEP";
     static final String DONE = "DONE";
+    static final String EXIT = "EXIT";
 
     /**
      * What the parent asks for.
@@ -43,35 +59,86 @@ public final class TrainingWorker {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 1) {
-            System.err.println("usage: TrainingWorker REQUEST.json (started by prefixshare bench training)");
+        if (args.length != 0) {
+            System.err.println("usage: TrainingWorker (started by prefixshare bench training; commands on stdin)");
             System.exit(2);
         }
         ObjectMapper om = new ObjectMapper();
-        Request r = om.readValue(Files.readString(Path.of(args[0])), Request.class);
-        DecoderConfig config = DecoderConfig.fromHfJson(r.modelConfig(), DataType.FLOAT);
-        ModeRunner runner = ModeRunner.prepare(WorkloadFile.read(Path.of(r.workload())), r.warmup(),
-                TrainingMode.of(r.mode()), config, r.packLength(), r.seed(), System.err::println);
-        System.out.println();
-        System.out.println(READY);
-        System.out.flush();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        ModeRunner runner = null;
+        ExecutorService thread = null;
+        // What a fresh worker holds before its first workload (JVM, ND4J and the native library loaded); later
+        // workloads' memory figures are taken relative to it.
+        PrefixShareOps.init();
+        Nd4j.create(DataType.FLOAT, 1).addi(1);
+        releaseMemory();
+        long freshRss = Pointer.physicalBytes();
+        long carried = 0;
         String line;
         while ((line = in.readLine()) != null) {
-            if (line.startsWith(STEP + " ")) {
-                double ms = runner.timedStep(Integer.parseInt(line.substring(STEP.length() + 1).trim()));
-                System.out.println();
-                System.out.println(TOOK + " " + ms);
-                System.out.flush();
-            } else if (line.equals(DONE)) {
-                System.out.println();
-                System.out.println(RESULT + " " + om.writeValueAsString(runner.result().isolatedRun()));
-                System.out.flush();
-                runner.close();
-                System.exit(0);
+            if (line.startsWith(PREPARE + " ")) {
+                endWorkload(runner, thread);
+                Request r = om.readValue(Files.readString(Path.of(line.substring(PREPARE.length() + 1).trim())),
+                        Request.class);
+                DecoderConfig config = DecoderConfig.fromHfJson(r.modelConfig(), DataType.FLOAT);
+                List<List<TokenizedExample>> steps = WorkloadFile.read(Path.of(r.workload()));
+                releaseMemory();
+                carried = Math.max(0, Pointer.physicalBytes() - freshRss);
+                MemoryProbe.resetPeakRss();
+                // Each workload runs on a thread of its own: what ND4J and the fused ops keep per thread (scratch
+                // sized to the largest call seen) goes with the thread instead of into the next workload's peak.
+                thread = Executors.newSingleThreadExecutor(t -> new Thread(t, "prefixshare-bench-workload"));
+                runner = thread.submit(() -> ModeRunner.prepare(steps, r.warmup(), TrainingMode.of(r.mode()),
+                        config, r.packLength(), r.seed(), System.err::println)).get();
+                reply(READY);
+            } else if (line.startsWith(STEP + " ") && runner != null) {
+                int t = Integer.parseInt(line.substring(STEP.length() + 1).trim());
+                ModeRunner on = runner;
+                reply(TOOK + " " + thread.submit(() -> on.timedStep(t)).get());
+            } else if (line.equals(DONE) && runner != null) {
+                reply(RESULT + " " + om.writeValueAsString(runner.result().isolatedRun(carried / 1048576.0)));
+                endWorkload(runner, thread);
+                runner = null;
+                thread = null;
+            } else if (line.equals(EXIT)) {
+                break;
+            } else {
+                System.err.println("TrainingWorker: unexpected command '" + line + "'");
+                System.exit(3);
             }
         }
-        System.exit(3);  // the parent went away
+        System.exit(0);
+    }
+
+    private static void endWorkload(ModeRunner runner, ExecutorService thread) throws InterruptedException {
+        if (runner != null) {
+            runner.close();
+        }
+        if (thread != null) {
+            thread.shutdown();
+            thread.awaitTermination(1, TimeUnit.MINUTES);
+        }
+    }
+
+    /**
+     * Frees what the last workload left: its arrays (garbage once its runner and thread are gone; JavaCPP frees them
+     * on a thread of its own after a collection, hence the second collection after a pause) and the pages glibc
+     * keeps in its heaps after they are freed.
+     */
+    private static void releaseMemory() throws InterruptedException {
+        System.gc();
+        Thread.sleep(200);
+        System.gc();
+        if (NativeLibrary.isAvailable()) {
+            NativeKernels.releaseFreeMemory();
+        }
+    }
+
+    /** A protocol line, on a line of its own (SameDiff may have left a partial line on stdout). */
+    private static void reply(String tagged) {
+        System.out.println();
+        System.out.println(tagged);
+        System.out.flush();
     }
 
     /** The request as JSON text. */

@@ -16,17 +16,20 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A {@link TrainingWorker} child JVM (this JVM's java, options and class path) driven over its stdin/stdout: it
- * prepares and warms up its mode, then runs one timed step per request. Its peak RSS (VmHWM) belongs to its mode
- * alone.
+ * A {@link TrainingWorker} child JVM (this JVM's java, options and class path) that measures one mode for every
+ * workload of a run, driven over its stdin/stdout: {@link #prepare} hands it a workload and waits for its warm-up;
+ * the returned session runs one timed step per call. One JVM per mode keeps each mode's peak RSS its own (the worker
+ * restarts the peak for each workload), and one JVM for the whole run lets the JIT finish compiling SameDiff's code
+ * paths once instead of in every workload's first steps.
  */
-final class WorkerProcess implements ModeSession {
+final class WorkerProcess implements AutoCloseable {
 
     private final TrainingMode mode;
     private final Path dir;
     private final Process process;
     private final PrintWriter toWorker;
     private final BufferedReader fromWorker;
+    private int prepared;
 
     private WorkerProcess(TrainingMode mode, Path dir, Process process) {
         this.mode = mode;
@@ -37,18 +40,12 @@ final class WorkerProcess implements ModeSession {
     }
 
     /**
-     * Starts the worker and waits until it has warmed up.
+     * Starts the worker JVM of a mode (it waits for its first workload).
      *
      * @param threads OMP_NUM_THREADS of the child, or 0 to inherit this environment
      */
-    static WorkerProcess start(List<List<TokenizedExample>> steps, int warmup, TrainingMode m, String modelJson,
-                               int packLength, long seed, int threads) throws Exception {
-        Path dir = Files.createTempDirectory("prefixshare-bench-");
-        Path workload = dir.resolve("workload.bin");
-        WorkloadFile.write(workload, steps);
-        Path request = dir.resolve("request.json");
-        Files.writeString(request, TrainingWorker.toJson(new TrainingWorker.Request(workload.toString(), warmup,
-                m.key(), modelJson, packLength, seed)));
+    static WorkerProcess start(TrainingMode m, int threads) throws IOException {
+        Path dir = Files.createTempDirectory("prefixshare-bench-" + m.key() + "-");
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
@@ -60,35 +57,44 @@ final class WorkerProcess implements ModeSession {
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(TrainingWorker.class.getName());
-        cmd.add(request.toString());
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(dir.resolve("stderr.txt").toFile());
         if (threads > 0) {
             pb.environment().put("OMP_NUM_THREADS", Integer.toString(threads));
         }
-        WorkerProcess w = new WorkerProcess(m, dir, pb.start());
-        try {
-            w.expect(TrainingWorker.READY);
-        } catch (Exception e) {
-            w.close();
-            throw e;
-        }
-        return w;
+        return new WorkerProcess(m, dir, pb.start());
     }
 
-    @Override
-    public double step(int t) throws Exception {
-        toWorker.println(TrainingWorker.STEP + " " + t);
-        return Double.parseDouble(expect(TrainingWorker.TOOK));
-    }
+    /** Hands the worker a workload; returns once it has built the model and warmed up. */
+    ModeSession prepare(List<List<TokenizedExample>> steps, int warmup, String modelJson, int packLength,
+                        long seed) throws Exception {
+        int n = ++prepared;
+        Path workload = dir.resolve("workload-" + n + ".bin");
+        WorkloadFile.write(workload, steps);
+        Path request = dir.resolve("request-" + n + ".json");
+        Files.writeString(request, TrainingWorker.toJson(new TrainingWorker.Request(workload.toString(), warmup,
+                mode.key(), modelJson, packLength, seed)));
+        toWorker.println(TrainingWorker.PREPARE + " " + request);
+        expect(TrainingWorker.READY);
+        Files.deleteIfExists(workload);
+        Files.deleteIfExists(request);
+        return new ModeSession() {
+            @Override
+            public double step(int t) throws Exception {
+                toWorker.println(TrainingWorker.STEP + " " + t);
+                return Double.parseDouble(expect(TrainingWorker.TOOK));
+            }
 
-    @Override
-    public ModeResult finish() throws Exception {
-        toWorker.println(TrainingWorker.DONE);
-        ModeResult r = TrainingWorker.parseResult(List.of(expect(TrainingWorker.RESULT)));
-        if (!process.waitFor(1, TimeUnit.MINUTES)) {
-            throw new IllegalStateException("mode " + mode.key() + " did not exit after its result");
-        }
-        return r;
+            @Override
+            public ModeResult finish() throws Exception {
+                toWorker.println(TrainingWorker.DONE);
+                return TrainingWorker.parseResult(List.of(expect(TrainingWorker.RESULT)));
+            }
+
+            @Override
+            public void close() {
+                // the JVM stays for the next workload; WorkerProcess.close ends it
+            }
+        };
     }
 
     /** Reads stdout up to the next line with this protocol tag (other lines are SameDiff's prints); its rest. */
@@ -113,10 +119,19 @@ final class WorkerProcess implements ModeSession {
         }
     }
 
+    /** Ends the worker (asks it to exit, then forces it) and removes its files. */
     @Override
     public void close() {
         if (process.isAlive()) {
-            process.destroyForcibly();
+            toWorker.println(TrainingWorker.EXIT);
+            try {
+                if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
         }
         File[] kids = dir.toFile().listFiles();
         if (kids != null) {

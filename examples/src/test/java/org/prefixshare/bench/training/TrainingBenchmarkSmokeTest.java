@@ -49,8 +49,12 @@ class TrainingBenchmarkSmokeTest {
         assertEquals("HH-RLHF", root.get("profiles").get(0).get("name").asText());
         assertEquals(40.0, root.get("scale").get("length_divisor").asDouble());
         for (TrainingBenchmark.ProfileResult p : r.profiles()) {
+            double reference = p.modes().get("b").first_loss();
             for (ModeResult m : p.modes().values()) {
                 assertTrue(Double.isFinite(m.first_loss()) && Double.isFinite(m.last_loss()), m.toString());
+                // Every mode times the same examples from the same initial weights (warm-up is undone), so the five
+                // layouts must give the same loss: the modes compare the same model.
+                assertEquals(reference, m.first_loss(), 1e-4 * Math.abs(reference), p.name() + " " + m);
             }
         }
 

@@ -32,6 +32,14 @@ public final class NativeKernels {
     static native String version();
 
     /**
+     * Returns the free pages of the process's malloc heaps to the operating system (glibc {@code malloc_trim(0)});
+     * true when some were released, false when none were or the C library is not glibc. ND4J's CPU arrays are
+     * malloc'ed, and glibc keeps much of what they freed resident (fragmented arenas), so a process that moves on
+     * to a smaller job keeps the larger job's resident size until it calls this.
+     */
+    public static native boolean releaseFreeMemory();
+
+    /**
      * Forward. {@code strides}: 12 longs, (batch, row, head) strides of q, k, v, out. lse is dense [B,Hq,T];
      * node and subtreeEnd are dense int32 [B,T].
      */

@@ -1,0 +1,52 @@
+package org.prefixshare.bench.training;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.data.workload.SyntheticWorkload;
+import org.prefixshare.data.workload.WorkloadProfile;
+import org.prefixshare.model.DecoderConfig;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A worker JVM serving one mode for two workloads in a row, against the same workloads run in this JVM. */
+class WorkerProcessTest {
+
+    private static final DecoderConfig TINY = new DecoderConfig(260, 32, 1, 2, 1, 16, 64, 10000.0, 1e-6, false,
+            DataType.FLOAT);
+
+    @Test
+    void aWorkerServesWorkloadsInTurnWithTheResultsOfFreshRuns() throws Exception {
+        List<List<TokenizedExample>> first = steps("HH-RLHF", 1);
+        List<List<TokenizedExample>> second = steps("TLDR", 2);
+        try (WorkerProcess worker = WorkerProcess.start(TrainingMode.D, 1)) {
+            for (List<List<TokenizedExample>> w : List.of(first, second)) {
+                ModeSession session = worker.prepare(w, 1, TINY.toHfJson(), 256, 5);
+                double[] ms = {session.step(0), session.step(1)};
+                ModeResult r = session.finish();
+                assertTrue(ms[0] > 0 && ms[1] > 0);
+                assertTrue(r.isolated() && r.steps() == 2 && r.carried_mb() >= 0, r.toString());
+                assertTrue(r.vm_hwm_mb() > 0 && r.offheap_peak_mb() > 0, r.toString());
+                // Same steps from the same initial state as a run of its own, whatever the worker ran before.
+                ModeResult here = ModeRunner.run(w, 1, TrainingMode.D, TINY, 256, 5, null);
+                assertEquals(here.first_loss(), r.first_loss(), 1e-5 * Math.abs(here.first_loss()));
+                assertEquals(here.last_loss(), r.last_loss(), 1e-5 * Math.abs(here.last_loss()));
+            }
+        }
+    }
+
+    private static List<List<TokenizedExample>> steps(String profile, long seed) {
+        WorkloadProfile p = WorkloadProfile.paper(profile).scaledDown(40);
+        List<TokenizedExample> ex = new SyntheticWorkload(p, SyntheticWorkload.DEFAULT_SIGMA,
+                (int) Math.ceil(3 * p.medianOverall())).generate(9, 260, seed, 0);
+        List<List<TokenizedExample>> steps = new ArrayList<>();
+        for (int i = 0; i < 9; i += 3) {
+            steps.add(List.copyOf(ex.subList(i, i + 3)));
+        }
+        return steps;
+    }
+}
