@@ -67,6 +67,8 @@ public final class ModeRunner implements AutoCloseable {
     private final Consumer<String> progress;
     private final MemoryProbe probe = new MemoryProbe();
     private final double[] ms;
+    private final Map<String, INDArray> initialWeights = new LinkedHashMap<>();
+    private final Map<String, INDArray> initialState = new LinkedHashMap<>();
     private int executed;
     private int timedDone;
     private double firstLoss = Double.NaN;
@@ -118,20 +120,39 @@ public final class ModeRunner implements AutoCloseable {
         // Warm-up runs as many passes as its time needs, which differs by mode; the timed steps start from the
         // initial weights and optimiser state again, so every mode trains the same steps from the same state and
         // their losses agree (a check that the layouts compute the same model).
-        Map<String, INDArray> initialWeights = new LinkedHashMap<>();
-        r.values.forEach((k, v) -> initialWeights.put(k, v.dup()));
-        Map<String, INDArray> initialState = r.optimiser.snapshot();
+        r.values.forEach((k, v) -> r.initialWeights.put(k, v.dup()));
+        r.initialState.putAll(r.optimiser.snapshot());
         long warmStart = System.nanoTime();
         for (int w = 0; warmup > 0 && (w < warmup || (w < MAX_WARMUP_REPEATS * warmup
                 && System.nanoTime() - warmStart < minNanos)); w++) {
             r.run(r.batches.get(w % warmup), "warm-up " + (w + 1));
         }
-        initialWeights.forEach((k, v) -> r.values.get(k).assign(v));
-        r.optimiser.restore(initialState);
-        r.executed = 0;
+        r.restoreInitialState();
         r.probe.reset();
         r.probe.setActive(false);
         return r;
+    }
+
+    /**
+     * One more untimed warm-up step, just before the first timed step, when other modes prepared in between: a
+     * worker that waited idle for them came back with its memory cold (the guest hands idle pages back; the first
+     * steps after took up to 1.5x as long in both modes of a pair, which dilutes their ratio). Undone like the
+     * warm-up.
+     */
+    public void rewarm() {
+        if (timedDone != 0) {
+            throw new IllegalStateException("re-warm comes before the first timed step");
+        }
+        if (warmup > 0) {
+            run(batches.get(warmup - 1), "re-warm");
+            restoreInitialState();
+        }
+    }
+
+    private void restoreInitialState() {
+        initialWeights.forEach((k, v) -> values.get(k).assign(v));
+        optimiser.restore(initialState);
+        executed = 0;
     }
 
     /** Number of timed steps. */

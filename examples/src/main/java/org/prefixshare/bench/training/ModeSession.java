@@ -7,6 +7,9 @@ package org.prefixshare.bench.training;
  */
 interface ModeSession extends AutoCloseable {
 
+    /** Runs one untimed step before the first timed one ({@link ModeRunner#rewarm()}). */
+    void rewarm() throws Exception;
+
     /** Runs timed step t (0-based, in order); returns its milliseconds. */
     double step(int t) throws Exception;
 
@@ -20,6 +23,11 @@ interface ModeSession extends AutoCloseable {
     /** A session on a {@link ModeRunner} in this JVM (already prepared). */
     static ModeSession inProcess(ModeRunner runner) {
         return new ModeSession() {
+            @Override
+            public void rewarm() {
+                runner.rewarm();
+            }
+
             @Override
             public double step(int t) {
                 return runner.timedStep(t);

@@ -8,16 +8,17 @@ import org.prefixshare.layout.RowLayout;
  * the visible (query, key) pairs under the ancestor rule (the attention work of an exact, tile-skipping kernel;
  * padding attends causally to padding, so it is counted too).
  *
+ * @param steps         steps summed
  * @param rows          rows
  * @param rowTokens     rows x T
  * @param usedTokens    non-padding tokens
  * @param visiblePairs  visible (q, k) pairs summed over rows
  * @param denseTokens2  sum over rows of T^2 (what a dense attention computes)
  */
-public record StepCost(long rows, long rowTokens, long usedTokens, long visiblePairs, long denseTokens2) {
+public record StepCost(int steps, long rows, long rowTokens, long usedTokens, long visiblePairs, long denseTokens2) {
 
     /** Zero. */
-    public static final StepCost ZERO = new StepCost(0, 0, 0, 0, 0);
+    public static final StepCost ZERO = new StepCost(0, 0, 0, 0, 0, 0);
 
     /** The cost of one batch. */
     public static StepCost of(LayoutBatch b) {
@@ -26,12 +27,12 @@ public record StepCost(long rows, long rowTokens, long usedTokens, long visibleP
         for (RowLayout r : b.rows()) {
             pairs += visiblePairs(r.node(), r.subtreeEnd());
         }
-        return new StepCost(b.rows().size(), b.rowTokens(), b.usedTokens(), pairs, b.rows().size() * t * t);
+        return new StepCost(1, b.rows().size(), b.rowTokens(), b.usedTokens(), pairs, b.rows().size() * t * t);
     }
 
     /** Sum. */
     public StepCost plus(StepCost o) {
-        return new StepCost(rows + o.rows, rowTokens + o.rowTokens, usedTokens + o.usedTokens,
+        return new StepCost(steps + o.steps, rows + o.rows, rowTokens + o.rowTokens, usedTokens + o.usedTokens,
                 visiblePairs + o.visiblePairs, denseTokens2 + o.denseTokens2);
     }
 

@@ -5,13 +5,13 @@ import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.data.workload.SyntheticWorkload;
 import org.prefixshare.data.workload.WorkloadProfile;
 import org.prefixshare.data.workload.WorkloadStats;
-import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.pack.PackConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,7 +44,9 @@ public final class TrainingBenchmark {
      *                        (0: exactly examplesPerStep), so short-sequence profiles are not timed on steps so small
      *                        that SameDiff's fixed per-op cost (~0.1 ms per op, ~300 ops) outweighs the tokens
      * @param warmup          untimed steps per mode
-     * @param steps           timed steps per mode
+     * @param steps           timed steps of modes (b) and (c)
+     * @param packedSteps     timed steps of modes (d) and (e): their ratio is the one compared with the paper's,
+     *                        and their steps are the shortest, so more of them cost little
      * @param modelName       name of the model shape (printed)
      * @param model           the model
      * @param modes           modes to run (b is needed for the speedups over paired)
@@ -54,17 +56,32 @@ public final class TrainingBenchmark {
      *                        the attention kernels), or 0 to inherit this process's environment; ignored in process
      */
     public record Settings(String scaleLabel, double lengthDivisor, int examplesPerStep, int tokensPerStep,
-                           int warmup, int steps,
+                           int warmup, int steps, int packedSteps,
                            String modelName, DecoderConfig model, List<TrainingMode> modes, boolean inProcess,
                            long seed, int threads) {
         public Settings {
             if (!(lengthDivisor >= 1) || examplesPerStep < 1 || tokensPerStep < 0 || warmup < 0 || steps < 1
-                    || threads < 0) {
+                    || packedSteps < 1 || threads < 0) {
                 throw new IllegalArgumentException("need lengthDivisor >= 1, examplesPerStep >= 1, tokensPerStep >= 0, "
-                        + "warmup >= 0, steps >= 1, threads >= 0; got " + lengthDivisor + ", " + examplesPerStep + ", "
-                        + tokensPerStep + ", " + warmup + ", " + steps + ", " + threads);
+                        + "warmup >= 0, steps >= 1, packedSteps >= 1, threads >= 0; got " + lengthDivisor + ", "
+                        + examplesPerStep + ", " + tokensPerStep + ", " + warmup + ", " + steps + ", " + packedSteps
+                        + ", " + threads);
             }
             modes = List.copyOf(modes);
+        }
+
+        /** Timed steps of a mode: (a) at most {@link #REFERENCE_STEPS}, (d) and (e) packedSteps, else steps. */
+        public int timedSteps(TrainingMode m) {
+            return switch (m) {
+                case A -> Math.min(REFERENCE_STEPS, steps);
+                case D, E -> packedSteps;
+                default -> steps;
+            };
+        }
+
+        /** Steps every workload holds after its warm-up. */
+        public int maxTimedSteps() {
+            return Math.max(steps, packedSteps);
         }
 
         /** Examples per step of a workload whose (scaled) median overall length is given. */
@@ -125,7 +142,7 @@ public final class TrainingBenchmark {
         for (WorkloadProfile full : profiles) {
             WorkloadProfile p = full.scaledDown(s.lengthDivisor());
             int perStep = s.examplesPerStep(p.medianOverall());
-            int total = perStep * (s.warmup() + s.steps());
+            int total = perStep * (s.warmup() + s.maxTimedSteps());
             int maxDoc = (int) Math.ceil(3 * p.medianOverall());
             SyntheticWorkload gen = new SyntheticWorkload(p, SyntheticWorkload.DEFAULT_SIGMA, maxDoc);
             List<TokenizedExample> ex = gen.generate(total, s.model().vocabSize(), s.seed() ^ full.name().hashCode(),
@@ -146,7 +163,7 @@ public final class TrainingBenchmark {
     public Workload realWorkload(String name, List<TokenizedExample> all) {
         WorkloadStats full = WorkloadStats.of(all);
         int perStep = s.examplesPerStep(full.medianOverall() / s.lengthDivisor());
-        int total = perStep * (s.warmup() + s.steps());
+        int total = perStep * (s.warmup() + s.maxTimedSteps());
         List<TokenizedExample> pool = new ArrayList<>(all);
         java.util.Collections.shuffle(pool, new java.util.Random(s.seed()));
         List<TokenizedExample> picked = new ArrayList<>(total);
@@ -235,65 +252,77 @@ public final class TrainingBenchmark {
     }
 
     /**
-     * Costs, ideals and speedups of one workload. A speedup of two modes timed side by side is the ratio of their
-     * total times over the timed steps ({@link Timing#totalRatio}: the same examples, back to back), which is the
-     * ratio of their throughputs over the run, as the token ideal is the ratio of their tokens over the same steps;
-     * otherwise (d)/(b), whose modes ran in different groups, the ratio of the two samples/s figures over all timed
-     * steps.
+     * Costs, ideals and speedups of one workload. A speedup is the ratio of two modes' total times over the same
+     * timed steps ({@link Timing#totalRatio}), i.e. of their throughputs, as its token ideal is the ratio of their
+     * tokens over those steps: (c)/(b) over the steps of (b) and (c), (d)/(e) over those of (d) and (e), both timed
+     * side by side (the same examples, back to back); (d)/(b), whose modes ran in different groups, over the steps
+     * both timed.
      *
      * @param stepMs each mode's timed step milliseconds, in step order, by mode key
      */
     ProfileResult summarise(Workload w, Map<String, ModeResult> results, Map<String, double[]> stepMs) {
-        Map<TrainingMode, StepCost> cost = new EnumMap<>(TrainingMode.class);
-        long labels = 0;
-        List<List<TokenizedExample>> timed = w.steps().subList(s.warmup(), w.steps().size());
-        for (TrainingMode m : TrainingMode.values()) {
-            StepCost c = StepCost.ZERO;
-            for (List<TokenizedExample> step : timed) {
-                LayoutBatch b = ModeBatches.build(step, m, w.packLength());
-                c = c.plus(StepCost.of(b));
-                if (m == TrainingMode.B) {
-                    for (var r : b.rows()) {
-                        labels += r.scoredTokens();
-                    }
-                }
-            }
-            cost.put(m, c);
-        }
-        DecoderConfig cfg = s.model();
-        StepCost b = cost.get(TrainingMode.B);
-        StepCost c = cost.get(TrainingMode.C);
-        StepCost d = cost.get(TrainingMode.D);
-        StepCost e = cost.get(TrainingMode.E);
         Map<String, StepCost> costs = new LinkedHashMap<>();
-        cost.forEach((k, v) -> costs.put(k.key(), v));
+        for (TrainingMode m : TrainingMode.values()) {
+            costs.put(m.key(), cost(w, m, s.timedSteps(m)));
+        }
+        int shared = s.timedSteps(TrainingMode.B);
+        int packed = s.timedSteps(TrainingMode.D);
+        int both = Math.min(shared, packed);
+        StepCost b = costs.get("b");
+        StepCost c = costs.get("c");
+        StepCost d = costs.get("d");
+        StepCost e = costs.get("e");
+        StepCost bBoth = cost(w, TrainingMode.B, both);
+        StepCost dBoth = cost(w, TrainingMode.D, both);
+        long labels = labels(w, shared);
+        long labelsPacked = labels(w, packed);
+        long labelsBoth = labels(w, both);
+        DecoderConfig cfg = s.model();
         return new ProfileResult(w.name(), w.origin(), w.stats(), w.packLength(), w.examplesPerStep(), results, costs,
                 labels,
-                Ideal.tokens(b, c), Ideal.tokens(b, d), Ideal.tokens(e, d),
-                Ideal.costModel(cfg, b, c, labels), Ideal.costModel(cfg, b, d, labels),
-                Ideal.costModel(cfg, e, d, labels), Ideal.attentionShare(cfg, b, labels),
-                pairedRatio(stepMs, results, "c", "b"), ratio(results, "d", "b"), pairedRatio(stepMs, results, "d", "e"),
+                Ideal.tokens(b, c), Ideal.tokens(bBoth, dBoth), Ideal.tokens(e, d),
+                Ideal.costModel(cfg, b, c, labels), Ideal.costModel(cfg, bBoth, dBoth, labelsBoth),
+                Ideal.costModel(cfg, e, d, labelsPacked), Ideal.attentionShare(cfg, b, labels),
+                speedup(stepMs, "c", "b", shared), speedup(stepMs, "d", "b", both), speedup(stepMs, "d", "e", packed),
                 PaperNumbers.shared(w.name()), PaperNumbers.packed(w.name()));
     }
 
-    /** The speedup of two modes timed together; NaN when either was not run (as {@link #ratio}). */
-    private static double pairedRatio(Map<String, double[]> stepMs, Map<String, ModeResult> r, String faster,
-                                      String baseline) {
-        double[] f = stepMs.get(faster);
-        double[] b = stepMs.get(baseline);
-        return f == null || b == null ? ratio(r, faster, baseline) : Timing.totalRatio(b, f);
+    /** Cost of a mode's batches over the first n timed steps. */
+    private StepCost cost(Workload w, TrainingMode m, int n) {
+        StepCost c = StepCost.ZERO;
+        for (List<TokenizedExample> step : timedSteps(w, n)) {
+            c = c.plus(StepCost.of(ModeBatches.build(step, m, w.packLength())));
+        }
+        return c;
     }
 
-    /** Ratio of two modes' throughputs over all their timed steps. */
-    private static double ratio(Map<String, ModeResult> r, String faster, String baseline) {
-        ModeResult f = r.get(faster);
-        ModeResult b = r.get(baseline);
-        return f == null || b == null ? Double.NaN : f.samples_per_s_total() / b.samples_per_s_total();
+    /** Labelled positions of the first n timed steps (the same in every layout). */
+    private long labels(Workload w, int n) {
+        long labels = 0;
+        for (List<TokenizedExample> step : timedSteps(w, n)) {
+            for (var r : ModeBatches.build(step, TrainingMode.B, w.packLength()).rows()) {
+                labels += r.scoredTokens();
+            }
+        }
+        return labels;
+    }
+
+    private List<List<TokenizedExample>> timedSteps(Workload w, int n) {
+        return w.steps().subList(s.warmup(), s.warmup() + n);
+    }
+
+    /** Speedup of {@code faster} over {@code baseline} over the first n timed steps; NaN when either did not run. */
+    private static double speedup(Map<String, double[]> stepMs, String faster, String baseline, int n) {
+        double[] f = stepMs.get(faster);
+        double[] b = stepMs.get(baseline);
+        return f == null || b == null ? Double.NaN
+                : Timing.totalRatio(Arrays.copyOf(b, n), Arrays.copyOf(f, n));
     }
 
     /**
-     * Prepares every mode (one after another, each in its worker JVM unless in process), then runs the timed steps in
-     * rounds: round t runs step t of every mode, starting with a different mode each round. Same examples, same
+     * Prepares every mode (one after another, each in its worker JVM unless in process), lets each run one more
+     * untimed step in turn ({@link ModeRunner#rewarm()}), then runs the timed steps in rounds: round t runs step t of
+     * every mode, starting with a different mode each round. Same examples, same
      * machine state: the ratios between modes do not depend on when each mode happened to run.
      *
      * @param workers each mode's worker JVM, started here at the mode's first workload and kept for the run
@@ -306,7 +335,7 @@ public final class TrainingBenchmark {
             int timed = 0;
             for (TrainingMode m : modes) {
                 int warm = m == TrainingMode.A ? Math.min(1, s.warmup()) : s.warmup();
-                timed = m == TrainingMode.A ? Math.min(REFERENCE_STEPS, s.steps()) : s.steps();
+                timed = s.timedSteps(m);  // the same for every mode of a group
                 List<List<TokenizedExample>> steps = new ArrayList<>(w.steps().subList(s.warmup() - warm,
                         s.warmup() + timed));
                 if (m == TrainingMode.A && warm > 0) {
@@ -327,6 +356,11 @@ public final class TrainingBenchmark {
                 }
             }
             int n = sessions.size();
+            if (n > 1) {
+                for (ModeSession session : sessions) {
+                    session.rewarm();
+                }
+            }
             double[][] ms = new double[n][timed];
             for (int t = 0; t < timed; t++) {
                 StringBuilder line = new StringBuilder();

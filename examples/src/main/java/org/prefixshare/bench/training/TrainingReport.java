@@ -30,13 +30,12 @@ public final class TrainingReport {
         var c = s.model();
         return String.format(Locale.ROOT, "scale: %s; lengths of the paper's profiles / %s; model %s (%,d parameters:"
                         + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %s per "
-                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 2 s, >= 10 s in a JVM's first workload) + %d timed steps per mode ((a): %d warm-up on one example + %d); samples/s over the median step; speedups: ratio of total times over the timed steps ((c)/(b), (d)/(e): same examples, back to back); %s; %s",
+                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 2 s, >= 10 s in a JVM's first workload) + %d timed steps of (b), (c) and %d of (d), (e) ((a): %d warm-up on one example + %d); samples/s over the median step; speedups: ratio of total times over the timed steps both modes ran ((c)/(b), (d)/(e): same examples, back to back); %s; %s",
                 s.scaleLabel(), fmt(s.lengthDivisor()), s.modelName(), c.parameterCount(), c.hiddenSize(),
                 c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
                 s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples" : "at least " + s.examplesPerStep()
                         + " examples and ~" + s.tokensPerStep() + " paired tokens", s.warmup(), s.steps(),
-                Math.min(1, s.warmup()),
-                Math.min(TrainingBenchmark.REFERENCE_STEPS, s.steps()), s.inProcess() ? "modes in this JVM" : "each mode in a JVM of its own for the run",
+                s.packedSteps(), Math.min(1, s.warmup()), s.timedSteps(TrainingMode.A), s.inProcess() ? "modes in this JVM" : "each mode in a JVM of its own for the run",
                 s.inProcess() || s.threads() == 0 ? "OMP_NUM_THREADS " + System.getenv().getOrDefault(
                         "OMP_NUM_THREADS", "unset") : "OMP_NUM_THREADS=" + s.threads());
     }
@@ -117,8 +116,10 @@ public final class TrainingReport {
         scale.put("examples_per_step", perProfile);
         scale.put("warmup_steps", s.warmup());
         scale.put("timed_steps", s.steps());
+        scale.put("timed_steps_packed", s.packedSteps());
+        scale.put("speedup", "ratio of total times over the timed steps both modes ran");
         scale.put("peak_mem", s.inProcess() ? "sampled process RSS peak over the timed steps (modes share one JVM)"
-                : "peak RSS (VmHWM) of the JVM that ran the mode alone");
+                : "peak RSS (VmHWM) over the workload of the mode's own JVM, less what earlier workloads left");
         scale.put("isolated_jvm_per_mode", !s.inProcess());
         scale.put("seconds", Math.round(r.seconds()));
         Map<String, Object> root = new LinkedHashMap<>();
@@ -231,7 +232,6 @@ public final class TrainingReport {
 
     private static String tok(ProfileResult p, String k) {
         StepCost c = p.costs().get(k);
-        int steps = p.modes().values().stream().mapToInt(ModeResult::steps).max().orElse(1);  // (a) times fewer
-        return c == null ? "-" : String.format(Locale.ROOT, "%d", c.rowTokens() / Math.max(1, steps));
+        return c == null ? "-" : String.format(Locale.ROOT, "%d", c.rowTokens() / Math.max(1, c.steps()));
     }
 }

@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * glibc's free pages and restarts the peak RSS; what still stays resident beyond a fresh worker's size (ND4J's
  * shape and TAD caches, fragmented arenas: ~150-300 MB after a few workloads) is subtracted from the workload's memory
  * figures ({@link ModeResult#carried_mb()}), so they do not depend on which workloads ran before. Protocol (stdout lines tagged, since SameDiff prints on stdout too):
- * {@code PREPARE request.json} builds the workload's batches and model, warms up and answers {@link #READY}; each
+ * {@code PREPARE request.json} builds the workload's batches and model, warms up and answers {@link #READY};
+ * {@code REWARM} runs one more untimed step and answers {@link #REWARMED}; each
  * {@code STEP t} runs timed step t and answers {@code TOOK ms}; {@code DONE} answers {@code RESULT json}
  * ({@link ModeResult}) and releases the workload; {@code EXIT} (or the end of stdin) ends the process.
  */
@@ -37,7 +38,9 @@ public final class TrainingWorker {
     static final String READY = "PSW READY";
     static final String TOOK = "PSW TOOK";
     static final String RESULT = "PSW RESULT";
+    static final String REWARMED = "PSW REWARMED";
     static final String PREPARE = "PREPARE";
+    static final String REWARM = "REWARM";
     static final String STEP = "STEP";
     static final String DONE = "DONE";
     static final String EXIT = "EXIT";
@@ -91,6 +94,10 @@ public final class TrainingWorker {
                 runner = thread.submit(() -> ModeRunner.prepare(steps, r.warmup(), TrainingMode.of(r.mode()),
                         config, r.packLength(), r.seed(), System.err::println)).get();
                 reply(READY);
+            } else if (line.equals(REWARM) && runner != null) {
+                ModeRunner on = runner;
+                thread.submit(on::rewarm).get();
+                reply(REWARMED);
             } else if (line.startsWith(STEP + " ") && runner != null) {
                 int t = Integer.parseInt(line.substring(STEP.length() + 1).trim());
                 ModeRunner on = runner;

@@ -79,6 +79,12 @@ final class WorkerProcess implements AutoCloseable {
         Files.deleteIfExists(request);
         return new ModeSession() {
             @Override
+            public void rewarm() throws Exception {
+                toWorker.println(TrainingWorker.REWARM);
+                expect(TrainingWorker.REWARMED);
+            }
+
+            @Override
             public double step(int t) throws Exception {
                 toWorker.println(TrainingWorker.STEP + " " + t);
                 return Double.parseDouble(expect(TrainingWorker.TOOK));

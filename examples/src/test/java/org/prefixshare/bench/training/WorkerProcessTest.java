@@ -26,6 +26,7 @@ class WorkerProcessTest {
         try (WorkerProcess worker = WorkerProcess.start(TrainingMode.D, 1)) {
             for (List<List<TokenizedExample>> w : List.of(first, second)) {
                 ModeSession session = worker.prepare(w, 1, TINY.toHfJson(), 256, 5);
+                session.rewarm();
                 double[] ms = {session.step(0), session.step(1)};
                 ModeResult r = session.finish();
                 assertTrue(ms[0] > 0 && ms[1] > 0);
