@@ -81,11 +81,12 @@ public final class TrainingWorker {
         while ((line = in.readLine()) != null) {
             if (line.startsWith(PREPARE + " ")) {
                 endWorkload(runner, thread);
+                runner = null;
+                thread = null;
                 Request r = om.readValue(Files.readString(Path.of(line.substring(PREPARE.length() + 1).trim())),
                         Request.class);
                 DecoderConfig config = DecoderConfig.fromHfJson(r.modelConfig(), DataType.FLOAT);
                 List<List<TokenizedExample>> steps = WorkloadFile.read(Path.of(r.workload()));
-                releaseMemory();
                 carried = Math.max(0, Pointer.physicalBytes() - freshRss);
                 MemoryProbe.resetPeakRss();
                 // Each workload runs on a thread of its own: what ND4J and the fused ops keep per thread (scratch
@@ -117,7 +118,14 @@ public final class TrainingWorker {
         System.exit(0);
     }
 
+    /**
+     * Ends a workload (nothing to do when there is none) and frees its memory at once, so an idle worker holds little
+     * while the other modes run.
+     */
     private static void endWorkload(ModeRunner runner, ExecutorService thread) throws InterruptedException {
+        if (runner == null && thread == null) {
+            return;
+        }
         if (runner != null) {
             runner.close();
         }
@@ -125,6 +133,7 @@ public final class TrainingWorker {
             thread.shutdown();
             thread.awaitTermination(1, TimeUnit.MINUTES);
         }
+        releaseMemory();
     }
 
     /**
