@@ -14,26 +14,31 @@ import org.prefixshare.layout.RowLayout;
  * @param usedTokens    non-padding tokens
  * @param visiblePairs  visible (q, k) pairs summed over rows
  * @param denseTokens2  sum over rows of T^2 (what a dense attention computes)
+ * @param labels        scored (labelled) positions, the same in every layout of the same examples
  */
-public record StepCost(int steps, long rows, long rowTokens, long usedTokens, long visiblePairs, long denseTokens2) {
+public record StepCost(int steps, long rows, long rowTokens, long usedTokens, long visiblePairs, long denseTokens2,
+                       long labels) {
 
     /** Zero. */
-    public static final StepCost ZERO = new StepCost(0, 0, 0, 0, 0, 0);
+    public static final StepCost ZERO = new StepCost(0, 0, 0, 0, 0, 0, 0);
 
     /** The cost of one batch. */
     public static StepCost of(LayoutBatch b) {
         long pairs = 0;
+        long labels = 0;
         long t = b.length();
         for (RowLayout r : b.rows()) {
             pairs += visiblePairs(r.node(), r.subtreeEnd());
+            labels += r.scoredTokens();
         }
-        return new StepCost(1, b.rows().size(), b.rowTokens(), b.usedTokens(), pairs, b.rows().size() * t * t);
+        return new StepCost(1, b.rows().size(), b.rowTokens(), b.usedTokens(), pairs, b.rows().size() * t * t,
+                labels);
     }
 
     /** Sum. */
     public StepCost plus(StepCost o) {
         return new StepCost(steps + o.steps, rows + o.rows, rowTokens + o.rowTokens, usedTokens + o.usedTokens,
-                visiblePairs + o.visiblePairs, denseTokens2 + o.denseTokens2);
+                visiblePairs + o.visiblePairs, denseTokens2 + o.denseTokens2, labels + o.labels);
     }
 
     /**

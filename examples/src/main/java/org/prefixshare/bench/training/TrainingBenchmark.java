@@ -300,9 +300,9 @@ public final class TrainingBenchmark {
         StepCost e = costs.get("e");
         StepCost bBoth = cost(w, TrainingMode.B, both);
         StepCost dBoth = cost(w, TrainingMode.D, both);
-        long labels = labels(w, shared);
-        long labelsPacked = labels(w, packed);
-        long labelsBoth = labels(w, both);
+        long labels = b.labels();
+        long labelsPacked = d.labels();
+        long labelsBoth = bBoth.labels();
         DecoderConfig cfg = s.model();
         return new ProfileResult(w.name(), w.origin(), w.stats(), w.packLength(), w.examplesPerStep(), results, costs,
                 labels,
@@ -320,17 +320,6 @@ public final class TrainingBenchmark {
             c = c.plus(StepCost.of(ModeBatches.build(step, m, w.packLength())));
         }
         return c;
-    }
-
-    /** Labelled positions of the first n timed steps (the same in every layout). */
-    private long labels(Workload w, int n) {
-        long labels = 0;
-        for (List<TokenizedExample> step : timedSteps(w, n)) {
-            for (var r : ModeBatches.build(step, TrainingMode.B, w.packLength()).rows()) {
-                labels += r.scoredTokens();
-            }
-        }
-        return labels;
     }
 
     private List<List<TokenizedExample>> timedSteps(Workload w, int n) {
