@@ -108,8 +108,8 @@ public final class BenchTrainingCommand implements Callable<Integer> {
         Settings s = new Settings(label, lengthDivisor != null ? lengthDivisor : quick ? 4 : 2,
                 examplesPerStep != null ? examplesPerStep : 8,
                 tokensPerStep != null ? tokensPerStep : quick ? 4096 : 8192, warmup != null ? warmup : 3,
-                steps != null ? steps : quick ? 8 : 20, packedSteps != null ? packedSteps : quick ? 20 : 30, model, BenchModels.byName(model), ms, inProcess, seed,
-                threads);
+                steps != null ? steps : quick ? 8 : 20, packedSteps != null ? packedSteps : quick ? 20 : 30,
+                model, BenchModels.byName(model), ms, inProcess, seed, threads);
         System.out.println(TrainingReport.scaleLine(s));
         TrainingBenchmark bench = new TrainingBenchmark(s, System.out::println);
         List<Workload> workloads;

@@ -237,13 +237,6 @@ public final class TrainingBenchmark {
                     } else if (!selected.isEmpty()) {
                         measured.putAll(measureTogether(selected, w, stepMs, workers));
                     }
-                    // The dense reference's worker does not stay: its 10-70 s steps gain nothing from a warm JIT,
-                    // and its T x T activations (20 GB at full scale on Capybara) must not stay resident beside
-                    // the other workers.
-                    WorkerProcess reference = workers.remove(TrainingMode.A);
-                    if (reference != null) {
-                        reference.close();
-                    }
                 }
                 Map<String, ModeResult> results = new LinkedHashMap<>();
                 measured.forEach((m, r) -> {
@@ -263,7 +256,8 @@ public final class TrainingBenchmark {
     /**
      * Mode (a), which only gives the (a)->(b) context figure. Its dense T x T activations outgrow a small machine at
      * full scale (Capybara / 2: 20 GB resident; MetaMath-DPO / 2: killed on 24 GB), so a failure is reported and the
-     * run goes on without it.
+     * run goes on without it. Its worker does not stay for the next workload: its 10-70 s steps gain nothing from a
+     * warm JIT, and its T x T activations must not stay resident beside the other workers.
      */
     private void measureReference(Workload w, Map<String, double[]> stepMs, Map<TrainingMode, WorkerProcess> workers,
                                   Map<TrainingMode, ModeResult> measured) throws Exception {
@@ -274,6 +268,11 @@ public final class TrainingBenchmark {
             LOG.warn("{}: mode (a) failed and is left out: {}", w.name(), first);
             progress.accept(String.format("  (a) left out: %s (exit 137 is the kernel's out-of-memory kill: the dense "
                     + "reference needs rows x heads x T^2 floats per layer many times over)", first));
+        } finally {
+            WorkerProcess reference = workers.remove(TrainingMode.A);
+            if (reference != null) {
+                reference.close();
+            }
         }
     }
 
@@ -298,8 +297,9 @@ public final class TrainingBenchmark {
         StepCost c = costs.get("c");
         StepCost d = costs.get("d");
         StepCost e = costs.get("e");
-        StepCost bBoth = cost(w, TrainingMode.B, both);
-        StepCost dBoth = cost(w, TrainingMode.D, both);
+        // both is one of the two counts: only the other mode's cost is summed again over fewer steps
+        StepCost bBoth = both == shared ? b : cost(w, TrainingMode.B, both);
+        StepCost dBoth = both == packed ? d : cost(w, TrainingMode.D, both);
         long labels = b.labels();
         long labelsPacked = d.labels();
         long labelsBoth = bBoth.labels();

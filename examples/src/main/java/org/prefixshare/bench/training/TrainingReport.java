@@ -35,7 +35,8 @@ public final class TrainingReport {
                 c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
                 s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples" : "at least " + s.examplesPerStep()
                         + " examples and ~" + s.tokensPerStep() + " paired tokens", s.warmup(), s.steps(),
-                s.packedSteps(), Math.min(1, s.warmup()), s.timedSteps(TrainingMode.A), s.inProcess() ? "modes in this JVM" : "each mode in a JVM of its own for the run",
+                s.packedSteps(), Math.min(1, s.warmup()), s.timedSteps(TrainingMode.A),
+                s.inProcess() ? "modes in this JVM" : "each mode in a JVM of its own for the run",
                 s.inProcess() || s.threads() == 0 ? "OMP_NUM_THREADS " + System.getenv().getOrDefault(
                         "OMP_NUM_THREADS", "unset") : "OMP_NUM_THREADS=" + s.threads());
     }

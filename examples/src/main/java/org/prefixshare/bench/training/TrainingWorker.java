@@ -1,10 +1,10 @@
 package org.prefixshare.bench.training;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.prefixshare.data.TokenizedExample;
 import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
+import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.ops.nativeload.NativeKernels;
@@ -27,11 +27,12 @@ import java.util.concurrent.TimeUnit;
  * next as it does in a long training run. Before each workload it collects the previous one's arrays, returns
  * glibc's free pages and restarts the peak RSS; what still stays resident beyond a fresh worker's size (ND4J's
  * shape and TAD caches, fragmented arenas: ~150-300 MB after a few workloads) is subtracted from the workload's memory
- * figures ({@link ModeResult#carried_mb()}), so they do not depend on which workloads ran before. Protocol (stdout lines tagged, since SameDiff prints on stdout too):
- * {@code PREPARE request.json} builds the workload's batches and model, warms up and answers {@link #READY};
- * {@code REWARM} runs one more untimed step and answers {@link #REWARMED}; each
- * {@code STEP t} runs timed step t and answers {@code TOOK ms}; {@code DONE} answers {@code RESULT json}
- * ({@link ModeResult}) and releases the workload; {@code EXIT} (or the end of stdin) ends the process.
+ * figures ({@link ModeResult#carried_mb()}), so they do not depend on which workloads ran before. Protocol (stdout
+ * lines tagged, since SameDiff prints on stdout too): {@code PREPARE request.json} builds the workload's batches and
+ * model, warms up and answers {@link #READY}; {@code REWARM} runs one more untimed step and answers
+ * {@link #REWARMED}; each {@code STEP t} runs timed step t and answers {@code TOOK ms}; {@code DONE} answers
+ * {@code RESULT json} ({@link ModeResult}) and releases the workload; {@code EXIT} (or the end of stdin) ends the
+ * process.
  */
 public final class TrainingWorker {
 
