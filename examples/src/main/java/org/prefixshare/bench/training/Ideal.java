@@ -17,6 +17,10 @@ import org.prefixshare.model.DecoderConfig;
  * visiblePairs} (+ the LM head on the labelled positions, the same in every mode). It lies between the attention
  * ratio and the token ratio and is the tighter bound when attention is a large share of the step. Both are printed;
  * which one a run can reach depends on how close the kernels run to the matmul rate.
+ *
+ * <p><b>Expected with the fixed step cost</b>: a step also costs a fixed F that no layout saves (SameDiff's
+ * scheduling of the step's ops, Adam, work the size of the weights; {@link ModeResult#fixed_step_ms}). With step
+ * time = F + work and the work in the cost-model ratio, the speedup to expect is {@link #withFixedCost}.
  */
 public final class Ideal {
 
@@ -58,6 +62,20 @@ public final class Ideal {
     /** Cost-model ideal of {@code faster} over {@code baseline}. */
     public static double costModel(DecoderConfig c, StepCost baseline, StepCost faster, long labels) {
         return flops(c, baseline, labels) / flops(c, faster, labels);
+    }
+
+    /**
+     * The speedup to expect of {@code faster} over {@code baseline} when each step costs a fixed part besides the work
+     * the cost model counts: {@code (baselineFixedMs + costIdeal x (fasterStepMs - fasterFixedMs)) / fasterStepMs},
+     * with {@code fasterStepMs} the faster mode's mean measured step. NaN when a figure is missing or the fixed part
+     * is not below the step (steps that small leave no work for the model to scale).
+     */
+    public static double withFixedCost(double costIdeal, double fasterStepMs, double fasterFixedMs,
+                                       double baselineFixedMs) {
+        if (!(fasterFixedMs < fasterStepMs)) {
+            return Double.NaN;
+        }
+        return (baselineFixedMs + costIdeal * (fasterStepMs - fasterFixedMs)) / fasterStepMs;
     }
 
     /** Share of attention in the cost-model FLOPs of a batch. */

@@ -20,11 +20,15 @@ package org.prefixshare.bench.training;
  *                          and TAD caches, glibc arenas), already subtracted from the three memory figures above
  * @param first_loss        loss of the first step (a sanity figure: finite, near ln 2)
  * @param last_loss         loss of the last step
+ * @param fixed_step_ms     the cost of a step that no layout saves: the median step on one example of one prompt token
+ *                          and one token per response, after the warm-up ({@link ModeRunner#FIXED_COST_STEPS} steps;
+ *                          SameDiff's scheduling of the step's ops, Adam, work the size of the weights); NaN where not
+ *                          measured (mode (a))
  */
 public record ModeResult(String mode, double samples_per_s, double samples_per_s_total, double step_ms,
                          double step_ms_min, int steps, int examples_per_step, double offheap_peak_mb,
                          double rss_peak_mb, double vm_hwm_mb, boolean isolated, double carried_mb,
-                         double first_loss, double last_loss) {
+                         double first_loss, double last_loss, double fixed_step_ms) {
 
     /**
      * The peak memory of the JSON: the process's lifetime peak RSS when the mode had a JVM of its own, else the
@@ -41,6 +45,6 @@ public record ModeResult(String mode, double samples_per_s, double samples_per_s
     public ModeResult isolatedRun(double carriedMb) {
         return new ModeResult(mode, samples_per_s, samples_per_s_total, step_ms, step_ms_min, steps,
                 examples_per_step, offheap_peak_mb - carriedMb, rss_peak_mb - carriedMb, vm_hwm_mb - carriedMb, true,
-                carriedMb, first_loss, last_loss);
+                carriedMb, first_loss, last_loss, fixed_step_ms);
     }
 }

@@ -50,6 +50,17 @@ public final class ModeRunner implements AutoCloseable {
     static final long FIRST_WARMUP_NANOS = 10_000_000_000L;
     /** At most this many passes over the warm-up batches. */
     static final int MAX_WARMUP_REPEATS = 10;
+    /**
+     * Steps on the fixed-cost probe's one-row batch that the first workload of a JVM runs before its warm-up. C2
+     * compiles a method after thousands of invocations, and SameDiff runs its per-op Java code ~100 times a step, so
+     * the JIT needs steps rather than seconds: after the time-based warm-up alone, Capybara's ~500 ms steps (~20 of
+     * them) left the fixed step cost at 45-49 ms, against 32-33 ms in the worker's next workload.
+     */
+    static final int JIT_WARMUP_STEPS = 200;
+    /** Steps of the fixed-cost probe ({@link ModeResult#fixed_step_ms}), run after the warm-up. */
+    static final int FIXED_COST_STEPS = 10;
+    /** Row length of the fixed-cost probe's batch. */
+    static final int FIXED_COST_ROW = 8;
     /** Whether a ModeRunner of this JVM has warmed up before. */
     private static final AtomicBoolean JVM_WARMED_UP = new AtomicBoolean();
 
@@ -73,6 +84,7 @@ public final class ModeRunner implements AutoCloseable {
     private int timedDone;
     private double firstLoss = Double.NaN;
     private double lastLoss = Double.NaN;
+    private double fixedStepMs = Double.NaN;
 
     private ModeRunner(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode, DecoderConfig config,
                        int packLength, long seed, Consumer<String> progress) {
@@ -101,7 +113,8 @@ public final class ModeRunner implements AutoCloseable {
     }
 
     /**
-     * Builds the batches and the model and runs the warm-up: the warm-up batches, repeated until the JIT has had
+     * Builds the batches and the model and runs the warm-up: in the JVM's first workload {@link #JIT_WARMUP_STEPS}
+     * steps of the fixed-cost probe's one-row batch, then the warm-up batches, repeated until the JIT has had
      * {@link #FIRST_WARMUP_NANOS} in the JVM's first workload, {@link #MIN_WARMUP_NANOS} in later ones (a cheap
      * mode's three steps take a second or two, too little for C2), at most {@link #MAX_WARMUP_REPEATS} passes.
      *
@@ -125,10 +138,21 @@ public final class ModeRunner implements AutoCloseable {
         // their losses agree (a check that the layouts compute the same model).
         r.values.forEach((k, v) -> r.initialWeights.put(k, v.dup()));
         r.initialState.putAll(r.optimiser.snapshot());
+        LayoutBatch probeBatch = mode == TrainingMode.A ? null : fixedCostBatch(steps.get(0).get(0), mode);
+        for (int w = 0; firstInJvm && w < JIT_WARMUP_STEPS; w++) {
+            r.step(probeBatch, Nd4j.zeros(config.dataType(), probeBatch.sequences().size()));
+        }
         long warmStart = System.nanoTime();
         for (int w = 0; warmup > 0 && (w < warmup || (w < MAX_WARMUP_REPEATS * warmup
                 && System.nanoTime() - warmStart < minNanos)); w++) {
             r.run(r.batches.get(w % warmup), "warm-up " + (w + 1));
+        }
+        if (probeBatch != null) {
+            double[] t = new double[FIXED_COST_STEPS];
+            for (int i = 0; i < t.length; i++) {
+                t[i] = r.run(probeBatch, "fixed-cost probe " + (i + 1));
+            }
+            r.fixedStepMs = Timing.median(t);
         }
         r.restoreInitialState();
         r.probe.reset();
@@ -150,6 +174,25 @@ public final class ModeRunner implements AutoCloseable {
             run(batches.get(warmup - 1), "re-warm");
             restoreInitialState();
         }
+    }
+
+    /**
+     * The fixed-cost probe's batch: one example cut from {@code e} (its first prompt token and the first token of each
+     * response) in one row of {@link #FIXED_COST_ROW} tokens (the packed form of the mode's layout: the unpacked modes
+     * would pad the row to 64). Its median step ({@link ModeResult#fixed_step_ms}) is what a step costs whatever its
+     * tokens; that part does not shrink with the tokens a layout saves, so it pulls every speedup between two modes
+     * towards 1 (README, "What bounds (d)/(e)"). Every mode but (a) runs the same graph, so the figure differs between
+     * modes only by noise.
+     */
+    private static LayoutBatch fixedCostBatch(TokenizedExample e, TrainingMode mode) {
+        List<int[]> responses = new ArrayList<>();
+        for (int[] r : e.responses()) {
+            responses.add(Arrays.copyOf(r, Math.min(1, r.length)));
+        }
+        int[] prompt = e.prompt();
+        TokenizedExample probe = new TokenizedExample(e.id(), e.source(), Arrays.copyOf(prompt,
+                Math.min(1, prompt.length)), responses, 0);
+        return ModeBatches.build(List.of(probe), mode.shared() ? TrainingMode.D : TrainingMode.E, FIXED_COST_ROW);
     }
 
     private void restoreInitialState() {
@@ -189,7 +232,7 @@ public final class ModeRunner implements AutoCloseable {
         return new ModeResult(mode.key(), examples * 1000.0 / median, (double) examples * ms.length * 1000.0 / totalMs,
                 median, Arrays.stream(ms).min().orElse(Double.NaN), ms.length, examples,
                 probe.peakOffHeapBytes() / 1048576.0, probe.peakRssBytes() / 1048576.0,
-                MemoryProbe.vmHwmBytes() / 1048576.0, false, 0, firstLoss, lastLoss);
+                MemoryProbe.vmHwmBytes() / 1048576.0, false, 0, firstLoss, lastLoss, fixedStepMs);
     }
 
     /** Prepares, runs every timed step and returns the result (one mode alone). */
@@ -213,10 +256,7 @@ public final class ModeRunner implements AutoCloseable {
         INDArray refs = Nd4j.zeros(config.dataType(), batch.sequences().size());
         System.gc();
         long start = System.nanoTime();
-        Map<String, INDArray> feeds = objective.feeds(batch, refs, 0.0);
-        OutAndGrad og = sd.calculateGradientsAndOutputs(feeds, outputs, params);
-        optimiser.apply(values, og.getGradients(), executed++);
-        double loss = og.getOutputs().get(objective.lossName()).getDouble(0);
+        double loss = step(batch, refs);
         double took = (System.nanoTime() - start) / 1e6;
         if (executed == 1) {
             firstLoss = loss;
@@ -227,5 +267,13 @@ public final class ModeRunner implements AutoCloseable {
                     batch.rows().size(), batch.length(), took, loss));
         }
         return took;
+    }
+
+    /** One optimiser step (feeds, gradients, Adam) with these reference log-probs; returns the loss. */
+    private double step(LayoutBatch batch, INDArray refs) {
+        Map<String, INDArray> feeds = objective.feeds(batch, refs, 0.0);
+        OutAndGrad og = sd.calculateGradientsAndOutputs(feeds, outputs, params);
+        optimiser.apply(values, og.getGradients(), executed++);
+        return og.getOutputs().get(objective.lossName()).getDouble(0);
     }
 }

@@ -109,8 +109,10 @@ public final class TrainingBenchmark {
                                 double ideal_shared, double ideal_shared_packed,
                                 double ideal_packed_vs_paired_packed, double cost_ideal_shared,
                                 double cost_ideal_shared_packed, double cost_ideal_packed_vs_paired_packed,
-                                double attention_share_b, double speedup_shared, double speedup_shared_packed,
-                                double speedup_packed_vs_paired_packed, double paper_shared, double paper_packed) {
+                                double attention_share_b, double expected_shared, double expected_shared_packed,
+                                double expected_packed_vs_paired_packed, double speedup_shared,
+                                double speedup_shared_packed, double speedup_packed_vs_paired_packed,
+                                double paper_shared, double paper_packed) {
     }
 
     /** The whole run. */
@@ -304,11 +306,16 @@ public final class TrainingBenchmark {
         long labelsPacked = d.labels();
         long labelsBoth = bBoth.labels();
         DecoderConfig cfg = s.model();
+        double costShared = Ideal.costModel(cfg, b, c, labels);
+        double costSharedPacked = Ideal.costModel(cfg, bBoth, dBoth, labelsBoth);
+        double costPacked = Ideal.costModel(cfg, e, d, labelsPacked);
         return new ProfileResult(w.name(), w.origin(), w.stats(), w.packLength(), w.examplesPerStep(), results, costs,
                 labels,
                 Ideal.tokens(b, c), Ideal.tokens(bBoth, dBoth), Ideal.tokens(e, d),
-                Ideal.costModel(cfg, b, c, labels), Ideal.costModel(cfg, bBoth, dBoth, labelsBoth),
-                Ideal.costModel(cfg, e, d, labelsPacked), Ideal.attentionShare(cfg, b, labels),
+                costShared, costSharedPacked, costPacked, Ideal.attentionShare(cfg, b, labels),
+                expected(costShared, results, stepMs, "c", "b", shared),
+                expected(costSharedPacked, results, stepMs, "d", "b", both),
+                expected(costPacked, results, stepMs, "d", "e", packed),
                 speedup(stepMs, "c", "b", shared), speedup(stepMs, "d", "b", both), speedup(stepMs, "d", "e", packed),
                 PaperNumbers.shared(w.name()), PaperNumbers.packed(w.name()));
     }
@@ -324,6 +331,22 @@ public final class TrainingBenchmark {
 
     private List<List<TokenizedExample>> timedSteps(Workload w, int n) {
         return w.steps().subList(s.warmup(), s.warmup() + n);
+    }
+
+    /**
+     * {@link Ideal#withFixedCost} of {@code faster} over {@code baseline}: the faster mode's mean step over the first n
+     * timed steps and both modes' fixed step costs; NaN when either did not run.
+     */
+    private static double expected(double costIdeal, Map<String, ModeResult> results, Map<String, double[]> stepMs,
+                                   String faster, String baseline, int n) {
+        double[] f = stepMs.get(faster);
+        ModeResult fr = results.get(faster);
+        ModeResult br = results.get(baseline);
+        if (f == null || fr == null || br == null) {
+            return Double.NaN;
+        }
+        double mean = Arrays.stream(f, 0, n).average().orElse(Double.NaN);
+        return Ideal.withFixedCost(costIdeal, mean, fr.fixed_step_ms(), br.fixed_step_ms());
     }
 
     /** Speedup of {@code faster} over {@code baseline} over the first n timed steps; NaN when either did not run. */

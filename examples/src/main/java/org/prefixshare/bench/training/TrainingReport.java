@@ -70,6 +70,14 @@ public final class TrainingReport {
                     x(p.cost_ideal_packed_vs_paired_packed()), 100 * p.attention_share_b(), p.examplesPerStep(),
                     tok(p, "b"), tok(p, "c"), tok(p, "d"), tok(p, "e"), p.packLength(), x(ratio(p, "b", "a")));
         }
+        out.println("Expected with the fixed step cost F (a step of one 8-token row, which no layout makes cheaper): "
+                + "(F(baseline) + cost-model ideal x (mean step(ours) - F(ours))) / mean step(ours):");
+        for (ProfileResult p : r.profiles()) {
+            out.printf(Locale.ROOT, "  %-15s F b %s c %s d %s e %s ms; expected (c)/(b) %s (d)/(b) %s (d)/(e) %s%n",
+                    p.name(), fixedMs(p, "b"), fixedMs(p, "c"), fixedMs(p, "d"), fixedMs(p, "e"),
+                    x(p.expected_shared()), x(p.expected_shared_packed()),
+                    x(p.expected_packed_vs_paired_packed()));
+        }
     }
 
     /** "(a) ..., (b) ...". */
@@ -102,6 +110,16 @@ public final class TrainingReport {
             }
             m.put("samples_per_s", sps);
             m.put("peak_mem_mb", mem);
+            Map<String, Object> fixed = new LinkedHashMap<>();
+            for (String k : MODES) {
+                ModeResult mr = p.modes().get(k);
+                fixed.put(k, mr == null ? null : num(mr.fixed_step_ms()));
+            }
+            m.put("fixed_step_ms", fixed);
+            m.put("cost_ideal_packed_vs_paired_packed", num(p.cost_ideal_packed_vs_paired_packed()));
+            m.put("expected_shared", num(p.expected_shared()));
+            m.put("expected_shared_packed", num(p.expected_shared_packed()));
+            m.put("expected_packed_vs_paired_packed", num(p.expected_packed_vs_paired_packed()));
             profiles.add(m);
         }
         Settings s = r.settings();
@@ -174,15 +192,24 @@ public final class TrainingReport {
                 + "weights tokens with the model's matmul FLOPs per token and visible (query, key) pairs with "
                 + "attention FLOPs per pair.\n\n");
         md.append("| profile | workload | median overall / ratio (scaled) | examples/step | pack length | cost-model "
-                + "ideal (c)/(b) | (d)/(b) | (d)/(e) | attention share of (b) | tokens/step b / c / d / e |\n");
-        md.append("|---|---|---|---|---|---|---|---|---|---|\n");
+                + "ideal (c)/(b) | (d)/(b) | (d)/(e) | attention share of (b) | tokens/step b / c / d / e | fixed step "
+                + "ms b / c / d / e | expected (c)/(b) | (d)/(b) | (d)/(e) |\n");
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (ProfileResult p : r.profiles()) {
             md.append(String.format(Locale.ROOT, "| %s | %s | %.0f / %.2f | %d | %d | %s | %s | %s | %.1f%% | %s / %s"
-                            + " / %s / %s |%n", p.name(), p.origin(), p.stats().medianOverall(),
-                    p.stats().medianRatio(), p.examplesPerStep(), p.packLength(), x(p.cost_ideal_shared()), x(p.cost_ideal_shared_packed()),
+                            + " / %s / %s | %s / %s / %s / %s | %s | %s | %s |%n", p.name(), p.origin(),
+                    p.stats().medianOverall(), p.stats().medianRatio(), p.examplesPerStep(), p.packLength(),
+                    x(p.cost_ideal_shared()), x(p.cost_ideal_shared_packed()),
                     x(p.cost_ideal_packed_vs_paired_packed()), 100 * p.attention_share_b(), tok(p, "b"),
-                    tok(p, "c"), tok(p, "d"), tok(p, "e")));
+                    tok(p, "c"), tok(p, "d"), tok(p, "e"), fixedMs(p, "b"), fixedMs(p, "c"), fixedMs(p, "d"),
+                    fixedMs(p, "e"), x(p.expected_shared()), x(p.expected_shared_packed()),
+                    x(p.expected_packed_vs_paired_packed())));
         }
+        md.append("\nFixed step ms: the median step on one example of one prompt token and one token per response "
+                + "(one 8-token row), after the warm-up: what every step costs whatever its tokens (SameDiff's "
+                + "scheduling of the step's ops, Adam, work the size of the weights). Expected: the speedup the "
+                + "cost-model ideal allows once that fixed part, which no layout saves, is added to both modes' steps: "
+                + "(F(baseline) + ideal x (mean step(ours) - F(ours))) / mean step(ours).\n");
         md.append("\nPeak memory: the process's peak RSS (VmHWM) over the workload when each mode ran in a JVM of its "
                 + "own (else the RSS sampled every ~1 ms over the timed steps); \"outside Java heap\" is the sampled "
                 + "peak of RSS minus the committed Java heap, where ND4J's arrays live. A mode's JVM serves every "
@@ -229,6 +256,12 @@ public final class TrainingReport {
     private static String rss(ProfileResult p, String k) {
         ModeResult m = p.modes().get(k);
         return m == null ? "-" : String.format(Locale.ROOT, "%.0f", m.peakMemMb());
+    }
+
+    private static String fixedMs(ProfileResult p, String k) {
+        ModeResult m = p.modes().get(k);
+        return m == null || !Double.isFinite(m.fixed_step_ms()) ? "-"
+                : String.format(Locale.ROOT, "%.1f", m.fixed_step_ms());
     }
 
     private static String tok(ProfileResult p, String k) {

@@ -32,6 +32,20 @@ class IdealTest {
     }
 
     @Test
+    void fixedStepCostPullsTheExpectedSpeedupTowardsOne() {
+        // ours: 100 ms = 20 fixed + 80 work; the baseline's work is 1.5 x 80 = 120 plus its own 20 fixed
+        assertEquals(140.0 / 100.0, Ideal.withFixedCost(1.5, 100, 20, 20), 1e-12);
+        assertEquals(1.5, Ideal.withFixedCost(1.5, 100, 0, 0), 1e-12);
+        // a step that is nearly all fixed cost gains almost nothing from the layout
+        assertEquals((29 + 1.5) / 30.0, Ideal.withFixedCost(1.5, 30, 29, 29), 1e-12);
+        // each mode's own fixed part: baseline 25, ours 20
+        assertEquals((25 + 1.5 * 80) / 100.0, Ideal.withFixedCost(1.5, 100, 20, 25), 1e-12);
+        assertTrue(Double.isNaN(Ideal.withFixedCost(1.5, 100, Double.NaN, 20)));
+        // a probe that read longer than the steps themselves (tiny steps, noise): no work left to scale
+        assertTrue(Double.isNaN(Ideal.withFixedCost(1.5, 30, 41, 16)));
+    }
+
+    @Test
     void packedModesPackEveryExampleIntoRowsOfThePackLength() {
         List<TokenizedExample> step = List.of(ex(0, 20, 10, 12), ex(1, 5, 30, 3), ex(2, 40, 8, 8), ex(3, 1, 1, 1));
         LayoutBatch d = ModeBatches.build(step, TrainingMode.D, 64);

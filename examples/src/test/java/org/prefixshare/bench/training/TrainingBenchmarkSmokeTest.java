@@ -36,7 +36,16 @@ class TrainingBenchmarkSmokeTest {
         for (JsonNode p : root.get("profiles")) {
             assertEquals(List.of("name", "ideal_shared", "ideal_shared_packed", "ideal_packed_vs_paired_packed",
                     "speedup_shared", "speedup_shared_packed", "speedup_packed_vs_paired_packed", "samples_per_s",
-                    "peak_mem_mb"), names(p));
+                    "peak_mem_mb", "fixed_step_ms", "cost_ideal_packed_vs_paired_packed", "expected_shared",
+                    "expected_shared_packed", "expected_packed_vs_paired_packed"), names(p));
+            // the fixed-cost probe runs in every mode but the dense reference
+            assertTrue(p.get("fixed_step_ms").get("a").isNull(), p.toString());
+            for (String k : List.of("b", "c", "d", "e")) {
+                assertTrue(p.get("fixed_step_ms").get(k).asDouble() > 0, p.toString());
+            }
+            // NaN (null) where the probe read longer than these tiny, noisy steps; never a negative speedup
+            JsonNode expected = p.get("expected_packed_vs_paired_packed");
+            assertTrue(expected.isNull() || expected.asDouble() > 0, p.toString());
             assertEquals(List.of("a", "b", "c", "d", "e"), names(p.get("samples_per_s")));
             assertEquals(List.of("a", "b", "c", "d", "e"), names(p.get("peak_mem_mb")));
             for (JsonNode v : p.get("samples_per_s")) {
