@@ -58,7 +58,7 @@ public final class ModeRunner implements AutoCloseable {
      */
     static final int JIT_WARMUP_STEPS = 200;
     /** Steps of the fixed-cost probe ({@link ModeResult#fixed_step_ms}), run after the warm-up. */
-    static final int FIXED_COST_STEPS = 10;
+    static final int FIXED_COST_STEPS = 20;
     /** Row length of the fixed-cost probe's batch. */
     static final int FIXED_COST_ROW = 8;
     /** Whether a ModeRunner of this JVM has warmed up before. */
@@ -148,9 +148,14 @@ public final class ModeRunner implements AutoCloseable {
             r.run(r.batches.get(w % warmup), "warm-up " + (w + 1));
         }
         if (probeBatch != null) {
+            // No System.gc() before these (unlike the timed steps): a one-row step leaves little garbage, and twenty
+            // collections would cost more than the probe; the median drops a step that a young collection hits.
             double[] t = new double[FIXED_COST_STEPS];
             for (int i = 0; i < t.length; i++) {
-                t[i] = r.run(probeBatch, "fixed-cost probe " + (i + 1));
+                INDArray refs = Nd4j.zeros(config.dataType(), probeBatch.sequences().size());
+                long start = System.nanoTime();
+                r.step(probeBatch, refs);
+                t[i] = (System.nanoTime() - start) / 1e6;
             }
             r.fixedStepMs = Timing.median(t);
         }
