@@ -140,7 +140,7 @@ public final class ModeRunner implements AutoCloseable {
         r.initialState.putAll(r.optimiser.snapshot());
         LayoutBatch probeBatch = mode == TrainingMode.A ? null : fixedCostBatch(steps.get(0).get(0), mode);
         for (int w = 0; firstInJvm && w < JIT_WARMUP_STEPS; w++) {
-            r.step(probeBatch, Nd4j.zeros(config.dataType(), probeBatch.sequences().size()));
+            r.step(probeBatch, r.noReferences(probeBatch));
         }
         long warmStart = System.nanoTime();
         for (int w = 0; warmup > 0 && (w < warmup || (w < MAX_WARMUP_REPEATS * warmup
@@ -152,7 +152,7 @@ public final class ModeRunner implements AutoCloseable {
             // collections would cost more than the probe; the median drops a step that a young collection hits.
             double[] t = new double[FIXED_COST_STEPS];
             for (int i = 0; i < t.length; i++) {
-                INDArray refs = Nd4j.zeros(config.dataType(), probeBatch.sequences().size());
+                INDArray refs = r.noReferences(probeBatch);
                 long start = System.nanoTime();
                 r.step(probeBatch, refs);
                 t[i] = (System.nanoTime() - start) / 1e6;
@@ -258,7 +258,7 @@ public final class ModeRunner implements AutoCloseable {
 
     /** One optimiser step; returns its milliseconds (the gc before it is not timed). */
     private double run(LayoutBatch batch, String what) {
-        INDArray refs = Nd4j.zeros(config.dataType(), batch.sequences().size());
+        INDArray refs = noReferences(batch);
         System.gc();
         long start = System.nanoTime();
         double loss = step(batch, refs);
@@ -272,6 +272,11 @@ public final class ModeRunner implements AutoCloseable {
                     batch.rows().size(), batch.length(), took, loss));
         }
         return took;
+    }
+
+    /** Zeros for the batch's reference log-probs (precomputed in DPO, not part of a training step). */
+    private INDArray noReferences(LayoutBatch batch) {
+        return Nd4j.zeros(config.dataType(), batch.sequences().size());
     }
 
     /** One optimiser step (feeds, gradients, Adam) with these reference log-probs; returns the loss. */

@@ -103,18 +103,15 @@ public final class TrainingReport {
             m.put("speedup_packed_vs_paired_packed", num(p.speedup_packed_vs_paired_packed()));
             Map<String, Object> sps = new LinkedHashMap<>();
             Map<String, Object> mem = new LinkedHashMap<>();
+            Map<String, Object> fixed = new LinkedHashMap<>();
             for (String k : MODES) {
                 ModeResult mr = p.modes().get(k);
                 sps.put(k, mr == null ? null : num(mr.samples_per_s()));
                 mem.put(k, mr == null ? null : num(mr.peakMemMb()));
+                fixed.put(k, mr == null ? null : num(mr.fixed_step_ms()));
             }
             m.put("samples_per_s", sps);
             m.put("peak_mem_mb", mem);
-            Map<String, Object> fixed = new LinkedHashMap<>();
-            for (String k : MODES) {
-                ModeResult mr = p.modes().get(k);
-                fixed.put(k, mr == null ? null : num(mr.fixed_step_ms()));
-            }
             m.put("fixed_step_ms", fixed);
             m.put("cost_ideal_packed_vs_paired_packed", num(p.cost_ideal_packed_vs_paired_packed()));
             m.put("expected_shared", num(p.expected_shared()));
