@@ -15,10 +15,14 @@ import java.util.SplittableRandom;
  * with {@code sigma} = {@link #DEFAULT_SIGMA} (0.5: the middle half of each length lies within about x0.71 to x1.40
  * of its median, and 95% within x0.38 to x2.7) for all three. Examples whose prefix-shared document
  * ({@code P + C_chosen + C_rejected + 1} tokens) would exceed {@code maxDocument} are drawn again (as a data set
- * truncated at a maximum length would drop them). Because the overall length and the ratio are sums and quotients of
- * independent draws, the medians {@code mu_P}, {@code mu_C} are calibrated (a few fixed-point rounds over a large
- * calibration sample with its own seed) so that the <i>sample</i> median overall length and median ratio hit the
- * profile's targets.
+ * truncated at a maximum length would drop them).
+ *
+ * <p><b>Matching the medians.</b> The overall length and the ratio are sums and quotients of independent draws, so
+ * the log-normal medians {@code mu_P}, {@code mu_C} that give the profile's medians are found by fixed-point rounds:
+ * first over a large calibration sample with its own seed (the population's {@link #promptMedian()},
+ * {@link #completionMedian()}), then, in {@link #generate}, over the generated sample's own deviates, so that a
+ * sample of a few hundred examples has the profile's median overall length and median ratio too rather than
+ * sampling noise of several per cent around them (a benchmark's ideal speedup depends on the ratio).
  */
 public final class SyntheticWorkload {
 
@@ -26,7 +30,12 @@ public final class SyntheticWorkload {
     public static final double DEFAULT_SIGMA = 0.5;
 
     private static final int CALIBRATION_SAMPLES = 20001;
+    private static final long CALIBRATION_SEED = 0x5EED_CA1BL;
     private static final int CALIBRATION_ROUNDS = 8;
+    /** Rounds of matching a generated sample: more than the population's, as rounding makes its medians steps. */
+    private static final int SAMPLE_ROUNDS = 16;
+    /** Relative error of both medians at which a calibration stops early. */
+    private static final double TOLERANCE = 1e-3;
 
     private final WorkloadProfile profile;
     private final double sigma;
@@ -52,7 +61,8 @@ public final class SyntheticWorkload {
         this.profile = profile;
         this.sigma = sigma;
         this.maxDocument = maxDocument;
-        double[] mu = calibrate();
+        double[] mu = calibrate(CALIBRATION_SEED, CALIBRATION_SAMPLES, Math.log(Math.max(0.5,
+                profile.nominalPrompt())), Math.log(Math.max(0.5, profile.nominalCompletion())), CALIBRATION_ROUNDS);
         this.muPrompt = mu[0];
         this.muCompletion = mu[1];
     }
@@ -77,31 +87,37 @@ public final class SyntheticWorkload {
         return maxDocument;
     }
 
-    /** Calibrated median prompt length exp(mu_P) before rounding. */
+    /** Calibrated median prompt length exp(mu_P) of the population, before rounding. */
     public double promptMedian() {
         return Math.exp(muPrompt);
     }
 
-    /** Calibrated median response length exp(mu_C) before rounding. */
+    /** Calibrated median response length exp(mu_C) of the population, before rounding. */
     public double completionMedian() {
         return Math.exp(muCompletion);
     }
 
     /**
      * {@code count} examples with ids {@code firstId, firstId + 1, ...}, random token ids in {@code [0, vocabSize)};
-     * the same arguments give the same examples.
+     * the same arguments give the same examples. The lengths' deviates come from {@code seed}, and the log-normal
+     * medians are matched to this sample (class comment), so its median overall length and median ratio are the
+     * profile's up to the rounding of lengths to whole tokens.
      */
     public List<TokenizedExample> generate(int count, int vocabSize, long seed, long firstId) {
         if (count < 0 || vocabSize < 2) {
             throw new IllegalArgumentException("need count >= 0 and vocabSize >= 2, got " + count + ", " + vocabSize);
         }
-        SplittableRandom rnd = new SplittableRandom(seed);
+        double[] mu = count == 0 ? new double[]{muPrompt, muCompletion}
+                : calibrate(seed, count, muPrompt, muCompletion, SAMPLE_ROUNDS);
+        SplittableRandom lengths = new SplittableRandom(seed);
+        // token ids from a stream of their own, so that the lengths are those the matching measured
+        SplittableRandom tokens = new SplittableRandom(seed ^ 0x70CE_15EEDL);
         List<TokenizedExample> out = new ArrayList<>(count);
         String source = "synthetic:" + profile.name();
         for (int i = 0; i < count; i++) {
-            int[] len = drawLengths(rnd, muPrompt, muCompletion);
-            int[] prompt = ids(rnd, len[0], vocabSize);
-            List<int[]> responses = List.of(ids(rnd, len[1], vocabSize), ids(rnd, len[2], vocabSize));
+            int[] len = drawLengths(lengths, mu[0], mu[1]);
+            int[] prompt = ids(tokens, len[0], vocabSize);
+            List<int[]> responses = List.of(ids(tokens, len[1], vocabSize), ids(tokens, len[2], vocabSize));
             out.add(new TokenizedExample(firstId + i, source + "#" + i, prompt, responses, 0));
         }
         return out;
@@ -136,30 +152,37 @@ public final class SyntheticWorkload {
     }
 
     /**
-     * Fixed-point rounds: measure the sample medians of a calibration draw with the current (mu_P, mu_C) and move
-     * both in log space: the overall error scales both, the ratio error shifts P against C keeping P + 2C.
+     * Fixed-point rounds from (muP, muC): measure the medians of the {@code count} examples drawn from {@code seed}
+     * with the current (mu_P, mu_C) and move both in log space: the overall error scales both, the ratio error shifts
+     * P against C keeping P + 2C. Returns the best pair seen (a small sample's medians move in steps, so the last
+     * round need not be the closest).
      */
-    private double[] calibrate() {
+    private double[] calibrate(long seed, int count, double muP, double muC, int rounds) {
         double r = profile.medianRatio();
-        double muP = Math.log(Math.max(0.5, profile.nominalPrompt()));
-        double muC = Math.log(Math.max(0.5, profile.nominalCompletion()));
-        double[] overall = new double[CALIBRATION_SAMPLES];
-        double[] ratio = new double[CALIBRATION_SAMPLES];
-        for (int round = 0; round < CALIBRATION_ROUNDS; round++) {
-            SplittableRandom rnd = new SplittableRandom(0x5EED_CA1BL);
-            for (int i = 0; i < CALIBRATION_SAMPLES; i++) {
+        double[] overall = new double[count];
+        double[] ratio = new double[count];
+        double[] best = {muP, muC};
+        double bestError = Double.POSITIVE_INFINITY;
+        for (int round = 0; round < rounds; round++) {
+            SplittableRandom rnd = new SplittableRandom(seed);
+            for (int i = 0; i < count; i++) {
                 int[] l = drawLengths(rnd, muP, muC);
                 overall[i] = l[0] + l[1] + l[2];
                 ratio[i] = l[0] / ((l[1] + l[2]) / 2.0);
             }
             double a = Math.log(r / WorkloadStats.median(ratio));
             double b = Math.log(profile.medianOverall() / WorkloadStats.median(overall));
-            if (Math.abs(a) < 1e-3 && Math.abs(b) < 1e-3) {
+            double error = Math.max(Math.abs(a), Math.abs(b));
+            if (error < bestError) {
+                bestError = error;
+                best = new double[]{muP, muC};
+            }
+            if (error < TOLERANCE) {
                 break;
             }
             muP += b + a * 2 / (r + 2);
             muC += b - a * r / (r + 2);
         }
-        return new double[]{muP, muC};
+        return best;
     }
 }
