@@ -16,8 +16,11 @@ package org.prefixshare.bench.training;
  * @param rss_peak_mb       peak sampled process RSS over the timed steps
  * @param vm_hwm_mb         the process's lifetime peak RSS (meaningful when the mode ran in its own JVM)
  * @param isolated          true when the mode ran in its own JVM
- * @param carried_mb        resident memory that earlier workloads of the same worker JVM left behind (ND4J's shape
- *                          and TAD caches, glibc arenas), already subtracted from the three memory figures above
+ * @param carried_mb        resident memory that earlier workloads of the same worker JVM left behind, for
+ *                          information: not subtracted from the figures above, because most of it is native memory
+ *                          that the next workload uses again (subtracting it halved a later workload's peak: MetaMath-DPO
+ *                          (b) read 594 MB as a worker's third profile and 1179 MB as its first, while its absolute
+ *                          peak was ~1.2 GB in both places)
  * @param first_loss        loss of the first step (a sanity figure: finite, near ln 2)
  * @param last_loss         loss of the last step
  * @param fixed_step_ms     the cost of a step that no layout saves: the median step on one example of one prompt token
@@ -39,12 +42,12 @@ public record ModeResult(String mode, double samples_per_s, double samples_per_s
     }
 
     /**
-     * The same figures marked as measured in a JVM of the mode's own, less {@code carriedMb} of resident memory that
-     * the JVM held before this workload began beyond what a fresh one holds.
+     * The same figures marked as measured in a JVM of the mode's own that held {@code carriedMb} of resident memory
+     * beyond a fresh JVM's when this workload began (recorded, not subtracted: see {@link #carried_mb}).
      */
     public ModeResult isolatedRun(double carriedMb) {
         return new ModeResult(mode, samples_per_s, samples_per_s_total, step_ms, step_ms_min, steps,
-                examples_per_step, offheap_peak_mb - carriedMb, rss_peak_mb - carriedMb, vm_hwm_mb - carriedMb, true,
-                carriedMb, first_loss, last_loss, fixed_step_ms);
+                examples_per_step, offheap_peak_mb, rss_peak_mb, vm_hwm_mb, true, carriedMb, first_loss, last_loss,
+                fixed_step_ms);
     }
 }

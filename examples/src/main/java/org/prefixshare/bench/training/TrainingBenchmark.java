@@ -47,6 +47,8 @@ public final class TrainingBenchmark {
      * @param steps           timed steps of modes (b) and (c)
      * @param packedSteps     timed steps of modes (d) and (e): their ratio is the one compared with the paper's,
      *                        and their steps are the shortest, so more of them cost little
+     * @param repeats         runs of each timed step per mode, one after another; the fastest counts (a step that
+     *                        a stall of the machine or a cold start after the other modes' turns hit is run again)
      * @param modelName       name of the model shape (printed)
      * @param model           the model
      * @param modes           modes to run (b is needed for the speedups over paired)
@@ -56,16 +58,16 @@ public final class TrainingBenchmark {
      *                        the attention kernels), or 0 to inherit this process's environment; ignored in process
      */
     public record Settings(String scaleLabel, double lengthDivisor, int examplesPerStep, int tokensPerStep,
-                           int warmup, int steps, int packedSteps,
+                           int warmup, int steps, int packedSteps, int repeats,
                            String modelName, DecoderConfig model, List<TrainingMode> modes, boolean inProcess,
                            long seed, int threads) {
         public Settings {
             if (!(lengthDivisor >= 1) || examplesPerStep < 1 || tokensPerStep < 0 || warmup < 0 || steps < 1
-                    || packedSteps < 1 || threads < 0) {
+                    || packedSteps < 1 || repeats < 1 || threads < 0) {
                 throw new IllegalArgumentException("need lengthDivisor >= 1, examplesPerStep >= 1, tokensPerStep >= 0, "
-                        + "warmup >= 0, steps >= 1, packedSteps >= 1, threads >= 0; got " + lengthDivisor + ", "
-                        + examplesPerStep + ", " + tokensPerStep + ", " + warmup + ", " + steps + ", " + packedSteps
-                        + ", " + threads);
+                        + "warmup >= 0, steps >= 1, packedSteps >= 1, repeats >= 1, threads >= 0; got " + lengthDivisor
+                        + ", " + examplesPerStep + ", " + tokensPerStep + ", " + warmup + ", " + steps + ", "
+                        + packedSteps + ", " + repeats + ", " + threads);
             }
             modes = List.copyOf(modes);
         }
@@ -149,10 +151,10 @@ public final class TrainingBenchmark {
             SyntheticWorkload gen = new SyntheticWorkload(p, SyntheticWorkload.DEFAULT_SIGMA, maxDoc);
             List<TokenizedExample> ex = gen.generate(total, s.model().vocabSize(), s.seed() ^ full.name().hashCode(),
                     0);
-            out.add(new Workload(full.name(), split(ex, perStep), WorkloadStats.of(ex),
-                    packLength(ex, p.medianOverall()),
+            WorkloadStats stats = WorkloadStats.of(ex);
+            out.add(new Workload(full.name(), split(ex, perStep), stats, packLength(ex, p.medianOverall()),
                     String.format("synthetic, log-normal sigma %.2f, documents <= %d tokens, median P %.1f C %.1f",
-                            gen.sigma(), maxDoc, gen.promptMedian(), gen.completionMedian())));
+                            gen.sigma(), maxDoc, stats.medianPrompt(), stats.medianResponse())));
         }
         return out;
     }
@@ -360,8 +362,9 @@ public final class TrainingBenchmark {
     /**
      * Prepares every mode (one after another, each in its worker JVM unless in process), lets each run one more
      * untimed step in turn ({@link ModeRunner#rewarm()}), then runs the timed steps in rounds: round t runs step t of
-     * every mode, starting with a different mode each round. Same examples, same
-     * machine state: the ratios between modes do not depend on when each mode happened to run.
+     * every mode, {@link Settings#repeats} times in a row (the fastest counts), starting with a different mode each
+     * round. Same examples, same machine state: the ratios between modes do not depend on when each mode happened to
+     * run.
      *
      * @param workers each mode's worker JVM, started here at the mode's first workload and kept for the run
      */
@@ -404,8 +407,16 @@ public final class TrainingBenchmark {
                 StringBuilder line = new StringBuilder();
                 for (int k = 0; k < n; k++) {
                     int i = (t + k) % n;
-                    ms[i][t] = sessions.get(i).step(t);
-                    line.append(String.format(" (%s) %.0f ms", modes.get(i).key(), ms[i][t]));
+                    // (a) takes 10-30 s a step and is not part of a ratio: one run
+                    int runs = modes.get(i) == TrainingMode.A ? 1 : s.repeats();
+                    line.append(" (").append(modes.get(i).key()).append(")");
+                    ms[i][t] = Double.POSITIVE_INFINITY;
+                    for (int r = 0; r < runs; r++) {
+                        double took = sessions.get(i).step(t);
+                        ms[i][t] = Math.min(ms[i][t], took);
+                        line.append(String.format(" %.0f", took));
+                    }
+                    line.append(" ms");
                 }
                 LOG.debug("{} timed step {}:{}", w.name(), t + 1, line);
             }

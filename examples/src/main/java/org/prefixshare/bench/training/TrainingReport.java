@@ -30,12 +30,13 @@ public final class TrainingReport {
         var c = s.model();
         return String.format(Locale.ROOT, "scale: %s; lengths of the paper's profiles / %s; model %s (%,d parameters:"
                         + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %s per "
-                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 2 s, >= 10 s in a JVM's first workload) + %d timed steps of (b), (c) and %d of (d), (e) ((a): %d warm-up on one example + %d); samples/s over the median step; speedups: ratio of total times over the timed steps both modes ran ((c)/(b), (d)/(e): same examples, back to back); %s; %s",
+                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 2 s, >= 10 s in a JVM's first workload) + %d timed steps of (b), (c) and %d of (d), (e), each run %s, the fastest counting ((a): %d warm-up on one example + %d); samples/s over the median step; speedups: ratio of total times over the timed steps both modes ran ((c)/(b), (d)/(e): same examples, back to back); %s; %s",
                 s.scaleLabel(), fmt(s.lengthDivisor()), s.modelName(), c.parameterCount(), c.hiddenSize(),
                 c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
                 s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples" : "at least " + s.examplesPerStep()
                         + " examples and ~" + s.tokensPerStep() + " paired tokens", s.warmup(), s.steps(),
-                s.packedSteps(), Math.min(1, s.warmup()), s.timedSteps(TrainingMode.A),
+                s.packedSteps(), s.repeats() == 1 ? "once" : s.repeats() + " times in a row", Math.min(1, s.warmup()),
+                s.timedSteps(TrainingMode.A),
                 s.inProcess() ? "modes in this JVM" : "each mode in a JVM of its own for the run",
                 s.inProcess() || s.threads() == 0 ? "OMP_NUM_THREADS " + System.getenv().getOrDefault(
                         "OMP_NUM_THREADS", "unset") : "OMP_NUM_THREADS=" + s.threads());
@@ -133,9 +134,10 @@ public final class TrainingReport {
         scale.put("warmup_steps", s.warmup());
         scale.put("timed_steps", s.steps());
         scale.put("timed_steps_packed", s.packedSteps());
+        scale.put("runs_per_timed_step", s.repeats());
         scale.put("speedup", "ratio of total times over the timed steps both modes ran");
         scale.put("peak_mem", s.inProcess() ? "sampled process RSS peak over the timed steps (modes share one JVM)"
-                : "peak RSS (VmHWM) over the workload of the mode's own JVM, less what earlier workloads left");
+                : "peak RSS (VmHWM) of the mode's own JVM over the workload");
         scale.put("isolated_jvm_per_mode", !s.inProcess());
         scale.put("seconds", Math.round(r.seconds()));
         Map<String, Object> root = new LinkedHashMap<>();
@@ -210,9 +212,10 @@ public final class TrainingReport {
         md.append("\nPeak memory: the process's peak RSS (VmHWM) over the workload when each mode ran in a JVM of its "
                 + "own (else the RSS sampled every ~1 ms over the timed steps); \"outside Java heap\" is the sampled "
                 + "peak of RSS minus the committed Java heap, where ND4J's arrays live. A mode's JVM serves every "
-                + "workload of the run; before each one it frees the previous workload's memory and restarts the peak, "
-                + "and what stays resident beyond a fresh JVM's size (ND4J's shape caches, fragmented malloc arenas) "
-                + "is subtracted (the JSON's carried_mb). A `System.gc()` runs between steps, outside the timing, so "
+                + "workload of the run; before each one it frees the previous workload's memory and restarts the peak. "
+                + "What stays resident beyond a fresh JVM's size (native memory that the next workload mostly reuses) "
+                + "is included, not subtracted. A `System.gc()` runs between steps, outside "
+                + "the timing, so "
                 + "the peaks are one step's working set rather than uncollected garbage.\n");
         Path file = dir.resolve("training.md");
         Files.writeString(file, md.toString());

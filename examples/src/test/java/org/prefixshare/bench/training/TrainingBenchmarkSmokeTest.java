@@ -23,7 +23,7 @@ class TrainingBenchmarkSmokeTest {
     @Test
     void tinyRunProducesTheIssuesJsonShapeAndAReport(@TempDir Path dir) throws Exception {
         DecoderConfig tiny = new DecoderConfig(260, 32, 1, 2, 1, 16, 64, 10000.0, 1e-6, false, DataType.FLOAT);
-        TrainingBenchmark.Settings s = new TrainingBenchmark.Settings("smoke", 40, 2, 0, 1, 1, 2, "smoke", tiny,
+        TrainingBenchmark.Settings s = new TrainingBenchmark.Settings("smoke", 40, 2, 0, 1, 1, 2, 2, "smoke", tiny,
                 List.of(TrainingMode.values()), true, 3, 0);
         List<String> lines = new ArrayList<>();
         TrainingBenchmark bench = new TrainingBenchmark(s, lines::add);
@@ -57,6 +57,7 @@ class TrainingBenchmarkSmokeTest {
         }
         assertEquals("HH-RLHF", root.get("profiles").get(0).get("name").asText());
         assertEquals(40.0, root.get("scale").get("length_divisor").asDouble());
+        assertEquals(2, root.get("scale").get("runs_per_timed_step").asInt());
         for (TrainingBenchmark.ProfileResult p : r.profiles()) {
             double reference = p.modes().get("b").first_loss();
             for (ModeResult m : p.modes().values()) {

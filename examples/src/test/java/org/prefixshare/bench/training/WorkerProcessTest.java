@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A worker JVM serving one mode for two workloads in a row, against the same workloads run in this JVM. */
@@ -37,6 +38,21 @@ class WorkerProcessTest {
                 assertEquals(here.first_loss(), r.first_loss(), 1e-5 * Math.abs(here.first_loss()));
                 assertEquals(here.last_loss(), r.last_loss(), 1e-5 * Math.abs(here.last_loss()));
             }
+        }
+    }
+
+    @Test
+    void aRepeatedStepCountsItsFastestRun() {
+        try (ModeRunner r = ModeRunner.prepare(steps("HH-RLHF", 3), 1, TrainingMode.E, TINY, 256, 5, null)) {
+            double first = r.timedStep(0);
+            double again = r.timedStep(0);
+            double next = r.timedStep(1);
+            // only the step just run may run again
+            assertThrows(IllegalStateException.class, () -> r.timedStep(0));
+            ModeResult result = r.result();
+            assertEquals(2, result.steps());
+            assertEquals((Math.min(first, again) + next) / 2, result.step_ms(), 1e-9);
+            assertEquals(Math.min(Math.min(first, again), next), result.step_ms_min(), 1e-9);
         }
     }
 
