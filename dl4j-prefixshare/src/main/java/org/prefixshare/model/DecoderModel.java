@@ -36,7 +36,8 @@ import java.util.SplittableRandom;
  * form computed from the per-token positions; query head h reads kv head {@code h / (numHeads / numKvHeads)}
  * (HF's {@code repeat_kv}). M2.1 workarounds: log-softmax is written out (its op's backward is broken), every
  * matmul is rank 2 (rank3 x rank2 {@code tensormmul_bp} is broken), and row gathers use {@link GatherRows} (the
- * stock gather's backward is a while-loop per index and two of them in one graph clash).
+ * stock gather's backward is a while-loop per index and two of them in one graph clash; {@link GatherRowsBp} says why
+ * its backward is not ND4J's segment sum).
  */
 public final class DecoderModel {
 
