@@ -18,9 +18,9 @@ package org.prefixshare.bench.training;
  * @param isolated          true when the mode ran in its own JVM
  * @param carried_mb        resident memory that earlier workloads of the same worker JVM left behind, for
  *                          information: not subtracted from the figures above, because most of it is native memory
- *                          that the next workload uses again (subtracting it halved a later workload's peak: MetaMath-DPO
- *                          (b) read 594 MB as a worker's third profile and 1179 MB as its first, while its absolute
- *                          peak was ~1.2 GB in both places)
+ *                          that the next workload uses again (subtracting it halved a later workload's peak:
+ *                          MetaMath-DPO (b) read 594 MB as a worker's third profile and 1179 MB as its first, while
+ *                          its absolute peak was ~1.2 GB in both places)
  * @param first_loss        loss of the first step (a sanity figure: finite, near ln 2)
  * @param last_loss         loss of the last step
  * @param fixed_step_ms     the cost of a step that no layout saves: the median step on one example of one prompt token

@@ -186,8 +186,8 @@ public final class ModeRunner implements AutoCloseable {
      * response) in one row of {@link #FIXED_COST_ROW} tokens (the packed form of the mode's layout: the unpacked modes
      * would pad the row to 64). Its median step ({@link ModeResult#fixed_step_ms}) is what a step costs whatever its
      * tokens; that part does not shrink with the tokens a layout saves, so it pulls every speedup between two modes
-     * towards 1 (README, "What bounds (d)/(e) here"). Every mode but (a) runs the same graph, so the figure differs between
-     * modes only by noise.
+     * towards 1 (README, "What bounds (d)/(e) here"). Every mode but (a) runs the same graph, so the figure differs
+     * between modes only by noise.
      */
     private static LayoutBatch fixedCostBatch(TokenizedExample e, TrainingMode mode) {
         List<int[]> responses = new ArrayList<>();
