@@ -63,11 +63,27 @@ public final class TrainingWorker {
     private TrainingWorker() {
     }
 
-    public static void main(String[] args) throws Exception {
+    /**
+     * Serves commands until {@code EXIT}. Any failure (a mode that runs out of memory, such as the dense reference at
+     * full scale) ends the process with its stack trace on stderr: a JVM whose main thread died would otherwise stay
+     * alive on its workload thread, and the parent would wait for a reply for ever.
+     */
+    public static void main(String[] args) {
         if (args.length != 0) {
             System.err.println("usage: TrainingWorker (started by prefixshare bench training; commands on stdin)");
             System.exit(2);
         }
+        try {
+            serve();
+        } catch (Throwable t) {
+            t.printStackTrace();
+            System.err.flush();
+            System.exit(3);
+        }
+        System.exit(0);
+    }
+
+    private static void serve() throws Exception {
         ObjectMapper om = new ObjectMapper();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         ModeRunner runner = null;
@@ -93,7 +109,7 @@ public final class TrainingWorker {
                 MemoryProbe.resetPeakRss();
                 // Each workload runs on a thread of its own: what ND4J and the fused ops keep per thread (scratch
                 // sized to the largest call seen) goes with the thread instead of into the next workload's peak.
-                thread = Executors.newSingleThreadExecutor(t -> new Thread(t, "prefixshare-bench-workload"));
+                thread = Executors.newSingleThreadExecutor(TrainingWorker::workloadThread);
                 runner = thread.submit(() -> ModeRunner.prepare(steps, r.warmup(), TrainingMode.of(r.mode()),
                         config, r.packLength(), r.seed(), System.err::println)).get();
                 reply(READY);
@@ -113,11 +129,9 @@ public final class TrainingWorker {
             } else if (line.equals(EXIT)) {
                 break;
             } else {
-                System.err.println("TrainingWorker: unexpected command '" + line + "'");
-                System.exit(3);
+                throw new IllegalStateException("TrainingWorker: unexpected command '" + line + "'");
             }
         }
-        System.exit(0);
     }
 
     /**
@@ -150,6 +164,13 @@ public final class TrainingWorker {
         if (NativeLibrary.isAvailable()) {
             NativeKernels.releaseFreeMemory();
         }
+    }
+
+    /** The thread a workload runs on; a daemon, so it never keeps a worker alive on its own. */
+    private static Thread workloadThread(Runnable r) {
+        Thread t = new Thread(r, "prefixshare-bench-workload");
+        t.setDaemon(true);
+        return t;
     }
 
     /** A protocol line, on a line of its own (SameDiff may have left a partial line on stdout). */

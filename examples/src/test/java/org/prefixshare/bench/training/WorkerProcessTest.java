@@ -7,11 +7,13 @@ import org.prefixshare.data.workload.SyntheticWorkload;
 import org.prefixshare.data.workload.WorkloadProfile;
 import org.prefixshare.model.DecoderConfig;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A worker JVM serving one mode for two workloads in a row, against the same workloads run in this JVM. */
@@ -39,6 +41,20 @@ class WorkerProcessTest {
                 assertEquals(here.last_loss(), r.last_loss(), 1e-5 * Math.abs(here.last_loss()));
             }
         }
+    }
+
+    @Test
+    void aWorkerWhoseWorkloadFailsEndsAndSaysWhy() {
+        // Three steps cannot have three warm-up steps and timed ones too: the failure happens on the worker's workload
+        // thread. The worker must end (not live on with its main thread dead) and the caller must get the
+        // reason from its stderr rather than wait for ever.
+        List<List<TokenizedExample>> w = steps("HH-RLHF", 4);
+        IllegalStateException e = assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
+            try (WorkerProcess worker = WorkerProcess.start(TrainingMode.D, 1)) {
+                return assertThrows(IllegalStateException.class, () -> worker.prepare(w, 3, TINY.toHfJson(), 256, 5));
+            }
+        });
+        assertTrue(e.getMessage().contains("ended without") && e.getMessage().contains("warm-up"), e.getMessage());
     }
 
     @Test
