@@ -17,10 +17,10 @@ package org.prefixshare.bench.training;
  * @param vm_hwm_mb         the process's lifetime peak RSS (meaningful when the mode ran in its own JVM)
  * @param isolated          true when the mode ran in its own JVM
  * @param carried_mb        resident memory that earlier workloads of the same worker JVM left behind, for
- *                          information: not subtracted from the figures above, because most of it is native memory
- *                          that the next workload uses again (subtracting it halved a later workload's peak:
- *                          MetaMath-DPO (b) read 594 MB as a worker's third profile and 1179 MB as its first, while
- *                          its absolute peak was ~1.2 GB in both places)
+ *                          information: not subtracted from the figures above, because the next workload uses that
+ *                          memory again (subtracting it once halved a later workload's peak: MetaMath-DPO (b) read
+ *                          594 MB as a worker's third profile and 1179 MB as its first, with its absolute peak
+ *                          ~1.2 GB in both places, before the row gather's leak was fixed)
  * @param first_loss        loss of the first step (a sanity figure: finite, near ln 2)
  * @param last_loss         loss of the last step
  * @param fixed_step_ms     the cost of a step that no layout saves: the median step on one example of one prompt token

@@ -214,9 +214,8 @@ public final class TrainingReport {
                 + "peak of RSS minus the committed Java heap, where ND4J's arrays live. A mode's JVM serves every "
                 + "workload of the run; before each one it frees the previous workload's memory and restarts the peak. "
                 + "What stays resident beyond a fresh JVM's size (native memory that the next workload mostly reuses) "
-                + "is included, not subtracted. A `System.gc()` runs between steps, outside "
-                + "the timing, so "
-                + "the peaks are one step's working set rather than uncollected garbage.\n");
+                + "is included, not subtracted. A `System.gc()` runs between steps, outside the timing, so the peaks "
+                + "are one step's working set rather than uncollected garbage.\n");
         Path file = dir.resolve("training.md");
         Files.writeString(file, md.toString());
         return file;

@@ -26,9 +26,9 @@ import java.util.concurrent.TimeUnit;
  * it serves that mode for every workload of the run, so its JIT-compiled code carries over from one workload to the
  * next as it does in a long training run. Before each workload it collects the previous one's arrays, returns
  * glibc's free pages and restarts the peak RSS, so each workload's figure is the process's peak while it ran. What
- * still stays resident beyond a fresh worker's size (~250 MB of native memory after one workload, ~60 MB more after
- * each further one) is reported as {@link ModeResult#carried_mb()} but not subtracted: the next workload reuses most
- * of it, so its absolute peak hardly depends on what ran before, and the difference would not. Protocol (stdout
+ * still stays resident beyond a fresh worker's size (JVM growth, fragmented arenas: RSS 157-230 MB over five
+ * workloads in process) is reported as {@link ModeResult#carried_mb()} but not subtracted: the next workload reuses
+ * it, so its absolute peak hardly depends on what ran before, and the difference would. Protocol (stdout
  * lines tagged, since SameDiff prints on stdout too): {@code PREPARE request.json} builds the workload's batches and
  * model, warms up and answers {@link #READY}; {@code REWARM} runs one more untimed step and answers
  * {@link #REWARMED}; each {@code STEP t} runs timed step t and answers {@code TOOK ms}; {@code DONE} answers
