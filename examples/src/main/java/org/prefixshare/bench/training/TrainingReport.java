@@ -28,18 +28,26 @@ public final class TrainingReport {
     /** One line describing the scale of the run. */
     public static String scaleLine(Settings s) {
         var c = s.model();
-        return String.format(Locale.ROOT, "scale: %s; lengths of the paper's profiles / %s; model %s (%,d parameters:"
-                        + " hidden %d, %d layers, %d heads x %d, %d kv heads, MLP %d, vocab %d, float32); %s per "
-                        + "optimiser step (all modes alike); %d warm-up (repeated to >= 2 s, >= 10 s in a JVM's first workload) + %d timed steps of (b), (c) and %d of (d), (e), each run %s, the fastest counting ((a): %d warm-up on one example + %d); samples/s over the median step; speedups: ratio of total times over the timed steps both modes ran ((c)/(b), (d)/(e): same examples, back to back); %s; %s",
-                s.scaleLabel(), fmt(s.lengthDivisor()), s.modelName(), c.parameterCount(), c.hiddenSize(),
-                c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize(),
-                s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples" : "at least " + s.examplesPerStep()
-                        + " examples and ~" + s.tokensPerStep() + " paired tokens", s.warmup(), s.steps(),
-                s.packedSteps(), s.repeats() == 1 ? "once" : s.repeats() + " times in a row", Math.min(1, s.warmup()),
-                s.timedSteps(TrainingMode.A),
+        String model = String.format(Locale.ROOT, "model %s (%,d parameters: hidden %d, %d layers, %d heads x %d, %d "
+                        + "kv heads, MLP %d, vocab %d, float32)", s.modelName(), c.parameterCount(), c.hiddenSize(),
+                c.numLayers(), c.numHeads(), c.headDim(), c.numKvHeads(), c.intermediateSize(), c.vocabSize());
+        String perStep = s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples"
+                : "at least " + s.examplesPerStep() + " examples and ~" + s.tokensPerStep() + " paired tokens";
+        String steps = String.format(Locale.ROOT, "%d warm-up (repeated to >= 2 s, >= 10 s in a JVM's first "
+                        + "workload) + %d timed steps of (b), (c) and %d of (d), (e), each run %s, the fastest counting "
+                        + "((a): %d warm-up on one example + %d)", s.warmup(), s.steps(), s.packedSteps(),
+                s.repeats() == 1 ? "once" : s.repeats() + " times in a row", Math.min(1, s.warmup()),
+                s.timedSteps(TrainingMode.A));
+        return String.join("; ", "scale: " + s.scaleLabel(),
+                "lengths of the paper's profiles / " + fmt(s.lengthDivisor()), model,
+                perStep + " per optimiser step (all modes alike)", steps, "samples/s over the median step",
+                "speedups: ratio of total times over the timed steps both modes ran ((c)/(b), (d)/(e): same examples, "
+                        + "back to back)",
                 s.inProcess() ? "modes in this JVM" : "each mode in a JVM of its own for the run",
-                s.inProcess() || s.threads() == 0 ? "OMP_NUM_THREADS " + System.getenv().getOrDefault(
-                        "OMP_NUM_THREADS", "unset") : "OMP_NUM_THREADS=" + s.threads());
+                "OMP_NUM_THREADS" + (s.inProcess() || s.threads() == 0
+                        ? " " + System.getenv().getOrDefault("OMP_NUM_THREADS", "unset") : "=" + s.threads()),
+                "GLIBC_TUNABLES" + (s.inProcess() ? " " + System.getenv().getOrDefault("GLIBC_TUNABLES", "unset")
+                        : "=" + WorkerProcess.mallocTunables()));
     }
 
     /** The terminal table. */
@@ -139,6 +147,7 @@ public final class TrainingReport {
         scale.put("peak_mem", s.inProcess() ? "sampled process RSS peak over the timed steps (modes share one JVM)"
                 : "peak RSS (VmHWM) of the mode's own JVM over the workload");
         scale.put("isolated_jvm_per_mode", !s.inProcess());
+        scale.put("glibc_tunables", s.inProcess() ? System.getenv("GLIBC_TUNABLES") : WorkerProcess.mallocTunables());
         scale.put("seconds", Math.round(r.seconds()));
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("profiles", profiles);

@@ -7,6 +7,8 @@ import org.prefixshare.data.workload.SyntheticWorkload;
 import org.prefixshare.data.workload.WorkloadProfile;
 import org.prefixshare.model.DecoderConfig;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,6 +43,20 @@ class WorkerProcessTest {
                 assertEquals(here.last_loss(), r.last_loss(), 1e-5 * Math.abs(here.last_loss()));
             }
         }
+    }
+
+    @Test
+    void aWorkerRunsWithTheMallocSettingsTheReportNames() throws Exception {
+        try (WorkerProcess worker = WorkerProcess.start(TrainingMode.E, 1)) {
+            // The child's initial environment; glibc 2.36 overwrites the ':' between tunables with NULs in place while
+            // it parses them, so the entries are compared with every separator read as ':'.
+            String environ = ":" + Files.readString(Path.of("/proc", Long.toString(worker.pid()), "environ"))
+                    .replace('\0', ':');
+            assertTrue(environ.contains(":GLIBC_TUNABLES=" + WorkerProcess.mallocTunables() + ":"), environ);
+            assertTrue(environ.contains(":OMP_NUM_THREADS=1:"), environ);
+        }
+        String defaults = WorkerProcess.MALLOC_TUNABLES;
+        assertTrue(defaults.contains("glibc.malloc.mmap_threshold=") && defaults.contains("glibc.malloc.trim_threshold="));
     }
 
     @Test
