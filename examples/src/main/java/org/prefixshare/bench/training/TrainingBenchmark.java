@@ -268,10 +268,15 @@ public final class TrainingBenchmark {
         try {
             measured.putAll(measureTogether(List.of(TrainingMode.A), w, stepMs, workers));
         } catch (IllegalStateException e) {
-            String first = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
-            LOG.warn("{}: mode (a) failed and is left out: {}", w.name(), first);
-            progress.accept(String.format("  (a) left out: %s (exit 137 is the kernel's out-of-memory kill: the dense "
-                    + "reference needs rows x heads x T^2 floats per layer many times over)", first));
+            String message = String.valueOf(e.getMessage());
+            String first = message.lines().findFirst().orElse("");
+            // The worker's own stack trace follows the first line: its first exception or error names the cause.
+            String cause = message.lines().skip(1).map(String::trim)
+                    .filter(l -> l.contains("Exception") || l.contains("Error")).findFirst().orElse("");
+            String why = first.contains("exit 137") ? " (exit 137 is the kernel's out-of-memory kill: the dense "
+                    + "reference needs rows x heads x T^2 floats per layer many times over)" : "";
+            LOG.warn("{}: mode (a) failed and is left out: {} {}", w.name(), first, cause);
+            progress.accept("  (a) left out: " + first + (cause.isEmpty() ? "" : " " + cause) + why);
         } finally {
             WorkerProcess reference = workers.remove(TrainingMode.A);
             if (reference != null) {
