@@ -34,8 +34,8 @@ public final class TrainingReport {
         String perStep = s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples"
                 : "at least " + s.examplesPerStep() + " examples and ~" + s.tokensPerStep() + " paired tokens";
         String steps = String.format(Locale.ROOT, "%d warm-up (repeated to >= 2 s, >= 10 s in a JVM's first "
-                        + "workload) + %d timed steps of (b), (c) and %d of (d), (e), each run %s, the fastest counting "
-                        + "((a): %d warm-up on one example + %d)", s.warmup(), s.steps(), s.packedSteps(),
+                        + "workload) + %d timed steps of (b), (c) and %d of (d), (e), each run %s, the fastest "
+                        + "counting ((a): %d warm-up on one example + %d)", s.warmup(), s.steps(), s.packedSteps(),
                 s.repeats() == 1 ? "once" : s.repeats() + " times in a row", Math.min(1, s.warmup()),
                 s.timedSteps(TrainingMode.A));
         return String.join("; ", "scale: " + s.scaleLabel(),
@@ -147,7 +147,8 @@ public final class TrainingReport {
         scale.put("peak_mem", s.inProcess() ? "sampled process RSS peak over the timed steps (modes share one JVM)"
                 : "peak RSS (VmHWM) of the mode's own JVM over the workload");
         scale.put("isolated_jvm_per_mode", !s.inProcess());
-        scale.put("glibc_tunables", s.inProcess() ? System.getenv("GLIBC_TUNABLES") : WorkerProcess.mallocTunables());
+        scale.put("glibc_tunables",
+                s.inProcess() ? System.getenv("GLIBC_TUNABLES") : WorkerProcess.mallocTunables());
         scale.put("seconds", Math.round(r.seconds()));
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("profiles", profiles);

@@ -28,10 +28,12 @@ final class WorkerProcess implements AutoCloseable {
      * glibc malloc settings of every worker, unless this process's environment sets {@code GLIBC_TUNABLES} (the
      * {@code prefixshare} launcher sets the same). With glibc's defaults a step's large arrays are mmapped, or the
      * heap top is trimmed, and every step faults them in again: Capybara (e) at lengths / 4 took ~5,400 minor faults
-     * and ~40 ms (11%) more a step than with these settings, (b) ~15,000, while (d)'s smaller arrays stayed under
-     * the thresholds. Left at the defaults, the faults favoured the layouts with the smaller arrays in every speedup.
+     * and ~40 ms (11%) more a step than with these settings, (b) ~15,000, while (d)'s smaller arrays mostly stayed
+     * under the thresholds. Left at the defaults, the faults favoured the layouts with the smaller arrays in every
+     * speedup.
      */
-    static final String MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824";
+    static final String MALLOC_TUNABLES =
+            "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824";
 
     private final TrainingMode mode;
     private final Path dir;

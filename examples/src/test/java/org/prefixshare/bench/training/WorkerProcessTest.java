@@ -56,7 +56,8 @@ class WorkerProcessTest {
             assertTrue(environ.contains(":OMP_NUM_THREADS=1:"), environ);
         }
         String defaults = WorkerProcess.MALLOC_TUNABLES;
-        assertTrue(defaults.contains("glibc.malloc.mmap_threshold=") && defaults.contains("glibc.malloc.trim_threshold="));
+        assertTrue(defaults.contains("glibc.malloc.mmap_threshold=")
+                && defaults.contains("glibc.malloc.trim_threshold="), defaults);
     }
 
     @Test
