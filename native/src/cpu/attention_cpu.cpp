@@ -15,6 +15,7 @@ namespace cpu {
 // float32 also has a D=32 fast path (small models such as bench training's; measured with ps_test --perf --tree
 // 896 123 73 32 4 2 8, one thread: shared fwd+bwd 14.4 -> 12.6 ms against the runtime-D path).
 // double reuses the float shape (not separately tuned: float64 is the gradient-check path).
+// Short documents (attention_cpu.h, kShortDocument): 32 x 32 tiles forward and backward, float32.
 using FwdF32  = KernelTraits<float, 32, 128, 64>;
 using FwdF64  = KernelTraits<float, 64, 128, 64>;
 using FwdF128 = KernelTraits<float, 128, 128, 64>;
@@ -22,6 +23,10 @@ using FwdFAny = KernelTraits<float, 0, 128, 64>;
 using FwdD64  = KernelTraits<double, 64, 128, 64>;
 using FwdD128 = KernelTraits<double, 128, 128, 64>;
 using FwdDAny = KernelTraits<double, 0, 128, 64>;
+using FwdS32  = KernelTraits<float, 32, 32, 32>;
+using FwdS64  = KernelTraits<float, 64, 32, 32>;
+using FwdS128 = KernelTraits<float, 128, 32, 32>;
+using FwdSAny = KernelTraits<float, 0, 32, 32>;
 
 // Backward tiles: BlockM=64 query rows, BlockN=64 keys (one task per key tile: 64 keys give T/64 tasks per
 // (batch, kv head), enough to balance 2..16 threads at T >= 1024). Measured, T=2048 causal float32 D=64, min of 9:
@@ -33,8 +38,25 @@ using BwdFAny = KernelTraits<float, 0, 64, 64>;
 using BwdD64  = KernelTraits<double, 64, 64, 64>;
 using BwdD128 = KernelTraits<double, 128, 64, 64>;
 using BwdDAny = KernelTraits<double, 0, 64, 64>;
+using BwdS32  = KernelTraits<float, 32, 32, 32>;
+using BwdS64  = KernelTraits<float, 64, 32, 32>;
+using BwdS128 = KernelTraits<float, 128, 32, 32>;
+using BwdSAny = KernelTraits<float, 0, 32, 32>;
+
+/** Whether the batch of p runs on the short-document tiles. */
+static bool short_documents(const ps_attn_fwd_params& p) {
+    return mean_document_length(p.node, p.subtree_end, p.batch, p.seqlen) < kShortDocument;
+}
 
 bool attention_fwd_dispatch(const ps_attn_fwd_params& p) {
+    if (p.dtype == PS_FLOAT32 && short_documents(p)) {
+        switch (p.head_dim) {
+            case 32: return attention_fwd<FwdS32>(p);
+            case 64: return attention_fwd<FwdS64>(p);
+            case 128: return attention_fwd<FwdS128>(p);
+            default: return attention_fwd<FwdSAny>(p);
+        }
+    }
     if (p.dtype == PS_FLOAT32) {
         switch (p.head_dim) {
             case 32: return attention_fwd<FwdF32>(p);
@@ -51,6 +73,14 @@ bool attention_fwd_dispatch(const ps_attn_fwd_params& p) {
 }
 
 bool attention_bwd_dispatch(const ps_attn_bwd_params& p) {
+    if (p.fwd.dtype == PS_FLOAT32 && short_documents(p.fwd)) {
+        switch (p.fwd.head_dim) {
+            case 32: return attention_bwd<BwdS32>(p);
+            case 64: return attention_bwd<BwdS64>(p);
+            case 128: return attention_bwd<BwdS128>(p);
+            default: return attention_bwd<BwdSAny>(p);
+        }
+    }
     if (p.fwd.dtype == PS_FLOAT32) {
         switch (p.fwd.head_dim) {
             case 32: return attention_bwd<BwdF32>(p);
