@@ -228,10 +228,23 @@ template <class T> double lse_err(const std::vector<T>& a, const std::vector<dou
 
 int g_failures = 0, g_cases = 0;
 
+enum LayoutKind { RANDOM, CAUSAL, PACKED_SHARED, PACKED_PAIRED };
+
+/** The layout of a case: random rows; causal rows; or rows of Tn packed as bench training packs 8 examples. */
+Layout case_layout(std::mt19937_64& rng, LayoutKind kind, int B, int Tn) {
+    switch (kind) {
+        case CAUSAL: return causal_layout(B, Tn);
+        case PACKED_SHARED: return training_layout(Tn, Tn / 8, Tn / 12, 8, true);
+        case PACKED_PAIRED: return training_layout(Tn, Tn / 8, Tn / 12, 8, false);
+        default: return random_layout(rng, B, Tn);
+    }
+}
+
 template <class T>
 void run_case(std::mt19937_64& rng, int B, int Tn, int Hq, int Hkv, int D, int mode, int threads, int blind,
-              double amp = 2.0, bool causal = false) {
-    Layout L = causal ? causal_layout(B, Tn) : random_layout(rng, B, Tn);
+              double amp = 2.0, LayoutKind kind = RANDOM) {
+    Layout L = case_layout(rng, kind, B, Tn);
+    B = L.B;
     if (blind > 0) make_blind_rows(L, blind);
     Tensor q = make_tensor(B, Tn, Hq, D, mode), k = make_tensor(B, Tn, Hkv, D, mode == 1 ? 2 : mode),
            v = make_tensor(B, Tn, Hkv, D, 0), dout = make_tensor(B, Tn, Hq, D, mode);
@@ -266,11 +279,10 @@ void run_case(std::mt19937_64& rng, int B, int Tn, int Hq, int Hkv, int D, int m
             }
     ++g_cases;
     if (!ok) ++g_failures;
-    const bool short_tiles = sizeof(T) == 4 && ps::cpu::mean_document_length(L.node.data(), L.end.data(), B, Tn) <
-                                                      ps::cpu::kShortDocument;
+    const bool short_tiles = sizeof(T) == 4 && ps::cpu::prefer_small_tiles(L.node.data(), L.end.data(), B, Tn);
     std::printf("%s %-4s B=%d T=%4d Hq=%d Hkv=%d D=%3d mode=%d thr=%d blind=%d amp=%g %s tiles  out %.1e lse %.1e dq %.1e dk %.1e dv %.1e%s\n",
                 ok ? "  ok" : "FAIL", sizeof(T) == 4 ? "f32" : "f64", B, Tn, Hq, Hkv, D, mode, threads, blind, amp,
-                short_tiles ? "short" : "large", e[0],
+                short_tiles ? "small" : "large", e[0],
                 e[1], e[2], e[3], e[4], rc == PS_OK ? "" : (std::string("  rc=") + ps_last_error()).c_str());
 }
 
@@ -292,22 +304,19 @@ void check_errors() {
     std::printf("%s argument validation (%s)\n", ok ? "  ok" : "FAIL", ps_last_error());
 }
 
-/** mean_document_length, which picks the float32 tiles: the documents of the layouts the kernels are tested on. */
-void check_document_lengths() {
-    using ps::cpu::mean_document_length;
+/** The float32 tile choice (prefer_small_tiles) on layouts whose timings set it (attention_cpu.h). */
+void check_tile_choice() {
     const Layout causal = causal_layout(2, 1100), shared = training_layout(896, 119, 70, 8, true),
-                 paired = training_layout(896, 119, 70, 8, false);
-    const double lc = mean_document_length(causal.node.data(), causal.end.data(), causal.B, causal.T);
-    const double ls = mean_document_length(shared.node.data(), shared.end.data(), shared.B, shared.T);
-    const double lp = mean_document_length(paired.node.data(), paired.end.data(), paired.B, paired.T);
-    // Causal rows are one document each; a shared document is 119 + 2 x 70 tokens, a paired one 119 + 70; rows end in
-    // padding, each token of which is a document of length 1.
-    const bool ok = lc == 1100 && ls > 150 && ls <= 259 + 1e-9 && lp > 100 && lp <= 189 + 1e-9 && ls > lp &&
-                    lc >= ps::cpu::kShortDocument && ls < ps::cpu::kShortDocument;
+                 paired = training_layout(320, 22, 40, 21, false), aligned = pair_layout(1, 2048, 4);
+    auto small = [](const Layout& L) { return ps::cpu::prefer_small_tiles(L.node.data(), L.end.data(), L.B, L.T); };
+    // Packed training rows of short documents: small tiles. One long causal document, or documents of 512 tokens
+    // that start on tile boundaries: the large tiles waste nothing there, so they stay.
+    const bool ok = small(shared) && small(paired) && !small(causal) && !small(aligned);
     ++g_cases;
     if (!ok) ++g_failures;
-    std::printf("%s mean document length: causal %.1f, shared %.1f, paired %.1f (short below %.0f)\n", ok ? "  ok" : "FAIL",
-                lc, ls, lp, ps::cpu::kShortDocument);
+    std::printf("%s tile choice: packed shared rows %s, packed paired rows %s, causal %s, tile-aligned documents %s\n",
+                ok ? "  ok" : "FAIL", small(shared) ? "small" : "large", small(paired) ? "small" : "large",
+                small(causal) ? "small" : "large", small(aligned) ? "small" : "large");
 }
 
 int run_tests() {
@@ -333,12 +342,19 @@ int run_tests() {
     run_case<float>(rng, 2, 5, 2, 2, 1, 1, 0, 0);
     run_case<double>(rng, 1, 1025, 2, 1, 32, 0, 0, 3);
     run_case<float>(rng, 1, 1025, 2, 2, 256, 2, 0, 0);
-    // One long causal document per row: the float32 kernels' large tiles (the cases above are short documents).
-    run_case<float>(rng, 1, 1100, 4, 2, 32, 0, 0, 0, 2.0, true);
-    run_case<float>(rng, 2, 1030, 8, 2, 64, 1, 3, 0, 2.0, true);
-    run_case<float>(rng, 1, 1050, 2, 1, 128, 2, 0, 0, 2.0, true);
-    run_case<float>(rng, 1, 1040, 2, 2, 59, 0, 1, 0, 2.0, true);
-    check_document_lengths();
+    // One long causal document per row: the float32 kernels' large tiles (most cases above take the small ones).
+    run_case<float>(rng, 1, 1100, 4, 2, 32, 0, 0, 0, 2.0, CAUSAL);
+    run_case<float>(rng, 2, 1030, 8, 2, 64, 1, 3, 0, 2.0, CAUSAL);
+    run_case<float>(rng, 1, 1050, 2, 1, 128, 2, 0, 0, 2.0, CAUSAL);
+    run_case<float>(rng, 1, 1040, 2, 2, 59, 0, 1, 0, 2.0, CAUSAL);
+    // Rows packed with short documents as bench training packs them: the float32 kernels' 32 x 32 tiles.
+    run_case<float>(rng, 0, 320, 4, 2, 32, 0, 1, 0, 2.0, PACKED_SHARED);
+    run_case<float>(rng, 0, 320, 4, 2, 32, 1, 0, 0, 8.0, PACKED_PAIRED);
+    run_case<float>(rng, 0, 448, 8, 2, 64, 2, 3, 0, 2.0, PACKED_SHARED);
+    run_case<float>(rng, 0, 384, 2, 1, 128, 0, 0, 0, 2.0, PACKED_PAIRED);
+    run_case<float>(rng, 0, 320, 2, 2, 59, 1, 1, 0, 2.0, PACKED_SHARED);
+    run_case<double>(rng, 0, 320, 4, 2, 32, 2, 0, 0, 2.0, PACKED_SHARED);
+    check_tile_choice();
     // Peaked softmax: logits of spread ~50, so row maxima move far between key tiles.
     run_case<float>(rng, 2, 700, 4, 2, 64, 0, 0, 0, 8.0);
     run_case<double>(rng, 1, 700, 2, 1, 128, 0, 0, 0, 8.0);

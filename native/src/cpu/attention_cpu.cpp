@@ -15,7 +15,8 @@ namespace cpu {
 // float32 also has a D=32 fast path (small models such as bench training's; measured with ps_test --perf --tree
 // 896 123 73 32 4 2 8, one thread: shared fwd+bwd 14.4 -> 12.6 ms against the runtime-D path).
 // double reuses the float shape (not separately tuned: float64 is the gradient-check path).
-// Short documents (attention_cpu.h, kShortDocument): 32 x 32 tiles forward and backward, float32.
+// Short documents that do not line up with the large tiles (attention_cpu.h, prefer_small_tiles): 32 x 32 tiles
+// forward and backward, float32.
 using FwdF32  = KernelTraits<float, 32, 128, 64>;
 using FwdF64  = KernelTraits<float, 64, 128, 64>;
 using FwdF128 = KernelTraits<float, 128, 128, 64>;
@@ -43,9 +44,9 @@ using BwdS64  = KernelTraits<float, 64, 32, 32>;
 using BwdS128 = KernelTraits<float, 128, 32, 32>;
 using BwdSAny = KernelTraits<float, 0, 32, 32>;
 
-/** Whether the batch of p runs on the short-document tiles. */
+/** Whether the batch of p runs on the 32 x 32 tiles. */
 static bool short_documents(const ps_attn_fwd_params& p) {
-    return mean_document_length(p.node, p.subtree_end, p.batch, p.seqlen) < kShortDocument;
+    return prefer_small_tiles(p.node, p.subtree_end, p.batch, p.seqlen);
 }
 
 bool attention_fwd_dispatch(const ps_attn_fwd_params& p) {

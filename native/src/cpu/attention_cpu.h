@@ -4,42 +4,55 @@
 
 #include <stdint.h>
 
+#include "common/mask.h"
 #include "prefixshare/params.h"
 
 namespace ps {
 namespace cpu {
 
 /**
- * Token-weighted mean document length of a batch, sum(len^2) / sum(len), from node and subtree_end ([B,T]). A
- * document starts where a token lies outside the subtree of the current document's root (node[i] > the root's
- * subtree_end): a prompt with its responses is one document; a padding node is a document of its own.
+ * Score elements a kernel with BM x BN tiles computes over a batch: BM x BN for every (query tile, key tile) pair of
+ * a row that is not EMPTY under the ancestor rule (common/mask.h), up to the query tile's last key tile.
  */
-inline double mean_document_length(const int32_t* node, const int32_t* end, int64_t batch, int64_t seqlen) {
-    double sum_sq = 0, sum = 0;
+inline double tiled_area(const int32_t* node, const int32_t* end, int64_t batch, int32_t seqlen, int32_t bm, int32_t bn) {
+    const int32_t nq = (seqlen + bm - 1) / bm, nk = (seqlen + bn - 1) / bn;
+    double area = 0;
+    TileSummary* ks = new TileSummary[nk > 0 ? nk : 1];
     for (int64_t b = 0; b < batch; ++b) {
         const int32_t* n = node + b * seqlen;
         const int32_t* e = end + b * seqlen;
-        int64_t start = 0;
-        int32_t root_end = seqlen > 0 ? e[0] : 0;
-        for (int64_t i = 1; i <= seqlen; ++i) {
-            if (i == seqlen || n[i] > root_end) {
-                const double len = static_cast<double>(i - start);
-                sum_sq += len * len;
-                sum += len;
-                if (i < seqlen) start = i, root_end = e[i];
-            }
+        for (int32_t t = 0; t < nk; ++t) ks[t] = summarize_tile(n, e, seqlen, bn, t);
+        for (int32_t qt = 0; qt < nq; ++qt) {
+            const TileSummary qs = summarize_tile(n, e, seqlen, bm, qt);
+            const int32_t last = qs.last / bn < nk - 1 ? qs.last / bn : nk - 1;
+            for (int32_t kt = 0; kt <= last; ++kt)
+                if (classify_tile(qs, ks[kt]) != TILE_EMPTY) area += static_cast<double>(bm) * bn;
         }
     }
-    return sum > 0 ? sum_sq / sum : 0;
+    delete[] ks;
+    return area;
 }
 
 /**
- * Batches whose documents are shorter than this (mean_document_length) run the float32 kernels on 32 x 32 tiles;
- * longer ones on the large tiles. Measured on 2026-12-06 (one thread, forward + backward timed in turns in one
- * process, D = 32 / 64 / 128, GQA 4:2): packed training rows of 100-520-token documents ran 10-30% faster on
- * 32 x 32 tiles (less of each tile lies outside the documents), a 2024-token document 3-8% slower.
+ * How much more a score element costs on 32 x 32 tiles than on the large ones (per-tile overhead: packing K and V,
+ * softmax bookkeeping, shorter micro-kernel runs). Measured on 2026-12-06 (one and two threads, forward + backward
+ * timed in turns in one process, D = 32 / 64 / 128): where the large tiles computed 1.25x the elements of the small
+ * ones (large = forward 128 x 64 plus twice backward 64 x 64, small = three times 32 x 32), the two ran within
+ * +-5%; packed training rows of 40-260-token documents (1.4-2.9x) ran 10-30% faster on 32 x 32; tile-aligned
+ * 256-2048-token documents and long causal rows (1.05-1.25x) 3-10% slower.
  */
-constexpr double kShortDocument = 1024;
+constexpr double kSmallTileCost = 1.3;
+
+/**
+ * Whether the float32 kernels run a batch on 32 x 32 tiles: when the large tiles would compute more than
+ * kSmallTileCost times the score elements (tiled_area) that the small ones compute. Short documents that do not
+ * line up with the large tiles are what makes that so.
+ */
+inline bool prefer_small_tiles(const int32_t* node, const int32_t* end, int64_t batch, int32_t seqlen) {
+    const double large = tiled_area(node, end, batch, seqlen, 128, 64) + 2 * tiled_area(node, end, batch, seqlen, 64, 64);
+    const double small = 3 * tiled_area(node, end, batch, seqlen, 32, 32);
+    return large > kSmallTileCost * small;
+}
 
 /** Return false only when scratch memory could not be allocated. */
 bool attention_fwd_dispatch(const ps_attn_fwd_params& p);
