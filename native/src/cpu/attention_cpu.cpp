@@ -17,40 +17,40 @@ namespace cpu {
 // double reuses the float shape (not separately tuned: float64 is the gradient-check path).
 // Short documents that do not line up with the large tiles (attention_cpu.h, prefer_small_tiles): 32 x 32 tiles
 // forward and backward, float32.
-using FwdF32  = KernelTraits<float, 32, 128, 64>;
-using FwdF64  = KernelTraits<float, 64, 128, 64>;
-using FwdF128 = KernelTraits<float, 128, 128, 64>;
-using FwdFAny = KernelTraits<float, 0, 128, 64>;
-using FwdD64  = KernelTraits<double, 64, 128, 64>;
-using FwdD128 = KernelTraits<double, 128, 128, 64>;
-using FwdDAny = KernelTraits<double, 0, 128, 64>;
-using FwdS32  = KernelTraits<float, 32, 32, 32>;
-using FwdS64  = KernelTraits<float, 64, 32, 32>;
-using FwdS128 = KernelTraits<float, 128, 32, 32>;
-using FwdSAny = KernelTraits<float, 0, 32, 32>;
+using FwdF32  = KernelTraits<float, 32, kFwdBlockM, kFwdBlockN>;
+using FwdF64  = KernelTraits<float, 64, kFwdBlockM, kFwdBlockN>;
+using FwdF128 = KernelTraits<float, 128, kFwdBlockM, kFwdBlockN>;
+using FwdFAny = KernelTraits<float, 0, kFwdBlockM, kFwdBlockN>;
+using FwdD64  = KernelTraits<double, 64, kFwdBlockM, kFwdBlockN>;
+using FwdD128 = KernelTraits<double, 128, kFwdBlockM, kFwdBlockN>;
+using FwdDAny = KernelTraits<double, 0, kFwdBlockM, kFwdBlockN>;
+using FwdS32  = KernelTraits<float, 32, kSmallBlock, kSmallBlock>;
+using FwdS64  = KernelTraits<float, 64, kSmallBlock, kSmallBlock>;
+using FwdS128 = KernelTraits<float, 128, kSmallBlock, kSmallBlock>;
+using FwdSAny = KernelTraits<float, 0, kSmallBlock, kSmallBlock>;
 
 // Backward tiles: BlockM=64 query rows, BlockN=64 keys (one task per key tile: 64 keys give T/64 tasks per
 // (batch, kv head), enough to balance 2..16 threads at T >= 1024). Measured, T=2048 causal float32 D=64, min of 9:
 //   64x64: 179 GFLOP/s, 128x64: 125 GFLOP/s (noisy machine; 64x64 also halves the per-thread tile scratch).
-using BwdF32  = KernelTraits<float, 32, 64, 64>;
-using BwdF64  = KernelTraits<float, 64, 64, 64>;
-using BwdF128 = KernelTraits<float, 128, 64, 64>;
-using BwdFAny = KernelTraits<float, 0, 64, 64>;
-using BwdD64  = KernelTraits<double, 64, 64, 64>;
-using BwdD128 = KernelTraits<double, 128, 64, 64>;
-using BwdDAny = KernelTraits<double, 0, 64, 64>;
-using BwdS32  = KernelTraits<float, 32, 32, 32>;
-using BwdS64  = KernelTraits<float, 64, 32, 32>;
-using BwdS128 = KernelTraits<float, 128, 32, 32>;
-using BwdSAny = KernelTraits<float, 0, 32, 32>;
+using BwdF32  = KernelTraits<float, 32, kBwdBlockM, kBwdBlockN>;
+using BwdF64  = KernelTraits<float, 64, kBwdBlockM, kBwdBlockN>;
+using BwdF128 = KernelTraits<float, 128, kBwdBlockM, kBwdBlockN>;
+using BwdFAny = KernelTraits<float, 0, kBwdBlockM, kBwdBlockN>;
+using BwdD64  = KernelTraits<double, 64, kBwdBlockM, kBwdBlockN>;
+using BwdD128 = KernelTraits<double, 128, kBwdBlockM, kBwdBlockN>;
+using BwdDAny = KernelTraits<double, 0, kBwdBlockM, kBwdBlockN>;
+using BwdS32  = KernelTraits<float, 32, kSmallBlock, kSmallBlock>;
+using BwdS64  = KernelTraits<float, 64, kSmallBlock, kSmallBlock>;
+using BwdS128 = KernelTraits<float, 128, kSmallBlock, kSmallBlock>;
+using BwdSAny = KernelTraits<float, 0, kSmallBlock, kSmallBlock>;
 
 /** Whether the batch of p runs on the 32 x 32 tiles. */
-static bool short_documents(const ps_attn_fwd_params& p) {
+static bool use_small_tiles(const ps_attn_fwd_params& p) {
     return prefer_small_tiles(p.node, p.subtree_end, p.batch, p.seqlen);
 }
 
 bool attention_fwd_dispatch(const ps_attn_fwd_params& p) {
-    if (p.dtype == PS_FLOAT32 && short_documents(p)) {
+    if (p.dtype == PS_FLOAT32 && use_small_tiles(p)) {
         switch (p.head_dim) {
             case 32: return attention_fwd<FwdS32>(p);
             case 64: return attention_fwd<FwdS64>(p);
@@ -74,7 +74,7 @@ bool attention_fwd_dispatch(const ps_attn_fwd_params& p) {
 }
 
 bool attention_bwd_dispatch(const ps_attn_bwd_params& p) {
-    if (p.fwd.dtype == PS_FLOAT32 && short_documents(p.fwd)) {
+    if (p.fwd.dtype == PS_FLOAT32 && use_small_tiles(p.fwd)) {
         switch (p.fwd.head_dim) {
             case 32: return attention_bwd<BwdS32>(p);
             case 64: return attention_bwd<BwdS64>(p);

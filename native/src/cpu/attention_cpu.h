@@ -4,11 +4,20 @@
 
 #include <stdint.h>
 
+#include <vector>
+
 #include "common/mask.h"
 #include "prefixshare/params.h"
 
 namespace ps {
 namespace cpu {
+
+/**
+ * Tile shapes of the float32 kernels (attention_cpu.cpp instantiates them; prefer_small_tiles weighs them): forward
+ * kFwdBlockM x kFwdBlockN, backward kBwdBlockM x kBwdBlockN, and kSmallBlock x kSmallBlock in both passes for batches
+ * of short documents. float64 uses the large shapes.
+ */
+constexpr int32_t kFwdBlockM = 128, kFwdBlockN = 64, kBwdBlockM = 64, kBwdBlockN = 64, kSmallBlock = 32;
 
 /**
  * Score elements a kernel with BM x BN tiles computes over a batch: BM x BN for every (query tile, key tile) pair of
@@ -17,7 +26,7 @@ namespace cpu {
 inline double tiled_area(const int32_t* node, const int32_t* end, int64_t batch, int32_t seqlen, int32_t bm, int32_t bn) {
     const int32_t nq = (seqlen + bm - 1) / bm, nk = (seqlen + bn - 1) / bn;
     double area = 0;
-    TileSummary* ks = new TileSummary[nk > 0 ? nk : 1];
+    std::vector<TileSummary> ks(nk > 0 ? nk : 1);
     for (int64_t b = 0; b < batch; ++b) {
         const int32_t* n = node + b * seqlen;
         const int32_t* e = end + b * seqlen;
@@ -29,7 +38,6 @@ inline double tiled_area(const int32_t* node, const int32_t* end, int64_t batch,
                 if (classify_tile(qs, ks[kt]) != TILE_EMPTY) area += static_cast<double>(bm) * bn;
         }
     }
-    delete[] ks;
     return area;
 }
 
@@ -49,8 +57,9 @@ constexpr double kSmallTileCost = 1.3;
  * line up with the large tiles are what makes that so.
  */
 inline bool prefer_small_tiles(const int32_t* node, const int32_t* end, int64_t batch, int32_t seqlen) {
-    const double large = tiled_area(node, end, batch, seqlen, 128, 64) + 2 * tiled_area(node, end, batch, seqlen, 64, 64);
-    const double small = 3 * tiled_area(node, end, batch, seqlen, 32, 32);
+    const double large = tiled_area(node, end, batch, seqlen, kFwdBlockM, kFwdBlockN) +
+                         2 * tiled_area(node, end, batch, seqlen, kBwdBlockM, kBwdBlockN);
+    const double small = 3 * tiled_area(node, end, batch, seqlen, kSmallBlock, kSmallBlock);
     return large > kSmallTileCost * small;
 }
 

@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 
 /** Terminal table, the JSON line, and the Markdown report of {@code bench training}. */
 public final class TrainingReport {
@@ -46,8 +47,16 @@ public final class TrainingReport {
                 s.inProcess() ? "modes in this JVM" : "each mode in a JVM of its own for the run",
                 "OMP_NUM_THREADS" + (s.inProcess() || s.threads() == 0
                         ? " " + System.getenv().getOrDefault("OMP_NUM_THREADS", "unset") : "=" + s.threads()),
-                "GLIBC_TUNABLES" + (s.inProcess() ? " " + System.getenv().getOrDefault("GLIBC_TUNABLES", "unset")
-                        : "=" + WorkerProcess.mallocTunables()));
+                "GLIBC_TUNABLES" + (s.inProcess() ? " " + Objects.requireNonNullElse(glibcTunables(s), "unset")
+                        : "=" + glibcTunables(s)));
+    }
+
+    /**
+     * The glibc malloc settings the modes ran with: this JVM's {@code GLIBC_TUNABLES} in process (null when unset),
+     * else the workers' ({@link WorkerProcess#mallocTunables()}).
+     */
+    static String glibcTunables(Settings s) {
+        return s.inProcess() ? System.getenv("GLIBC_TUNABLES") : WorkerProcess.mallocTunables();
     }
 
     /** The terminal table. */
@@ -147,8 +156,7 @@ public final class TrainingReport {
         scale.put("peak_mem", s.inProcess() ? "sampled process RSS peak over the timed steps (modes share one JVM)"
                 : "peak RSS (VmHWM) of the mode's own JVM over the workload");
         scale.put("isolated_jvm_per_mode", !s.inProcess());
-        scale.put("glibc_tunables",
-                s.inProcess() ? System.getenv("GLIBC_TUNABLES") : WorkerProcess.mallocTunables());
+        scale.put("glibc_tunables", glibcTunables(s));
         scale.put("seconds", Math.round(r.seconds()));
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("profiles", profiles);
