@@ -1,6 +1,7 @@
 package org.prefixshare.cli;
 
 import org.prefixshare.bench.training.BenchModels;
+import org.prefixshare.bench.training.ModeBatches;
 import org.prefixshare.bench.training.TrainingBenchmark;
 import org.prefixshare.bench.training.TrainingBenchmark.Settings;
 import org.prefixshare.bench.training.TrainingBenchmark.Workload;
@@ -82,6 +83,12 @@ public final class BenchTrainingCommand implements Callable<Integer> {
             + "the paper's packed figure; their steps are the shortest (default: 16 quick, 20 full).")
     Integer packedSteps;
 
+    @Option(names = "--pack-length", defaultValue = "0", description = "Row length of the packed modes (d), (e): "
+            + "0 (default) puts each step's documents in one row, padded to a multiple of 64, the analogue of the "
+            + "varlen packing (one token stream, no padding between documents) behind the paper's packed numbers; "
+            + "N > 0 packs them first-fit-decreasing into rows of N tokens, at least the longest document.")
+    int packLength;
+
     @Option(names = "--repeats", description = "Runs of each timed step per mode, one after another; the fastest "
             + "counts, so a stall of this shared machine does not decide a ratio (default 2; mode (a) 1).")
     Integer repeats;
@@ -108,13 +115,13 @@ public final class BenchTrainingCommand implements Callable<Integer> {
             ms.add(TrainingMode.of(m.trim()));
         }
         String label = lengthDivisor == null && examplesPerStep == null && tokensPerStep == null && warmup == null
-                && steps == null && packedSteps == null && repeats == null
+                && steps == null && packedSteps == null && repeats == null && packLength == ModeBatches.ONE_ROW
                 ? (quick ? "quick" : "full") : "custom";
         Settings s = new Settings(label, lengthDivisor != null ? lengthDivisor : quick ? 4 : 2,
                 examplesPerStep != null ? examplesPerStep : 8,
                 tokensPerStep != null ? tokensPerStep : quick ? 4096 : 8192, warmup != null ? warmup : 3,
                 steps != null ? steps : quick ? 4 : 10, packedSteps != null ? packedSteps : quick ? 16 : 20,
-                repeats != null ? repeats : 2,
+                repeats != null ? repeats : 2, packLength,
                 model, BenchModels.byName(model), ms, inProcess, seed, threads);
         System.out.println(TrainingReport.scaleLine(s));
         TrainingBenchmark bench = new TrainingBenchmark(s, System.out::println);

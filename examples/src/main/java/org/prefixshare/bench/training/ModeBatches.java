@@ -20,6 +20,13 @@ import java.util.List;
  */
 public final class ModeBatches {
 
+    /**
+     * Pack length meaning "each step's documents in one row", padded to a multiple of 64: the analogue of the varlen
+     * packing (one flat token stream per batch, FlashAttention's {@code cu_seqlens}) behind the paper's packed
+     * numbers, which pads nothing between documents.
+     */
+    public static final int ONE_ROW = 0;
+
     private ModeBatches() {
     }
 
@@ -28,7 +35,7 @@ public final class ModeBatches {
      *
      * @param examples   the step's examples
      * @param mode       the layout
-     * @param packLength row length of the packed modes (at least the longest document)
+     * @param packLength row length of the packed modes (at least the longest document), or {@link #ONE_ROW}
      */
     public static LayoutBatch build(List<TokenizedExample> examples, TrainingMode mode, int packLength) {
         List<Segment> units = new ArrayList<>();
@@ -44,18 +51,20 @@ public final class ModeBatches {
         if (mode.packed()) {
             int[] lengths = new int[units.size()];
             int[] order = new int[units.size()];
+            int total = 0;
             for (int i = 0; i < lengths.length; i++) {
                 lengths[i] = units.get(i).length();
                 order[i] = i;
+                total += lengths[i];
             }
-            for (int[] bin : Packer.firstFitDecreasing(order, 0, order.length, lengths, packLength)) {
+            t = packLength == ONE_ROW ? roundUp(total, PackConfig.PAD_MULTIPLE) : packLength;
+            for (int[] bin : Packer.firstFitDecreasing(order, 0, order.length, lengths, t)) {
                 List<Segment> row = new ArrayList<>(bin.length);
                 for (int i : bin) {
                     row.add(units.get(i));
                 }
                 rows.add(row);
             }
-            t = packLength;
         } else {
             int longest = 0;
             for (Segment s : units) {

@@ -49,6 +49,10 @@ public final class TrainingBenchmark {
      *                        and their steps are the shortest, so more of them cost little
      * @param repeats         runs of each timed step per mode, one after another; the fastest counts (a step that
      *                        a stall of the machine or a cold start after the other modes' turns hit is run again)
+     * @param packLength      row length of the packed modes (d), (e), first-fit-decreasing, at least every
+     *                        workload's longest document; or {@link ModeBatches#ONE_ROW}: each step's documents in
+     *                        one row padded to a multiple of 64, the analogue of the varlen packing behind the paper's
+     *                        packed numbers
      * @param modelName       name of the model shape (printed)
      * @param model           the model
      * @param modes           modes to run (b is needed for the speedups over paired)
@@ -58,16 +62,16 @@ public final class TrainingBenchmark {
      *                        the attention kernels), or 0 to inherit this process's environment; ignored in process
      */
     public record Settings(String scaleLabel, double lengthDivisor, int examplesPerStep, int tokensPerStep,
-                           int warmup, int steps, int packedSteps, int repeats,
+                           int warmup, int steps, int packedSteps, int repeats, int packLength,
                            String modelName, DecoderConfig model, List<TrainingMode> modes, boolean inProcess,
                            long seed, int threads) {
         public Settings {
             if (!(lengthDivisor >= 1) || examplesPerStep < 1 || tokensPerStep < 0 || warmup < 0 || steps < 1
-                    || packedSteps < 1 || repeats < 1 || threads < 0) {
+                    || packedSteps < 1 || repeats < 1 || packLength < 0 || threads < 0) {
                 throw new IllegalArgumentException("need lengthDivisor >= 1, examplesPerStep >= 1, tokensPerStep >= 0, "
-                        + "warmup >= 0, steps >= 1, packedSteps >= 1, repeats >= 1, threads >= 0; got " + lengthDivisor
-                        + ", " + examplesPerStep + ", " + tokensPerStep + ", " + warmup + ", " + steps + ", "
-                        + packedSteps + ", " + repeats + ", " + threads);
+                        + "warmup >= 0, steps >= 1, packedSteps >= 1, repeats >= 1, packLength >= 0, threads >= 0; got "
+                        + lengthDivisor + ", " + examplesPerStep + ", " + tokensPerStep + ", " + warmup + ", " + steps
+                        + ", " + packedSteps + ", " + repeats + ", " + packLength + ", " + threads);
             }
             modes = List.copyOf(modes);
         }
@@ -152,7 +156,7 @@ public final class TrainingBenchmark {
             List<TokenizedExample> ex = gen.generate(total, s.model().vocabSize(), s.seed() ^ full.name().hashCode(),
                     0);
             WorkloadStats stats = WorkloadStats.of(ex);
-            out.add(new Workload(full.name(), split(ex, perStep), stats, packLength(ex, p.medianOverall()),
+            out.add(new Workload(full.name(), split(ex, perStep), stats, packLength(full.name(), ex),
                     String.format("synthetic, log-normal sigma %.2f, documents <= %d tokens, median P %.1f C %.1f",
                             gen.sigma(), maxDoc, stats.medianPrompt(), stats.medianResponse())));
         }
@@ -181,7 +185,7 @@ public final class TrainingBenchmark {
             picked.add(new TokenizedExample(i, e.source(), fold(cut(e.prompt()), vocab), rs, 0));
         }
         WorkloadStats scaled = WorkloadStats.of(picked);
-        return new Workload(name, split(picked, perStep), scaled, packLength(picked, scaled.medianOverall()),
+        return new Workload(name, split(picked, perStep), scaled, packLength(name, picked),
                 String.format("%d examples, median overall %.0f, ratio %.2f before scaling", all.size(),
                         full.medianOverall(), full.medianRatio()));
     }
@@ -208,15 +212,23 @@ public final class TrainingBenchmark {
     }
 
     /**
-     * Row length of the packed modes: three median overall lengths (a few documents per row, as packing to a few
-     * thousand tokens does for the paper's data), at least the longest prefix-shared document, a multiple of 64.
+     * The packed modes' row length for these examples: {@link ModeBatches#ONE_ROW} as is, else the settings' length,
+     * which must hold the longest document (a document is never split across rows).
      */
-    static int packLength(List<TokenizedExample> ex, double medianOverall) {
+    private int packLength(String workload, List<TokenizedExample> ex) {
+        if (s.packLength() == ModeBatches.ONE_ROW) {
+            return ModeBatches.ONE_ROW;
+        }
         int longest = 0;
         for (TokenizedExample e : ex) {
-            longest = Math.max(longest, e.sharedLength());
+            longest = Math.max(longest, e.sharedLength());  // a paired sequence is never longer
         }
-        return ModeBatches.roundUp(Math.max(longest, (int) Math.ceil(3 * medianOverall)), PackConfig.PAD_MULTIPLE);
+        if (longest > s.packLength()) {
+            throw new IllegalArgumentException(String.format("pack length %d is shorter than the longest document "
+                    + "of workload %s (%d tokens at this scale); give at least %d, or 0 for one row per step",
+                    s.packLength(), workload, longest, longest));
+        }
+        return s.packLength();
     }
 
     /** Measures every workload in every mode. */
@@ -226,8 +238,9 @@ public final class TrainingBenchmark {
         Map<TrainingMode, WorkerProcess> workers = new EnumMap<>(TrainingMode.class);
         try {
             for (Workload w : workloads) {
-                progress.accept(String.format("%s: %s; %d steps of %d examples (%d warm-up), pack length %d",
-                        w.name(), w.origin(), w.steps().size(), w.examplesPerStep(), s.warmup(), w.packLength()));
+                progress.accept(String.format("%s: %s; %d steps of %d examples (%d warm-up), packed: %s",
+                        w.name(), w.origin(), w.steps().size(), w.examplesPerStep(), s.warmup(),
+                        TrainingReport.packing(w.packLength())));
                 Map<TrainingMode, ModeResult> measured = new EnumMap<>(TrainingMode.class);
                 Map<String, double[]> stepMs = new LinkedHashMap<>();
                 // Modes whose ratio the acceptance compares take turns step by step: (b) with (c), (d) with (e).

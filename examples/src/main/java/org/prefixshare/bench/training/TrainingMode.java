@@ -5,7 +5,7 @@ import org.prefixshare.ops.attention.PrefixShareOps;
 /**
  * The five ways {@code bench training} trains on the same examples (same model, same examples per optimiser step).
  * Padded modes pad every row of a step to its longest row rounded up to 64 (TRL's paired batches); packed modes fill
- * rows of one fixed pack length first-fit-decreasing.
+ * one row per step (or rows of a fixed pack length) first-fit-decreasing.
  */
 public enum TrainingMode {
     /** Paired, padded, dense SameDiff reference attention: what a DL4J user writes today. */
@@ -52,7 +52,10 @@ public enum TrainingMode {
         return shared;
     }
 
-    /** Packed rows of one pack length (else one unit per row, padded). */
+    /**
+     * Packed: documents first-fit-decreasing into one row per step or rows of a pack length (else one unit per row,
+     * padded).
+     */
     public boolean packed() {
         return packed;
     }

@@ -41,7 +41,8 @@ public final class TrainingReport {
                 s.timedSteps(TrainingMode.A));
         return String.join("; ", "scale: " + s.scaleLabel(),
                 "lengths of the paper's profiles / " + fmt(s.lengthDivisor()), model,
-                perStep + " per optimiser step (all modes alike)", steps, "samples/s over the median step",
+                perStep + " per optimiser step (all modes alike)", "packed modes: " + packing(s.packLength()), steps,
+                "samples/s over the median step",
                 "speedups: ratio of total times over the timed steps both modes ran ((c)/(b), (d)/(e): same examples, "
                         + "back to back)",
                 s.inProcess() ? "modes in this JVM" : "each mode in a JVM of its own for the run",
@@ -49,6 +50,13 @@ public final class TrainingReport {
                         ? " " + System.getenv().getOrDefault("OMP_NUM_THREADS", "unset") : "=" + s.threads()),
                 "GLIBC_TUNABLES" + (s.inProcess() ? " " + Objects.requireNonNullElse(glibcTunables(s), "unset")
                         : "=" + glibcTunables(s)));
+    }
+
+    /** How the packed modes (d), (e) lay out a step: {@link ModeBatches#ONE_ROW} or rows of a fixed length. */
+    static String packing(int packLength) {
+        return packLength == ModeBatches.ONE_ROW
+                ? "one row per step (the step's documents first-fit-decreasing, padded to a multiple of 64)"
+                : "rows of " + packLength + " tokens, first-fit-decreasing";
     }
 
     /**
@@ -83,10 +91,11 @@ public final class TrainingReport {
                 + "(FLOPs of matmuls per token + attention per visible pair), attention share of (b), tokens/step:");
         for (ProfileResult p : r.profiles()) {
             out.printf(Locale.ROOT, "  %-15s cost-model ideal (c)/(b) %s (d)/(b) %s (d)/(e) %s; attention %4.1f%% of "
-                            + "(b); %d examples/step; tokens/step b %s c %s d %s e %s; pack length %d; (a)->(b) %s%n",
+                            + "(b); %d examples/step; tokens/step b %s c %s d %s e %s; packed: %s; (a)->(b) %s%n",
                     p.name(), x(p.cost_ideal_shared()), x(p.cost_ideal_shared_packed()),
                     x(p.cost_ideal_packed_vs_paired_packed()), 100 * p.attention_share_b(), p.examplesPerStep(),
-                    tok(p, "b"), tok(p, "c"), tok(p, "d"), tok(p, "e"), p.packLength(), x(ratio(p, "b", "a")));
+                    tok(p, "b"), tok(p, "c"), tok(p, "d"), tok(p, "e"), packing(p.packLength()),
+                    x(ratio(p, "b", "a")));
         }
         out.println("Expected with the fixed step cost F (a step of one 8-token row, which no layout makes cheaper): "
                 + "(F(baseline) + cost-model ideal x (mean step(ours) - F(ours))) / mean step(ours):");
@@ -152,6 +161,7 @@ public final class TrainingReport {
         scale.put("timed_steps", s.steps());
         scale.put("timed_steps_packed", s.packedSteps());
         scale.put("runs_per_timed_step", s.repeats());
+        scale.put("packing", packing(s.packLength()));
         scale.put("speedup", "ratio of total times over the timed steps both modes ran");
         scale.put("peak_mem", s.inProcess() ? "sampled process RSS peak over the timed steps (modes share one JVM)"
                 : "peak RSS (VmHWM) of the mode's own JVM over the workload");
@@ -198,24 +208,24 @@ public final class TrainingReport {
                 + "JSON as samples_per_s_total). Speedups: the ratio of the two modes' total times over the same "
                 + "timed steps, i.e. of their throughputs over the run, as the ideal is the ratio of their tokens over "
                 + "those steps. (c)/(b) and (d)/(e) ran each step's examples back to back, so a change of the "
-                + "machine's speed hits both alike; (d)/(b) ran in different groups. Steps differ in size (a step's "
-                + "examples pack into 3 rows or 5), so a median of per-step speedups would estimate a typical step, "
-                + "not the run. Ideal: ratio of tokens processed, padding included. Paper: Wang & "
-                + "Hegde (arXiv 2410.20305), Mistral-7B on H100, FlashAttention-3 baselines.\n\n");
+                + "machine's speed hits both alike; (d)/(b) ran in different groups. Steps differ in size (their "
+                + "examples differ in length), so a median of per-step speedups would estimate a typical step, not the "
+                + "run. Ideal: ratio of tokens processed, padding included. Paper: Wang & Hegde (arXiv 2410.20305), "
+                + "Mistral-7B on H100, FlashAttention-3 baselines.\n\n");
         md.append("![speedup vs ideal vs paper](training.png)\n\n");
         md.append("## Attention-aware ideal and workloads\n\n");
         md.append("Sharing removes the prompt's second copy of tokens, but each response still attends to the whole "
                 + "prompt, so attention's visible area shrinks less than the token count. The cost-model ideal "
                 + "weights tokens with the model's matmul FLOPs per token and visible (query, key) pairs with "
                 + "attention FLOPs per pair.\n\n");
-        md.append("| profile | workload | median overall / ratio (scaled) | examples/step | pack length | cost-model "
+        md.append("| profile | workload | median overall / ratio (scaled) | examples/step | packed rows | cost-model "
                 + "ideal (c)/(b) | (d)/(b) | (d)/(e) | attention share of (b) | tokens/step b / c / d / e | fixed step "
                 + "ms b / c / d / e | expected (c)/(b) | (d)/(b) | (d)/(e) |\n");
         md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (ProfileResult p : r.profiles()) {
-            md.append(String.format(Locale.ROOT, "| %s | %s | %.0f / %.2f | %d | %d | %s | %s | %s | %.1f%% | %s / %s"
+            md.append(String.format(Locale.ROOT, "| %s | %s | %.0f / %.2f | %d | %s | %s | %s | %s | %.1f%% | %s / %s"
                             + " / %s / %s | %s / %s / %s / %s | %s | %s | %s |%n", p.name(), p.origin(),
-                    p.stats().medianOverall(), p.stats().medianRatio(), p.examplesPerStep(), p.packLength(),
+                    p.stats().medianOverall(), p.stats().medianRatio(), p.examplesPerStep(), packing(p.packLength()),
                     x(p.cost_ideal_shared()), x(p.cost_ideal_shared_packed()),
                     x(p.cost_ideal_packed_vs_paired_packed()), 100 * p.attention_share_b(), tok(p, "b"),
                     tok(p, "c"), tok(p, "d"), tok(p, "e"), fixedMs(p, "b"), fixedMs(p, "c"), fixedMs(p, "d"),

@@ -64,6 +64,24 @@ class IdealTest {
     }
 
     @Test
+    void oneRowPackingPutsAStepInOneRowPaddedOnlyToTheNextMultipleOf64() {
+        List<TokenizedExample> step = List.of(ex(0, 20, 10, 12), ex(1, 5, 30, 3), ex(2, 40, 8, 8), ex(3, 1, 1, 1));
+        LayoutBatch d = ModeBatches.build(step, TrainingMode.D, ModeBatches.ONE_ROW);
+        LayoutBatch e = ModeBatches.build(step, TrainingMode.E, ModeBatches.ONE_ROW);
+        // shared documents 43 + 39 + 57 + 4 = 143 tokens -> one row of 192;
+        // paired sequences 30 + 32 + 35 + 8 + 48 + 48 + 2 + 2 = 205 tokens -> one row of 256
+        assertEquals(1, d.rows().size());
+        assertEquals(1, e.rows().size());
+        assertEquals(143, d.usedTokens());
+        assertEquals(205, e.usedTokens());
+        assertEquals(192, d.length());
+        assertEquals(256, e.length());
+        assertEquals(8, d.sequences().size());
+        assertEquals(8, e.sequences().size());
+        assertEquals(256.0 / 192.0, Ideal.tokens(StepCost.of(e), StepCost.of(d)), 1e-12);
+    }
+
+    @Test
     void fastVisiblePairCountMatchesTheAncestorRule() {
         List<TokenizedExample> step = List.of(ex(0, 20, 10, 12), ex(1, 5, 30, 3), ex(2, 40, 8, 8), ex(3, 1, 1, 1));
         for (TrainingMode m : TrainingMode.values()) {

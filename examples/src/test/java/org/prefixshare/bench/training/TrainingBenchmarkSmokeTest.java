@@ -15,6 +15,7 @@ import java.util.Iterator;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The bench machinery end to end on a tiny model and tiny workloads (seconds): JSON shape, report files. */
@@ -23,8 +24,8 @@ class TrainingBenchmarkSmokeTest {
     @Test
     void tinyRunProducesTheIssuesJsonShapeAndAReport(@TempDir Path dir) throws Exception {
         DecoderConfig tiny = new DecoderConfig(260, 32, 1, 2, 1, 16, 64, 10000.0, 1e-6, false, DataType.FLOAT);
-        TrainingBenchmark.Settings s = new TrainingBenchmark.Settings("smoke", 40, 2, 0, 1, 1, 2, 2, "smoke", tiny,
-                List.of(TrainingMode.values()), true, 3, 0);
+        TrainingBenchmark.Settings s = new TrainingBenchmark.Settings("smoke", 40, 2, 0, 1, 1, 2, 2,
+                ModeBatches.ONE_ROW, "smoke", tiny, List.of(TrainingMode.values()), true, 3, 0);
         List<String> lines = new ArrayList<>();
         TrainingBenchmark bench = new TrainingBenchmark(s, lines::add);
         TrainingBenchmark.Result r = bench.run(bench.syntheticWorkloads(List.of(WorkloadProfile.paper("HH-RLHF"),
@@ -72,6 +73,17 @@ class TrainingBenchmarkSmokeTest {
         assertTrue(Files.readString(md).contains("| HH-RLHF |"));
         byte[] png = Files.readAllBytes(dir.resolve("training.png"));
         assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
+    }
+
+    @Test
+    void aPackLengthShorterThanTheLongestDocumentIsRefusedNamingTheWorkload() {
+        DecoderConfig tiny = new DecoderConfig(260, 32, 1, 2, 1, 16, 64, 10000.0, 1e-6, false, DataType.FLOAT);
+        TrainingBenchmark.Settings s = new TrainingBenchmark.Settings("custom", 4, 2, 0, 1, 1, 2, 1, 64, "smoke", tiny,
+                List.of(TrainingMode.D, TrainingMode.E), true, 3, 0);
+        TrainingBenchmark bench = new TrainingBenchmark(s, line -> { });
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> bench.syntheticWorkloads(List.of(WorkloadProfile.paper("Capybara"))));
+        assertTrue(e.getMessage().contains("pack length 64") && e.getMessage().contains("Capybara"), e.getMessage());
     }
 
     private static List<String> names(JsonNode n) {
