@@ -96,7 +96,8 @@ inline Layout pair_layout(int B, int T, int groups) {
 }
 
 /**
- * Rows of length T packed with examples of a prompt P and two responses C, as the training benchmark packs them:
+ * Rows of length T packed with examples of a prompt P and two responses C (short documents, as in bench training's
+ * packed modes):
  * `shared`: one document per example (prompt node, two response nodes); otherwise paired: prompt + chosen and
  * prompt + rejected as two causal documents. Rows are filled until the next document does not fit; each padding
  * token is a node of its own. `examples` examples in all; B is how many rows that took.

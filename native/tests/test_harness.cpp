@@ -230,7 +230,7 @@ int g_failures = 0, g_cases = 0;
 
 enum LayoutKind { RANDOM, CAUSAL, PACKED_SHARED, PACKED_PAIRED };
 
-/** The layout of a case: random rows; causal rows; or rows of Tn packed as bench training packs 8 examples. */
+/** The layout of a case: random rows; causal rows; or rows of Tn packed with 8 examples (training_layout). */
 Layout case_layout(std::mt19937_64& rng, LayoutKind kind, int B, int Tn) {
     switch (kind) {
         case CAUSAL: return causal_layout(B, Tn);
@@ -347,7 +347,7 @@ int run_tests() {
     run_case<float>(rng, 2, 1030, 8, 2, 64, 1, 3, 0, 2.0, CAUSAL);
     run_case<float>(rng, 1, 1050, 2, 1, 128, 2, 0, 0, 2.0, CAUSAL);
     run_case<float>(rng, 1, 1040, 2, 2, 59, 0, 1, 0, 2.0, CAUSAL);
-    // Rows packed with short documents as bench training packs them: the float32 kernels' 32 x 32 tiles.
+    // Rows packed with short documents (bench training's packed modes): the float32 kernels' 32 x 32 tiles.
     run_case<float>(rng, 0, 320, 4, 2, 32, 0, 1, 0, 2.0, PACKED_SHARED);
     run_case<float>(rng, 0, 320, 4, 2, 32, 1, 0, 0, 8.0, PACKED_PAIRED);
     run_case<float>(rng, 0, 448, 8, 2, 64, 2, 3, 0, 2.0, PACKED_SHARED);
