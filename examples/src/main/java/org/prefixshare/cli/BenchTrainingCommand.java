@@ -37,9 +37,9 @@ import java.util.concurrent.Callable;
 public final class BenchTrainingCommand implements Callable<Integer> {
 
     @Option(names = "--quick", description = "Lengths / 4, ~4096 paired tokens per step, 3 warm-up (at least 2 s) + "
-            + "4 timed steps of (b), (c) and 16 of (d), (e), each run twice, mode (a) 1 + 1 (<= 10 min on 2 cores). "
+            + "4 timed steps of (b), (c) and 20 of (d), (e), in two passes, mode (a) 1 + 1 (<= 10 min on 2 cores). "
             + "The full run: lengths / 2, ~8192 tokens per step, 3 warm-up + 10 timed steps of (b), (c) and 20 of "
-            + "(d), (e), each run twice.")
+            + "(d), (e), in two passes.")
     boolean quick;
 
     @Option(names = "--json", description = "End with one JSON line holding every figure.")
@@ -80,7 +80,7 @@ public final class BenchTrainingCommand implements Callable<Integer> {
     Integer steps;
 
     @Option(names = "--packed-steps", description = "Timed steps of (d) and (e), whose ratio is the one compared with "
-            + "the paper's packed figure; their steps are the shortest (default: 16 quick, 20 full).")
+            + "the paper's packed figure; their steps are the shortest (default: 20 quick and full).")
     Integer packedSteps;
 
     @Option(names = "--pack-length", defaultValue = "0", description = "Row length of the packed modes (d), (e): "
@@ -89,8 +89,8 @@ public final class BenchTrainingCommand implements Callable<Integer> {
             + "N > 0 packs them first-fit-decreasing into rows of N tokens, at least the longest document.")
     int packLength;
 
-    @Option(names = "--repeats", description = "Runs of each timed step per mode, one after another; the fastest "
-            + "counts, so a stall of this shared machine does not decide a ratio (default 2; mode (a) 1).")
+    @Option(names = "--repeats", description = "Passes over the timed steps per mode; a step's fastest run counts, "
+            + "so a stall of this shared machine does not decide a ratio (default 2; mode (a) 1).")
     Integer repeats;
 
     @Option(names = "--threads", defaultValue = "1", description = "OMP_NUM_THREADS of every mode's JVM (ND4J's ops, "
@@ -120,7 +120,7 @@ public final class BenchTrainingCommand implements Callable<Integer> {
         Settings s = new Settings(label, lengthDivisor != null ? lengthDivisor : quick ? 4 : 2,
                 examplesPerStep != null ? examplesPerStep : 8,
                 tokensPerStep != null ? tokensPerStep : quick ? 4096 : 8192, warmup != null ? warmup : 3,
-                steps != null ? steps : quick ? 4 : 10, packedSteps != null ? packedSteps : quick ? 16 : 20,
+                steps != null ? steps : quick ? 4 : 10, packedSteps != null ? packedSteps : 20,
                 repeats != null ? repeats : 2, packLength,
                 model, BenchModels.byName(model), ms, inProcess, seed, threads);
         System.out.println(TrainingReport.scaleLine(s));

@@ -212,14 +212,14 @@ public final class ModeRunner implements AutoCloseable {
     }
 
     /**
-     * Runs timed step t (0-based, in order; the last step again is a repeat: another optimiser step on the same batch)
-     * and returns its milliseconds. A step's time is the fastest of its runs.
+     * Runs timed step t and returns its milliseconds: the next new step (0-based, in order) or a repeat of one that
+     * has run (another optimiser step on its batch). A step's time is the fastest of its runs.
      */
     public double timedStep(int t) {
-        boolean repeat = t == timedDone - 1;
+        boolean repeat = t < timedDone;
         if (t != timedDone && !repeat) {
-            throw new IllegalStateException("timed steps run in order, each repeated at once if at all: expected "
-                    + timedDone + (timedDone > 0 ? " or " + (timedDone - 1) : "") + ", got " + t);
+            throw new IllegalStateException("timed steps run in order: expected step " + timedDone
+                    + (timedDone > 0 ? " or a repeat of 0.." + (timedDone - 1) : "") + ", got " + t);
         }
         probe.setActive(true);
         double took = run(batches.get(warmup + t), (repeat ? "step again " : "step ") + (t + 1) + "/" + ms.length);

@@ -47,8 +47,8 @@ public final class TrainingBenchmark {
      * @param steps           timed steps of modes (b) and (c)
      * @param packedSteps     timed steps of modes (d) and (e): their ratio is the one compared with the paper's,
      *                        and their steps are the shortest, so more of them cost little
-     * @param repeats         runs of each timed step per mode, one after another; the fastest counts (a step that
-     *                        a stall of the machine or a cold start after the other modes' turns hit is run again)
+     * @param repeats         passes over the timed steps per mode; a step's fastest run counts (a step that a
+     *                        stall of the machine hit counts its run from another pass, seconds away)
      * @param packLength      row length of the packed modes (d), (e), first-fit-decreasing, at least every
      *                        workload's longest document; or {@link ModeBatches#ONE_ROW}: each step's documents in
      *                        one row padded to a multiple of 64, the analogue of the varlen packing behind the paper's
@@ -379,10 +379,12 @@ public final class TrainingBenchmark {
 
     /**
      * Prepares every mode (one after another, each in its worker JVM unless in process), lets each run one more
-     * untimed step in turn ({@link ModeRunner#rewarm()}), then runs the timed steps in rounds: round t runs step t of
-     * every mode, {@link Settings#repeats} times in a row (the fastest counts), starting with a different mode each
-     * round. Same examples, same machine state: the ratios between modes do not depend on when each mode happened to
-     * run.
+     * untimed step in turn ({@link ModeRunner#rewarm()}), then runs the timed steps in {@link Settings#repeats} passes
+     * of rounds: round t runs step t of every mode once, starting with a different mode each round and pass, and a
+     * step's fastest run counts. Same examples, same machine state: the ratios between modes do not depend on when each
+     * mode happened to run. Passes rather than runs in a row: this machine's vCPUs slow down by 10-40% for a second
+     * or so now and then, which hit both runs of a step in a row about as often as one; a pass later (seconds away)
+     * the runs are independent.
      *
      * @param workers each mode's worker JVM, started here at the mode's first workload and kept for the run
      */
@@ -421,22 +423,22 @@ public final class TrainingBenchmark {
                 }
             }
             double[][] ms = new double[n][timed];
-            for (int t = 0; t < timed; t++) {
-                StringBuilder line = new StringBuilder();
-                for (int k = 0; k < n; k++) {
-                    int i = (t + k) % n;
-                    // (a) takes 10-30 s a step and is not part of a ratio: one run
-                    int runs = modes.get(i) == TrainingMode.A ? 1 : s.repeats();
-                    line.append(" (").append(modes.get(i).key()).append(")");
-                    ms[i][t] = Double.POSITIVE_INFINITY;
-                    for (int r = 0; r < runs; r++) {
+            for (double[] m : ms) {
+                Arrays.fill(m, Double.POSITIVE_INFINITY);
+            }
+            // (a) takes 10-30 s a step and is not part of a ratio: one pass
+            int passes = modes.contains(TrainingMode.A) ? 1 : s.repeats();
+            for (int pass = 0; pass < passes; pass++) {
+                for (int t = 0; t < timed; t++) {
+                    StringBuilder line = new StringBuilder();
+                    for (int k = 0; k < n; k++) {
+                        int i = (t + pass + k) % n;
                         double took = sessions.get(i).step(t);
                         ms[i][t] = Math.min(ms[i][t], took);
-                        line.append(String.format(" %.0f", took));
+                        line.append(String.format(" (%s) %.0f ms", modes.get(i).key(), took));
                     }
-                    line.append(" ms");
+                    LOG.debug("{} timed step {}{}:{}", w.name(), t + 1, pass == 0 ? "" : " again", line);
                 }
-                LOG.debug("{} timed step {}:{}", w.name(), t + 1, line);
             }
             Map<TrainingMode, ModeResult> out = new EnumMap<>(TrainingMode.class);
             for (int i = 0; i < n; i++) {

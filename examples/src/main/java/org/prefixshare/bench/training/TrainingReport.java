@@ -35,9 +35,9 @@ public final class TrainingReport {
         String perStep = s.tokensPerStep() == 0 ? s.examplesPerStep() + " examples"
                 : "at least " + s.examplesPerStep() + " examples and ~" + s.tokensPerStep() + " paired tokens";
         String steps = String.format(Locale.ROOT, "%d warm-up (repeated to >= 2 s, >= 10 s in a JVM's first "
-                        + "workload) + %d timed steps of (b), (c) and %d of (d), (e), each run %s, the fastest "
+                        + "workload) + %d timed steps of (b), (c) and %d of (d), (e), %s, the fastest run of a step "
                         + "counting ((a): %d warm-up on one example + %d)", s.warmup(), s.steps(), s.packedSteps(),
-                s.repeats() == 1 ? "once" : s.repeats() + " times in a row", Math.min(1, s.warmup()),
+                s.repeats() == 1 ? "one pass" : s.repeats() + " passes", Math.min(1, s.warmup()),
                 s.timedSteps(TrainingMode.A));
         return String.join("; ", "scale: " + s.scaleLabel(),
                 "lengths of the paper's profiles / " + fmt(s.lengthDivisor()), model,
