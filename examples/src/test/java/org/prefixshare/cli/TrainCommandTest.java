@@ -25,7 +25,7 @@ class TrainCommandTest {
 
     private static String run(String... args) {
         StringWriter out = new StringWriter();
-        CommandLine cl = new CommandLine(new PrefixShareCli());
+        CommandLine cl = PrefixShareCli.commandLine();
         cl.setOut(new PrintWriter(out));
         cl.setErr(new PrintWriter(out));
         int code = cl.execute(args);
@@ -73,7 +73,7 @@ class TrainCommandTest {
         Path yaml = dir.resolve("bad.yaml");
         Files.writeString(yaml, "stepz: 3\n");
         StringWriter out = new StringWriter();
-        CommandLine cl = new CommandLine(new PrefixShareCli());
+        CommandLine cl = PrefixShareCli.commandLine();
         cl.setOut(new PrintWriter(out));
         cl.setErr(new PrintWriter(out));
         int code = cl.execute("train", "--config", yaml.toString(), "--output", dir.resolve("x").toString());
