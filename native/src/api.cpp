@@ -196,6 +196,20 @@ int ps_adam_cpu(ps_dtype dtype, int64_t n, void* param, void* grad, void* m, voi
     });
 }
 
+int ps_scatter_add_rows_cpu(ps_dtype dtype, const int32_t* index, int64_t n, const void* src, void* dst, int64_t rows,
+                            int64_t cols, int32_t num_threads) {
+    static const char* who = "ps_scatter_add_rows_cpu";
+    int rc = check_rows(who, dtype, rows, cols, {dst});
+    if (rc == PS_OK && n < 0) rc = fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": n must be >= 0, got " + str(n));
+    if (rc == PS_OK && n > 0) rc = check_rows(who, dtype, n, cols, {index, src});
+    if (rc != PS_OK || rows == 0) return rc;
+    for (int64_t i = 0; i < n; ++i)
+        if (index[i] < 0 || index[i] >= rows)
+            return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": index[" + str(i) + "] = " + str(index[i]) +
+                                                     " outside [0, " + str(rows) + ")");
+    return run_kernel(who, [&] { ps::cpu::scatter_add_rows(dtype, index, n, src, dst, rows, cols, num_threads); });
+}
+
 int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs, int64_t a_cs,
                 const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
                 int32_t num_threads) {

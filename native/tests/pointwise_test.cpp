@@ -235,6 +235,32 @@ template <class T> void adam_case(std::mt19937_64& rng, int64_t n, int threads) 
     report(ok, what, rc, e);
 }
 
+// ---- scatter-add of rows (the row gather's backward) -------------------------------------------------------------
+
+/**
+ * ps_scatter_add_rows_cpu against a float64 loop: n source rows scattered into `rows` rows, indices drawn with
+ * repeats and some rows never named (they must come out zero, whatever dst held before).
+ */
+template <class T> void scatter_case(std::mt19937_64& rng, int64_t n, int64_t rows, int64_t cols, int threads) {
+    Vec src = random_vec(rng, (size_t)(n * cols), -1, 1);
+    round_to<T>(src);
+    std::vector<int32_t> index((size_t)n);
+    std::uniform_int_distribution<int32_t> pick(0, (int32_t)std::max<int64_t>(0, rows - 2));  // the last row stays out
+    for (auto& i : index) i = pick(rng);
+    Vec ref((size_t)(rows * cols), 0.0);
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t c = 0; c < cols; ++c) ref[(size_t)(index[(size_t)i] * cols + c)] += src[(size_t)(i * cols + c)];
+    std::vector<T> ts = typed<T>(src), td((size_t)(rows * cols), T(7));
+    const int rc = ps_scatter_add_rows_cpu(dtype_of<T>(), index.data(), n, ts.data(), td.data(), rows, cols, threads);
+    const double e = rc == PS_OK ? rel_err(td, ref) : INFINITY;
+    // one rounding of a double sum: half an ulp of T
+    const bool ok = rc == PS_OK && e <= (sizeof(T) == 4 ? 1e-7 : 1e-15);
+    char what[160];
+    std::snprintf(what, sizeof what, "scatter  %s n=%6lld rows=%5lld cols=%3lld thr=%d", name<T>(), (long long)n,
+                  (long long)rows, (long long)cols, threads);
+    report(ok, what, rc, {e});
+}
+
 // ---- argument validation ----------------------------------------------------------------------------------------
 
 void check_errors() {
@@ -247,6 +273,13 @@ void check_errors() {
     ok = ok && ps_rms_norm_fwd_cpu(PS_FLOAT32, a, b, c, 1, 8, NAN, 0) == PS_ERR_INVALID_ARGUMENT;
     ok = ok && ps_adam_cpu(PS_FLOAT32, 8, a, b, c, d, 0.1, 0.9, 0.999, 1e-8, -1, 1, 0) == PS_ERR_INVALID_ARGUMENT;
     ok = ok && ps_adam_cpu(PS_FLOAT32, 8, a, nullptr, c, d, 0.1, 0.9, 0.999, 1e-8, 0, 1, 0) == PS_ERR_INVALID_ARGUMENT;
+    const int32_t bad[2] = {0, 8};
+    ok = ok && ps_scatter_add_rows_cpu(PS_FLOAT32, bad, 2, a, b, 8, 1, 0) == PS_ERR_INVALID_ARGUMENT &&
+         std::strstr(ps_last_error(), "index[1] = 8") != nullptr;
+    ok = ok && ps_scatter_add_rows_cpu(PS_FLOAT32, nullptr, 2, a, b, 8, 1, 0) == PS_ERR_INVALID_ARGUMENT;
+    // no source rows: the destination is zeroed
+    b[3] = 5;
+    ok = ok && ps_scatter_add_rows_cpu(PS_FLOAT32, nullptr, 0, nullptr, b, 8, 1, 0) == PS_OK && b[3] == 0.0f;
     // zero rows: nothing to do, and the weight gradient is zero
     d[0] = 5;
     ok = ok && ps_rms_norm_bwd_cpu(PS_FLOAT32, nullptr, nullptr, nullptr, nullptr, d, 0, 8, 1e-6, 0) == PS_OK &&
@@ -296,6 +329,14 @@ int main() {
         adam_case<float>(rng, n, t);
         adam_case<double>(rng, n, t);
     }
+    // the bench's two calls a step (labelled rows of a [T, H] table; the embedding: T tokens into the vocabulary)
+    // and small odd shapes, inline and in parallel
+    for (int t : thr) {
+        scatter_case<float>(rng, 1500, 3328, 256, t);
+        scatter_case<double>(rng, 3328, 260, 256, t);
+        scatter_case<float>(rng, 7, 5, 3, t);
+    }
+    scatter_case<float>(rng, 0, 9, 4, 0);
     std::printf("%d/%d cases passed\n", g_cases - g_failures, g_cases);
     return g_failures == 0 ? 0 : 1;
 }

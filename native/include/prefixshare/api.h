@@ -72,6 +72,14 @@ int ps_adam_cpu(ps_dtype dtype, int64_t n, void* param, void* grad, void* m, voi
                 double beta2, double eps, int32_t iteration, double decay, int32_t num_threads);
 
 /**
+ * Backward of a row gather: dst[r] = sum of src[i] over the i with index[i] = r (in increasing i, accumulated in
+ * double, rounded once), rows that no index names zeroed. index [n], each in [0, rows); src [n, cols]; dst
+ * [rows, cols], not overlapping src. Deterministic for any thread count.
+ */
+int ps_scatter_add_rows_cpu(ps_dtype dtype, const int32_t* index, int64_t n, const void* src, void* dst, int64_t rows,
+                            int64_t cols, int32_t num_threads);
+
+/**
  * Matrix product of the linear layers: c[m,n] = sum_k A(i,k) B(k,j) (accumulate != 0: added to c), with A(i,k) at
  * a[i*a_rs + k*a_cs] and B(k,j) at b[k*b_rs + j*b_cs] (strides in elements, so transposes are free); c rows ldc
  * apart, contiguous, not overlapping a or b. m, n or k may be 0 (k = 0 gives zeros).

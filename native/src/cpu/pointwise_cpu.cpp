@@ -386,5 +386,41 @@ void swiglu_bwd(ps_dtype dt, const void* gate, const void* up, const void* dy, v
     });
 }
 
+namespace {
+
+/** Rows r0..r1 of the scatter: the sources of row r are order[start[r]..start[r+1]), in increasing index. */
+template <class T>
+void scatter_rows_range(const int64_t* order, const int64_t* start, const T* src, T* dst, int64_t cols, int64_t r0,
+                        int64_t r1) {
+    std::vector<double> acc((size_t)cols);
+    for (int64_t r = r0; r < r1; ++r) {
+        T* out = dst + r * cols;
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t j = start[r]; j < start[r + 1]; ++j) {
+            const T* s = src + order[j] * cols;
+            for (int64_t c = 0; c < cols; ++c) acc[(size_t)c] += (double)s[c];
+        }
+        for (int64_t c = 0; c < cols; ++c) out[c] = (T)acc[(size_t)c];
+    }
+}
+
+}  // namespace
+
+void scatter_add_rows(ps_dtype dt, const int32_t* index, int64_t n, const void* src, void* dst, int64_t rows,
+                      int64_t cols, int32_t num_threads) {
+    // counting sort of the source positions by destination row, stable: each row adds its sources in index order
+    std::vector<int64_t> start((size_t)rows + 1, 0), order((size_t)n);
+    for (int64_t i = 0; i < n; ++i) ++start[(size_t)index[i] + 1];
+    for (int64_t r = 0; r < rows; ++r) start[(size_t)r + 1] += start[(size_t)r];
+    std::vector<int64_t> next(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < n; ++i) order[(size_t)next[(size_t)index[i]]++] = i;
+    for_row_blocks(rows, team_size(rows, cols, num_threads), [&](int64_t r0, int64_t r1, int) {
+        if (dt == PS_FLOAT32)
+            scatter_rows_range(order.data(), start.data(), cp<float>(src), mp<float>(dst), cols, r0, r1);
+        else
+            scatter_rows_range(order.data(), start.data(), cp<double>(src), mp<double>(dst), cols, r0, r1);
+    });
+}
+
 }  // namespace cpu
 }  // namespace ps

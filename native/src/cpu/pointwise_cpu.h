@@ -44,6 +44,15 @@ void swiglu_bwd(ps_dtype dt, const void* gate, const void* up, const void* dy, v
 void adam_update(ps_dtype dt, int64_t n, void* param, void* grad, void* m, void* v, double lr, double beta1,
                  double beta2, double eps, int32_t iteration, double decay, int32_t num_threads);
 
+/**
+ * dst[r] = sum of src[i] over the i with index[i] = r, in increasing i, accumulated in double and rounded once (the
+ * backward of a row gather). index [n] in [0, rows); src [n, cols]; dst [rows, cols], rows without an index zeroed.
+ * Parallel over blocks of destination rows, so repeated indices never race and the result does not depend on the
+ * thread count.
+ */
+void scatter_add_rows(ps_dtype dt, const int32_t* index, int64_t n, const void* src, void* dst, int64_t rows,
+                      int64_t cols, int32_t num_threads);
+
 }  // namespace cpu
 }  // namespace ps
 

@@ -116,6 +116,14 @@ JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_adam(
         throw_iae(env, ps_last_error());
 }
 
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_scatterAddRows(
+    JNIEnv* env, jclass, jint dtype, jlong index, jlong n, jlong src, jlong dst, jlong rows, jlong cols,
+    jint num_threads) {
+    if (ps_scatter_add_rows_cpu(dtype_of(dtype), reinterpret_cast<const int32_t*>(index), n, cptr(src), mptr(dst),
+                                rows, cols, num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
 JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_gemm(
     JNIEnv* env, jclass, jint dtype, jlong m, jlong n, jlong k, jlong a, jlong a_rs, jlong a_cs, jlong b, jlong b_rs,
     jlong b_cs, jlong c, jlong ldc, jboolean accumulate, jint num_threads) {

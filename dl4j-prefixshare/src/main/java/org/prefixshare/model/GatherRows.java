@@ -16,7 +16,7 @@ import java.util.List;
  * {@code out[n] = table[index[n]]} for a table {@code [M,H]} and float-typed, integer-valued indices {@code [N]}:
  * the embedding lookup and the gather of the labelled hidden states. ND4J M2.1's own {@code gather} builds its
  * backward from a SameDiff while-loop per index (slow, and two gathers in one graph clash on the loop's name), so
- * this op's backward is {@link GatherRowsBp}, one native {@code unsorted_segment_sum}. The index carries no
+ * this op's backward is {@link GatherRowsBp}, one scatter-add. The index carries no
  * gradient (zeros: a float path, as DL4J vertices need).
  */
 public class GatherRows extends JavaCustomOp {

@@ -8,13 +8,16 @@ import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.prefixshare.ops.fused.FusedOps;
 import org.prefixshare.ops.nativeload.NativeKernels;
 import org.prefixshare.ops.nativeload.NativeLibrary;
 
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The row gather and its backward (a scatter-add into the table's gradient). */
@@ -53,6 +56,49 @@ class GatherRowsTest {
         }
         for (int r = 0; r < 5; r++) {
             assertArrayEquals(expected[r], grad.getRow(r).toDoubleVector(), 1e-15, "row " + r);
+        }
+    }
+
+    @Test
+    void theNativeScatterEqualsTheJavaSumInFloat() {
+        // 3,000 gathered rows of a 40-row table: each row's gradient sums ~75 float rows; both paths add them in
+        // index order in double and round once, so they agree to the bit
+        assertTrue(NativeLibrary.isAvailable(), "native library not loaded: " + NativeLibrary.failure());
+        INDArray table = Nd4j.rand(DataType.FLOAT, 40, 33);
+        int[] idx = new int[3000];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = (int) ((i * 2654435761L) % 37);  // rows 37-39 stay without a gradient
+        }
+        INDArray w = Nd4j.rand(DataType.FLOAT, idx.length, 33).subi(0.5);
+        Map<String, INDArray> feed = Map.of("idx", Nd4j.createFromArray(idx).castTo(DataType.FLOAT));
+        INDArray nativeGrad = graph(table, w).calculateGradients(feed, List.of("table")).get("table");
+        INDArray javaGrad = withFusedKernels(false,
+                () -> graph(table, w).calculateGradients(feed, List.of("table")).get("table"));
+
+        assertEquals(javaGrad, nativeGrad);
+        double[] expected = new double[40 * 33];
+        for (int i = 0; i < idx.length; i++) {
+            for (int c = 0; c < 33; c++) {
+                expected[idx[i] * 33 + c] += w.getDouble(i, c);
+            }
+        }
+        float[] got = nativeGrad.reshape(40 * 33).toFloatVector();
+        for (int k = 0; k < expected.length; k++) {
+            assertEquals((float) expected[k], got[k], "element " + k);
+        }
+    }
+
+    private static <T> T withFusedKernels(boolean fused, Supplier<T> body) {
+        String old = System.getProperty(FusedOps.PROPERTY);
+        System.setProperty(FusedOps.PROPERTY, Boolean.toString(fused));
+        try {
+            return body.get();
+        } finally {
+            if (old == null) {
+                System.clearProperty(FusedOps.PROPERTY);
+            } else {
+                System.setProperty(FusedOps.PROPERTY, old);
+            }
         }
     }
 

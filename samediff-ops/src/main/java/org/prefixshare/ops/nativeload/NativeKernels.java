@@ -90,6 +90,13 @@ public final class NativeKernels {
                                    double beta2, double eps, int iteration, double decay, int numThreads);
 
     /**
+     * Backward of a row gather: {@code dst[r] = sum of src[i] over the i with index[i] = r} (increasing i, accumulated
+     * in double), other rows zeroed; index {@code [n]} int32, src {@code [n,cols]}, dst {@code [rows,cols]}, dense.
+     */
+    public static native void scatterAddRows(int dtype, long index, long n, long src, long dst, long rows, long cols,
+                                             int numThreads);
+
+    /**
      * Matrix product {@code c[m,n] (+)= sum_k A(i,k) B(k,j)} with {@code A(i,k) = a[i*aRs + k*aCs]},
      * {@code B(k,j) = b[k*bRs + j*bCs]} (element strides: transposes are free) and c rows {@code ldc} apart.
      */
