@@ -84,7 +84,7 @@ public class GatherRowsBp extends JavaBackwardOp {
         dTable.assign(Nd4j.createFromArray(sum).reshape(rows, width));
     }
 
-    /** The scatter in the native kernel; false (nothing done) where the fused kernels do not run or the types differ. */
+    /** The scatter in the native kernel; false (nothing done) where the fused kernels do not run. */
     private static boolean nativeScatter(int[] idx, INDArray dOut, INDArray dTable) {
         DataType t = dTable.dataType();
         if ((t != DataType.FLOAT && t != DataType.DOUBLE) || !isDenseC(dTable) || !FusedOps.enabled()) {

@@ -10,7 +10,6 @@ import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.ops.attention.Errors;
 import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.ops.fused.FusedDecoderLayer;
-import org.prefixshare.ops.fused.FusedOps;
 import org.prefixshare.ops.fused.FusedRmsNorm;
 import org.prefixshare.ops.fused.FusedRope;
 import org.prefixshare.ops.fused.FusedSwiGlu;
@@ -24,6 +23,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.prefixshare.testing.FusedKernelsSwitch.withFusedKernels;
 
 /**
  * The whole decoder built with the fused ops (one {@link FusedDecoderLayer} per layer, a fused RMSNorm at the end)
@@ -33,20 +33,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FusedDecoderTest {
 
     private static DecoderModel build(DecoderConfig cfg, boolean fused) {
-        String old = System.getProperty(FusedOps.PROPERTY);
-        System.setProperty(FusedOps.PROPERTY, Boolean.toString(fused));
-        try {
+        return withFusedKernels(fused, () -> {
             DecoderModel m = DecoderModel.create(cfg, 7, PrefixShareOps.Implementation.AUTO, 0.1);
             // a non-linear loss, so every sequence's gradient differs: sum(lp + 0.01 lp^2)
             m.setLoss((sd, logps) -> logps.add(logps.mul(logps).mul(0.01)).sum());
             return m;
-        } finally {
-            if (old == null) {
-                System.clearProperty(FusedOps.PROPERTY);
-            } else {
-                System.setProperty(FusedOps.PROPERTY, old);
-            }
-        }
+        });
     }
 
     private static List<String> opNames(DecoderModel m) {

@@ -8,17 +8,16 @@ import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.prefixshare.ops.fused.FusedOps;
 import org.prefixshare.ops.nativeload.NativeKernels;
 import org.prefixshare.ops.nativeload.NativeLibrary;
 
 import java.util.List;
 import java.util.Map;
-import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.prefixshare.testing.FusedKernelsSwitch.withFusedKernels;
 
 /** The row gather and its backward (a scatter-add into the table's gradient). */
 class GatherRowsTest {
@@ -85,20 +84,6 @@ class GatherRowsTest {
         float[] got = nativeGrad.reshape(40 * 33).toFloatVector();
         for (int k = 0; k < expected.length; k++) {
             assertEquals((float) expected[k], got[k], "element " + k);
-        }
-    }
-
-    private static <T> T withFusedKernels(boolean fused, Supplier<T> body) {
-        String old = System.getProperty(FusedOps.PROPERTY);
-        System.setProperty(FusedOps.PROPERTY, Boolean.toString(fused));
-        try {
-            return body.get();
-        } finally {
-            if (old == null) {
-                System.clearProperty(FusedOps.PROPERTY);
-            } else {
-                System.setProperty(FusedOps.PROPERTY, old);
-            }
         }
     }
 

@@ -8,13 +8,12 @@ import org.nd4j.linalg.schedule.ExponentialSchedule;
 import org.nd4j.linalg.schedule.ScheduleType;
 import org.prefixshare.ops.attention.Errors;
 import org.prefixshare.ops.attention.PrefixShareOps;
-import org.prefixshare.ops.fused.FusedOps;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.prefixshare.testing.FusedKernelsSwitch.withFusedKernels;
 
 /**
  * The native AdamW step against ND4J's Adam updater (the path taken with {@code -Dprefixshare.fused=false}): same
@@ -45,11 +44,11 @@ class AdamWTest {
                     Map<String, INDArray> g1 = copy(grads);
                     Map<String, INDArray> g2 = copy(grads);
                     int s = step;
-                    withFused(true, () -> {
+                    withFusedKernels(true, () -> {
                         fusedOpt.apply(fused, g1, s);
                         return null;
                     });
-                    withFused(false, () -> {
+                    withFusedKernels(false, () -> {
                         nd4jOpt.apply(nd4j, g2, s);
                         return null;
                     });
@@ -77,19 +76,5 @@ class AdamWTest {
         Map<String, INDArray> c = new LinkedHashMap<>();
         m.forEach((k, v) -> c.put(k, v.dup()));
         return c;
-    }
-
-    private static <T> T withFused(boolean on, Supplier<T> body) {
-        String old = System.getProperty(FusedOps.PROPERTY);
-        System.setProperty(FusedOps.PROPERTY, Boolean.toString(on));
-        try {
-            return body.get();
-        } finally {
-            if (old == null) {
-                System.clearProperty(FusedOps.PROPERTY);
-            } else {
-                System.setProperty(FusedOps.PROPERTY, old);
-            }
-        }
     }
 }

