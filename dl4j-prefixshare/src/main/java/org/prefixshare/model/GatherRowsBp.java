@@ -92,9 +92,9 @@ public class GatherRowsBp extends JavaBackwardOp {
         }
         INDArray src = idx.length == 0 ? null : denseC(cast(dOut, t));
         INDArray index = idx.length == 0 ? null : Nd4j.createFromArray(idx);
-        NativeKernels.scatterAddRows(t == DataType.FLOAT ? NativeKernels.FLOAT32 : NativeKernels.FLOAT64,
-                index == null ? 0 : address(index), idx.length, src == null ? 0 : address(src), address(dTable),
-                dTable.size(0), dTable.size(1), NativeKernels.THREADS);
+        NativeKernels.scatterAddRows(NativeKernels.dtypeCode(t), index == null ? 0 : address(index), idx.length,
+                src == null ? 0 : address(src), address(dTable), dTable.size(0), dTable.size(1),
+                NativeKernels.THREADS);
         // the copies made here must outlive the native call that reads their memory
         Reference.reachabilityFence(index);
         Reference.reachabilityFence(src);

@@ -94,9 +94,8 @@ public final class AdamW {
         long n = param.length();
         long m = address(s);
         long v = m + n * t.width();
-        NativeKernels.adam(t == DataType.FLOAT ? NativeKernels.FLOAT32 : NativeKernels.FLOAT64, n, address(param),
-                address(g), m, v, rate, adam.getBeta1(), adam.getBeta2(), adam.getEpsilon(), step, decay,
-                NativeKernels.THREADS);
+        NativeKernels.adam(NativeKernels.dtypeCode(t), n, address(param), address(g), m, v, rate, adam.getBeta1(),
+                adam.getBeta2(), adam.getEpsilon(), step, decay, NativeKernels.THREADS);
         return true;
     }
 

@@ -6,7 +6,6 @@ import org.prefixshare.data.workload.SyntheticWorkload;
 import org.prefixshare.data.workload.WorkloadProfile;
 import org.prefixshare.data.workload.WorkloadStats;
 import org.prefixshare.model.DecoderConfig;
-import org.prefixshare.pack.PackConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -11,6 +11,7 @@ import static org.prefixshare.ops.nativeload.NativeArrays.cast;
 import static org.prefixshare.ops.nativeload.NativeArrays.copyBack;
 import static org.prefixshare.ops.nativeload.NativeArrays.denseC;
 import static org.prefixshare.ops.nativeload.NativeArrays.isDenseC;
+import static org.prefixshare.ops.nativeload.NativeKernels.dtypeCode;
 
 import java.util.Arrays;
 
@@ -107,7 +108,7 @@ final class FusedKernels {
         if (rows > 0) {
             x = dense(x, dt);
             w = dense(w, dt);
-            NativeKernels.rmsNormForward(code(dt), address(x), address(w), address(yy), rows, cols, eps,
+            NativeKernels.rmsNormForward(dtypeCode(dt), address(x), address(w), address(yy), rows, cols, eps,
                     NativeKernels.THREADS);
         }
         copyBack(yy, y);
@@ -125,7 +126,7 @@ final class FusedKernels {
             x = dense(x, dt);
             w = dense(w, dt);
             dy = dense(dy, dt);
-            NativeKernels.rmsNormBackward(code(dt), address(x), address(w), address(dy), address(gx), address(gw),
+            NativeKernels.rmsNormBackward(dtypeCode(dt), address(x), address(w), address(dy), address(gx), address(gw),
                     rows, cols, eps, NativeKernels.THREADS);
         } else {
             gw.assign(0);
@@ -143,7 +144,7 @@ final class FusedKernels {
             x = dense(x, dt);
             cos = dense(cos, dt);
             sin = dense(sin, dt);
-            NativeKernels.ropeForward(code(dt), address(x), address(cos), address(sin), address(yy), rows, hd[0],
+            NativeKernels.ropeForward(dtypeCode(dt), address(x), address(cos), address(sin), address(yy), rows, hd[0],
                     hd[1], NativeKernels.THREADS);
         }
         copyBack(yy, y);
@@ -158,7 +159,7 @@ final class FusedKernels {
             dy = dense(dy, dt);
             cos = dense(cos, dt);
             sin = dense(sin, dt);
-            NativeKernels.ropeBackward(code(dt), address(dy), address(cos), address(sin), address(gx), rows, hd[0],
+            NativeKernels.ropeBackward(dtypeCode(dt), address(dy), address(cos), address(sin), address(gx), rows, hd[0],
                     hd[1], NativeKernels.THREADS);
         }
         copyBack(gx, dx);
@@ -173,7 +174,7 @@ final class FusedKernels {
         if (rows > 0) {
             gate = dense(gate, dt);
             up = dense(up, dt);
-            NativeKernels.swiGluForward(code(dt), address(gate), address(up), address(yy), rows, cols,
+            NativeKernels.swiGluForward(dtypeCode(dt), address(gate), address(up), address(yy), rows, cols,
                     NativeKernels.THREADS);
         }
         copyBack(yy, y);
@@ -190,7 +191,7 @@ final class FusedKernels {
             gate = dense(gate, dt);
             up = dense(up, dt);
             dy = dense(dy, dt);
-            NativeKernels.swiGluBackward(code(dt), address(gate), address(up), address(dy), address(gg),
+            NativeKernels.swiGluBackward(dtypeCode(dt), address(gate), address(up), address(dy), address(gg),
                     address(gu), rows, cols, NativeKernels.THREADS);
         }
         copyBack(gg, dgate);
@@ -216,7 +217,7 @@ final class FusedKernels {
         if (rows > 0 && out > 0) {
             x = dense(x, dt);
             w = dense(w, dt);
-            NativeKernels.gemm(code(dt), rows, out, in, address(x), in, 1, address(w), 1, in, address(yy), out,
+            NativeKernels.gemm(dtypeCode(dt), rows, out, in, address(x), in, 1, address(w), 1, in, address(yy), out,
                     accumulate, NativeKernels.THREADS);
         } else if (!accumulate) {
             yy.assign(0);
@@ -253,9 +254,9 @@ final class FusedKernels {
             x = dense(x, dt);
             w = dense(w, dt);
             dy = dense(dy, dt);
-            NativeKernels.gemm(code(dt), rows, in, out, address(dy), out, 1, address(w), in, 1, address(gx), in,
+            NativeKernels.gemm(dtypeCode(dt), rows, in, out, address(dy), out, 1, address(w), in, 1, address(gx), in,
                     accumulateDx, NativeKernels.THREADS);
-            NativeKernels.gemm(code(dt), out, in, rows, address(dy), 1, out, address(x), in, 1, address(gw), in,
+            NativeKernels.gemm(dtypeCode(dt), out, in, rows, address(dy), 1, out, address(x), in, 1, address(gw), in,
                     false, NativeKernels.THREADS);
         } else {
             if (!accumulateDx) {
@@ -277,10 +278,6 @@ final class FusedKernels {
                     + " (shape " + shape(first) + ")");
         }
         return t;
-    }
-
-    private static int code(DataType t) {
-        return t == DataType.FLOAT ? NativeKernels.FLOAT32 : NativeKernels.FLOAT64;
     }
 
     private static INDArray dense(INDArray a, DataType t) {

@@ -1,5 +1,7 @@
 package org.prefixshare.ops.nativeload;
 
+import org.nd4j.linalg.api.buffer.DataType;
+
 /**
  * The JNI entry points of {@code libprefixshare.so} (see {@code native/src/jni}). Pointers are raw addresses of the
  * first element; strides are in elements. Call only after {@link NativeLibrary#isAvailable()} is true; argument
@@ -10,6 +12,15 @@ public final class NativeKernels {
     /** Element type codes of {@code ps_dtype}. */
     public static final int FLOAT32 = 0;
     public static final int FLOAT64 = 1;
+
+    /** The {@code ps_dtype} code of FLOAT or DOUBLE (the kernels' element types). */
+    public static int dtypeCode(DataType t) {
+        return switch (t) {
+            case FLOAT -> FLOAT32;
+            case DOUBLE -> FLOAT64;
+            default -> throw new IllegalArgumentException("the native kernels run in FLOAT or DOUBLE, got " + t);
+        };
+    }
 
     /** Capability flags of {@code ps_capabilities()}. */
     public static final int CAP_CPU_FLOAT32 = 1;
