@@ -61,6 +61,15 @@ int check_rows(const char* who, ps_dtype dtype, int64_t rows, int64_t cols, std:
     return PS_OK;
 }
 
+/** Every label[r] in [0, cols). */
+int check_labels(const char* who, const int32_t* label, int64_t rows, int64_t cols) {
+    for (int64_t r = 0; r < rows; ++r)
+        if (label[r] < 0 || label[r] >= cols)
+            return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": label[" + str(r) + "] = " + str(label[r]) +
+                                                     " outside [0, " + str(cols) + ")");
+    return PS_OK;
+}
+
 int check_eps(const char* who, double eps) {
     if (!(eps >= 0) || !std::isfinite(eps))
         return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": eps must be finite and >= 0, got " +
@@ -194,6 +203,24 @@ int ps_adam_cpu(ps_dtype dtype, int64_t n, void* param, void* grad, void* m, voi
     return run_kernel(who, [&] {
         ps::cpu::adam_update(dtype, n, param, grad, m, v, lr, beta1, beta2, eps, iteration, decay, num_threads);
     });
+}
+
+int ps_label_logprob_fwd_cpu(ps_dtype dtype, const void* x, const int32_t* label, void* logp, int64_t rows,
+                             int64_t cols, int32_t num_threads) {
+    static const char* who = "ps_label_logprob_fwd_cpu";
+    int rc = check_rows(who, dtype, rows, cols, {x, label, logp});
+    if (rc == PS_OK) rc = check_labels(who, label, rows, cols);
+    if (rc != PS_OK || rows == 0) return rc;
+    return run_kernel(who, [&] { ps::cpu::label_logprob_fwd(dtype, x, label, logp, rows, cols, num_threads); });
+}
+
+int ps_label_logprob_bwd_cpu(ps_dtype dtype, const void* x, const int32_t* label, const void* dy, void* dx,
+                             int64_t rows, int64_t cols, int32_t num_threads) {
+    static const char* who = "ps_label_logprob_bwd_cpu";
+    int rc = check_rows(who, dtype, rows, cols, {x, label, dy, dx});
+    if (rc == PS_OK) rc = check_labels(who, label, rows, cols);
+    if (rc != PS_OK || rows == 0) return rc;
+    return run_kernel(who, [&] { ps::cpu::label_logprob_bwd(dtype, x, label, dy, dx, rows, cols, num_threads); });
 }
 
 int ps_scatter_add_rows_cpu(ps_dtype dtype, const int32_t* index, int64_t n, const void* src, void* dst, int64_t rows,

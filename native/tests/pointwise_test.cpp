@@ -261,6 +261,41 @@ template <class T> void scatter_case(std::mt19937_64& rng, int64_t n, int64_t ro
     report(ok, what, rc, {e});
 }
 
+// ---- label log-probability (log-softmax at the label) -------------------------------------------------------
+
+/**
+ * ps_label_logprob_fwd_cpu / _bwd_cpu against float64 loops of the textbook formulas: logp = x[label] - lse,
+ * dx = dy (onehot - softmax). `spread` is the logits' range: 80 puts some exp(x - max) below float's smallest normal.
+ */
+template <class T> void label_case(std::mt19937_64& rng, int64_t rows, int64_t cols, int threads, double spread) {
+    Vec x = random_vec(rng, (size_t)(rows * cols), -spread / 2, spread / 2), dy = random_vec(rng, (size_t)rows, -1, 1);
+    round_to<T>(x), round_to<T>(dy);
+    std::vector<int32_t> label((size_t)rows);
+    std::uniform_int_distribution<int32_t> pick(0, (int32_t)cols - 1);
+    for (auto& l : label) l = pick(rng);
+    Vec logp((size_t)rows), dx((size_t)(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) {
+        const double* row = &x[(size_t)(r * cols)];
+        const double m = *std::max_element(row, row + cols);
+        double s = 0;
+        for (int64_t j = 0; j < cols; ++j) s += std::exp(row[j] - m);
+        logp[(size_t)r] = row[label[(size_t)r]] - m - std::log(s);
+        for (int64_t j = 0; j < cols; ++j)
+            dx[(size_t)(r * cols + j)] = dy[(size_t)r] * ((j == label[(size_t)r] ? 1.0 : 0.0) - std::exp(row[j] - m) / s);
+    }
+    std::vector<T> tx = typed<T>(x), tdy = typed<T>(dy), tl((size_t)rows, T(7)), tdx((size_t)(rows * cols), T(7));
+    int rc = ps_label_logprob_fwd_cpu(dtype_of<T>(), tx.data(), label.data(), tl.data(), rows, cols, threads);
+    if (rc == PS_OK)
+        rc = ps_label_logprob_bwd_cpu(dtype_of<T>(), tx.data(), label.data(), tdy.data(), tdx.data(), rows, cols,
+                                      threads);
+    const double e1 = rc == PS_OK ? rel_err(tl, logp) : INFINITY, e2 = rc == PS_OK ? rel_err(tdx, dx) : INFINITY;
+    const bool ok = rc == PS_OK && e1 <= tol<T>() && e2 <= tol<T>();
+    char what[160];
+    std::snprintf(what, sizeof what, "label    %s rows=%5lld cols=%5lld thr=%d spread=%g", name<T>(), (long long)rows,
+                  (long long)cols, threads, spread);
+    report(ok, what, rc, {e1, e2});
+}
+
 // ---- argument validation ----------------------------------------------------------------------------------------
 
 void check_errors() {
@@ -277,6 +312,10 @@ void check_errors() {
     ok = ok && ps_scatter_add_rows_cpu(PS_FLOAT32, bad, 2, a, b, 8, 1, 0) == PS_ERR_INVALID_ARGUMENT &&
          std::strstr(ps_last_error(), "index[1] = 8") != nullptr;
     ok = ok && ps_scatter_add_rows_cpu(PS_FLOAT32, nullptr, 2, a, b, 8, 1, 0) == PS_ERR_INVALID_ARGUMENT;
+    const int32_t badLabel[1] = {5};
+    ok = ok && ps_label_logprob_fwd_cpu(PS_FLOAT32, a, badLabel, b, 1, 5, 0) == PS_ERR_INVALID_ARGUMENT &&
+         std::strstr(ps_last_error(), "label[0] = 5 outside [0, 5)") != nullptr;
+    ok = ok && ps_label_logprob_bwd_cpu(PS_FLOAT32, a, badLabel, b, nullptr, 1, 8, 0) == PS_ERR_INVALID_ARGUMENT;
     // no source rows: the destination is zeroed
     b[3] = 5;
     ok = ok && ps_scatter_add_rows_cpu(PS_FLOAT32, nullptr, 0, nullptr, b, 8, 1, 0) == PS_OK && b[3] == 0.0f;
@@ -337,6 +376,16 @@ int main() {
         scatter_case<float>(rng, 7, 5, 3, t);
     }
     scatter_case<float>(rng, 0, 9, 4, 0);
+    // the bench model's byte vocabulary over a step's labelled positions, a Llama-2-sized vocabulary, odd widths
+    for (int t : thr) {
+        label_case<float>(rng, 3001, 260, t, 20.0);
+        label_case<double>(rng, 3001, 260, t, 20.0);
+        label_case<float>(rng, 5, 3, t, 4.0);
+    }
+    label_case<float>(rng, 17, 32000, 0, 30.0);
+    label_case<double>(rng, 9, 32000, 3, 30.0);
+    label_case<float>(rng, 64, 259, 1, 80.0);
+    label_case<double>(rng, 64, 1, 0, 80.0);
     std::printf("%d/%d cases passed\n", g_cases - g_failures, g_cases);
     return g_failures == 0 ? 0 : 1;
 }

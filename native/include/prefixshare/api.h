@@ -72,6 +72,18 @@ int ps_adam_cpu(ps_dtype dtype, int64_t n, void* param, void* grad, void* m, voi
                 double beta2, double eps, int32_t iteration, double decay, int32_t num_threads);
 
 /**
+ * Log-softmax of each row read at its label: logp[r] = x[r, label[r]] - log(sum_j exp(x[r, j])) (max-subtracted,
+ * the sum in double). x [rows, cols]; label [rows], each in [0, cols); logp [rows].
+ */
+int ps_label_logprob_fwd_cpu(ps_dtype dtype, const void* x, const int32_t* label, void* logp, int64_t rows,
+                             int64_t cols, int32_t num_threads);
+/**
+ * Its backward: dx[r, j] = dy[r] ([j == label[r]] - softmax(x[r])_j). dy [rows]; dx [rows, cols], not overlapping x.
+ */
+int ps_label_logprob_bwd_cpu(ps_dtype dtype, const void* x, const int32_t* label, const void* dy, void* dx,
+                             int64_t rows, int64_t cols, int32_t num_threads);
+
+/**
  * Backward of a row gather: dst[r] = sum of src[i] over the i with index[i] = r (in increasing i, accumulated in
  * double, rounded once), rows that no index names zeroed. index [n], each in [0, rows); src [n, cols]; dst
  * [rows, cols], not overlapping src. Deterministic for any thread count.

@@ -388,6 +388,96 @@ void swiglu_bwd(ps_dtype dt, const void* gate, const void* up, const void* dy, v
 
 namespace {
 
+// ---- label log-probability (log-softmax read at the label) -----------------------------------------------------
+
+/** A row's max and sum_j exp(x[j] - max), the sum in double: lse = max + log(sum). */
+struct RowSoftmax {
+    double max, sum;
+};
+
+RowSoftmax row_softmax(const float* x, int64_t n) {
+    using V = Simd<float>;
+    int64_t j = 0;
+    V::reg vmax = V::set1(-INFINITY);
+    for (; j + 8 <= n; j += 8) vmax = V::max(vmax, V::load(x + j));
+    float m = V::hmax(vmax);
+    for (; j < n; ++j) m = std::max(m, x[j]);
+    const V::reg vm = V::set1(m);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    for (j = 0; j + 8 <= n; j += 8) {
+        const __m256 e = V::exp(V::sub(V::load(x + j), vm));
+        s0 = _mm256_add_pd(s0, lo_pd(e));
+        s1 = _mm256_add_pd(s1, hi_pd(e));
+    }
+    double s = Simd<double>::hsum(_mm256_add_pd(s0, s1));
+    for (; j < n; ++j) s += std::exp((double)x[j] - (double)m);
+    return {(double)m, s};
+}
+
+RowSoftmax row_softmax(const double* x, int64_t n) {
+    double m = -INFINITY;
+    for (int64_t j = 0; j < n; ++j) m = std::max(m, x[j]);
+    double s = 0;
+    for (int64_t j = 0; j < n; ++j) s += std::exp(x[j] - m);
+    return {m, s};
+}
+
+template <class T>
+void label_logprob_fwd_rows(const T* x, const int32_t* label, T* logp, int64_t cols, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+        const T* row = x + r * cols;
+        const RowSoftmax s = row_softmax(row, cols);
+        logp[r] = (T)(((double)row[label[r]] - s.max) - std::log(s.sum));
+    }
+}
+
+/** dx[j] = -dy p[j] off the label and dy (1 - p[label]) at it, p = exp(x - max) / sum. */
+void label_logprob_bwd_row(const float* x, int32_t label, double dy, float* dx, int64_t n) {
+    using V = Simd<float>;
+    const RowSoftmax s = row_softmax(x, n);
+    const V::reg vm = V::set1((float)s.max), vscale = V::set1((float)(-dy / s.sum));
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) V::store(dx + j, V::mul(V::exp(V::sub(V::load(x + j), vm)), vscale));
+    for (; j < n; ++j) dx[j] = (float)(-dy * std::exp((double)x[j] - s.max) / s.sum);
+    dx[label] = (float)(dy * (1.0 - std::exp((double)x[label] - s.max) / s.sum));
+}
+
+void label_logprob_bwd_row(const double* x, int32_t label, double dy, double* dx, int64_t n) {
+    const RowSoftmax s = row_softmax(x, n);
+    for (int64_t j = 0; j < n; ++j) dx[j] = -dy * std::exp(x[j] - s.max) / s.sum;
+    dx[label] = dy * (1.0 - std::exp(x[label] - s.max) / s.sum);
+}
+
+template <class T>
+void label_logprob_bwd_rows(const T* x, const int32_t* label, const T* dy, T* dx, int64_t cols, int64_t r0,
+                            int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) label_logprob_bwd_row(x + r * cols, label[r], (double)dy[r], dx + r * cols, cols);
+}
+
+}  // namespace
+
+void label_logprob_fwd(ps_dtype dt, const void* x, const int32_t* label, void* logp, int64_t rows, int64_t cols,
+                       int32_t num_threads) {
+    for_row_blocks(rows, team_size(rows, cols, num_threads), [&](int64_t r0, int64_t r1, int) {
+        if (dt == PS_FLOAT32)
+            label_logprob_fwd_rows(cp<float>(x), label, mp<float>(logp), cols, r0, r1);
+        else
+            label_logprob_fwd_rows(cp<double>(x), label, mp<double>(logp), cols, r0, r1);
+    });
+}
+
+void label_logprob_bwd(ps_dtype dt, const void* x, const int32_t* label, const void* dy, void* dx, int64_t rows,
+                       int64_t cols, int32_t num_threads) {
+    for_row_blocks(rows, team_size(rows, cols, num_threads), [&](int64_t r0, int64_t r1, int) {
+        if (dt == PS_FLOAT32)
+            label_logprob_bwd_rows(cp<float>(x), label, cp<float>(dy), mp<float>(dx), cols, r0, r1);
+        else
+            label_logprob_bwd_rows(cp<double>(x), label, cp<double>(dy), mp<double>(dx), cols, r0, r1);
+    });
+}
+
+namespace {
+
 /** Rows r0..r1 of the scatter: the sources of row r are order[start[r]..start[r+1]), in increasing index. */
 template <class T>
 void scatter_rows_range(const int64_t* order, const int64_t* start, const T* src, T* dst, int64_t cols, int64_t r0,

@@ -45,6 +45,16 @@ void adam_update(ps_dtype dt, int64_t n, void* param, void* grad, void* m, void*
                  double beta2, double eps, int32_t iteration, double decay, int32_t num_threads);
 
 /**
+ * logp[r] = x[r, label[r]] - log(sum_j exp(x[r, j])): the log-softmax of each row read at its label (the scores of
+ * DPO's policy). x [rows, cols]; label [rows] in [0, cols); logp [rows]. Max-subtracted, the sum in double.
+ */
+void label_logprob_fwd(ps_dtype dt, const void* x, const int32_t* label, void* logp, int64_t rows, int64_t cols,
+                       int32_t num_threads);
+/** dx[r, j] = dy[r] ([j == label[r]] - softmax(x[r])_j), recomputing the row's softmax. dx [rows, cols]. */
+void label_logprob_bwd(ps_dtype dt, const void* x, const int32_t* label, const void* dy, void* dx, int64_t rows,
+                       int64_t cols, int32_t num_threads);
+
+/**
  * dst[r] = sum of src[i] over the i with index[i] = r, in increasing i, accumulated in double and rounded once (the
  * backward of a row gather). index [n] in [0, rows); src [n, cols]; dst [rows, cols], rows without an index zeroed.
  * Parallel over blocks of destination rows, so repeated indices never race and the result does not depend on the

@@ -116,6 +116,21 @@ JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_adam(
         throw_iae(env, ps_last_error());
 }
 
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_labelLogProbForward(
+    JNIEnv* env, jclass, jint dtype, jlong x, jlong label, jlong logp, jlong rows, jlong cols, jint num_threads) {
+    if (ps_label_logprob_fwd_cpu(dtype_of(dtype), cptr(x), reinterpret_cast<const int32_t*>(label), mptr(logp), rows,
+                                 cols, num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_labelLogProbBackward(
+    JNIEnv* env, jclass, jint dtype, jlong x, jlong label, jlong dy, jlong dx, jlong rows, jlong cols,
+    jint num_threads) {
+    if (ps_label_logprob_bwd_cpu(dtype_of(dtype), cptr(x), reinterpret_cast<const int32_t*>(label), cptr(dy),
+                                 mptr(dx), rows, cols, num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
 JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_scatterAddRows(
     JNIEnv* env, jclass, jint dtype, jlong index, jlong n, jlong src, jlong dst, jlong rows, jlong cols,
     jint num_threads) {

@@ -151,11 +151,7 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
         SDVariable[] d = new DpoLabelDecode(sd, labels, vocabSize, loss.needsReference()).outputVariables();
         SDVariable hl = new GatherRows(sd, h, d[0]).outputVariable();                         // [N,H]
         SDVariable logits = DecoderMath.linear(sd, hl, head, null);                          // [N,V]
-        SDVariable shifted = logits.sub(sd.max(logits, true, 1));
-        SDVariable lse = sd.math().log(sd.sum(sd.math().exp(shifted), true, 1));             // [N,1]
-        SDVariable logProbs = shifted.sub(lse);
-        SDVariable pick = sd.oneHot(d[1].castTo(DataType.INT32), vocabSize, 1, 1.0, 0.0, dt);
-        SDVariable tokenLogps = sd.sum(logProbs.mul(pick), false, 1);                        // [N]
+        SDVariable tokenLogps = DecoderMath.labelLogProbs(sd, logits, d[1], vocabSize);      // [N]
         SDVariable perSeq = sd.mmul(d[2], sd.reshape(tokenLogps, -1, 1));                    // [S,1]
         SDVariable logps = sd.reshape(LOGPS, perSeq, -1);                                    // [S]
         PairLogps pairs = PairLogps.fromSelections(logps, loss.needsReference() ? d[6] : null, d[5], d[3], d[4]);

@@ -9,7 +9,7 @@ import org.prefixshare.ops.fused.FusedOps;
 /**
  * The decoder's building blocks as SameDiff functions, shared by {@link DecoderModel} and the DL4J layers so both
  * compute the same thing in the same order (Hugging Face Llama semantics; weights in HF's {@code [out, in]} layout).
- * Linear layers, RMSNorm, RoPE and SwiGLU are the fused native ops of {@link FusedOps} (one op forward, one backward
+ * Linear layers, RMSNorm, RoPE, SwiGLU and the label log-probs are the fused native ops of {@link FusedOps} (one op forward, one backward
  * each) when the native library is loaded, else their decomposed SameDiff formulation.
  */
 public final class DecoderMath {
@@ -57,6 +57,14 @@ public final class DecoderMath {
      */
     public static SDVariable rope(SameDiff sd, SDVariable x, SDVariable[] tables) {
         return FusedOps.rope(sd, x, tables[0], tables[1]);
+    }
+
+    /**
+     * Log-softmax of each row of logits [N,V] read at its label (token ids [N], any numeric type): [N]
+     * ({@link FusedOps#labelLogProbs}).
+     */
+    public static SDVariable labelLogProbs(SameDiff sd, SDVariable logits, SDVariable labels, int vocabSize) {
+        return FusedOps.labelLogProbs(sd, logits, labels, vocabSize);
     }
 
     /** SwiGLU activation silu(gate) * up of [M,I] ({@link FusedOps#swiGlu}). */

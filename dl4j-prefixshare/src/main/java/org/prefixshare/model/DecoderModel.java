@@ -27,14 +27,14 @@ import java.util.SplittableRandom;
  * <p>Graph, per token of the {@code [R,T]} rows (flattened to R*T): embedding gather, then per layer
  * {@code h += o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n)))} with {@code n = input_layernorm(h)} and
  * {@code h += down_proj(silu(gate_proj(n')) * up_proj(n'))} with {@code n' = post_attention_layernorm(h)}; the final
- * {@code model.norm}; then only at the N labelled positions ({@link #LABEL_INDEX}): LM head, log-softmax in
- * max-subtract form, the label's log-prob ({@link #TOKEN_LOGPS} [N]), and a segment sum by the {@code [S,N]} 0/1
+ * {@code model.norm}; then only at the N labelled positions ({@link #LABEL_INDEX}): LM head, the label's log-prob
+ * under the log-softmax ({@link #TOKEN_LOGPS} [N]), and a segment sum by the {@code [S,N]} 0/1
  * matrix {@link #SEQ_MATRIX} into per-sequence log-probs {@link #LOGPS} [S].
  *
  * <p>Parameters carry Hugging Face's names and layouts (Linear weights {@code [out, in]}, applied as
  * {@code x W^T}), so a checkpoint's tensors load by name ({@link #setParameters}). RoPE is HF Llama's rotate-half
  * form computed from the per-token positions; query head h reads kv head {@code h / (numHeads / numKvHeads)}
- * (HF's {@code repeat_kv}). M2.1 workarounds: log-softmax is written out (its op's backward is broken), every
+ * (HF's {@code repeat_kv}). M2.1 workarounds: log-softmax is our op or written out (ND4J's backward is broken), every
  * matmul is rank 2 (rank3 x rank2 {@code tensormmul_bp} is broken), and row gathers use {@link GatherRows} (the
  * stock gather's backward is a while-loop per index and two of them in one graph clash; {@link GatherRowsBp} says why
  * its backward is not ND4J's segment sum).
@@ -221,11 +221,8 @@ public final class DecoderModel {
         SDVariable hl = gatherRows(h, labelIndex);                                     // [N,H]
         SDVariable head = c.tieWordEmbeddings() ? embed : p.get(LM_HEAD);
         SDVariable logits = DecoderMath.linear(sd, hl, head, null);                    // [N,V]
-        SDVariable shifted = logits.sub(sd.max(logits, true, 1));
-        SDVariable lse = sd.math().log(sd.sum(sd.math().exp(shifted), true, 1));      // [N,1]
-        SDVariable logProbs = shifted.sub(lse);                                        // [N,V]
-        SDVariable pick = sd.oneHot(labelToken.castTo(DataType.INT32), c.vocabSize(), 1, 1.0, 0.0, dt); // [N,V]
-        SDVariable tokenLogps = sd.sum(TOKEN_LOGPS, logProbs.mul(pick), false, 1);   // [N]
+        SDVariable tokenLogps = DecoderMath.labelLogProbs(sd, logits, labelToken, c.vocabSize())
+                .rename(TOKEN_LOGPS);                                                  // [N]
         SDVariable perSeq = sd.mmul(seqMatrix, sd.reshape(tokenLogps, -1, 1));        // [S,1]
         return sd.reshape(LOGPS, perSeq, -1);                                          // [S]
     }

@@ -8,6 +8,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.prefixshare.ops.exec.ExecutionerHook;
 import org.prefixshare.ops.fused.FusedDecoderLayer;
 import org.prefixshare.ops.fused.FusedDecoderLayerBp;
+import org.prefixshare.ops.fused.FusedLabelLogProbs;
+import org.prefixshare.ops.fused.FusedLabelLogProbsBp;
 import org.prefixshare.ops.fused.FusedLinear;
 import org.prefixshare.ops.fused.FusedLinearBp;
 import org.prefixshare.ops.fused.FusedRmsNorm;
@@ -63,8 +65,8 @@ public final class PrefixShareOps {
     }
 
     /**
-     * Installs the executioner hook and registers our ops (attention and the fused RMSNorm / RoPE / SwiGLU / linear
-     * ops of {@link org.prefixshare.ops.fused.FusedOps}) with ND4J so graphs clone (gradients), save and load.
+     * Installs the executioner hook and registers our ops (attention and the fused RMSNorm / RoPE / SwiGLU / linear /
+     * label log-prob ops of {@link org.prefixshare.ops.fused.FusedOps}) with ND4J so graphs clone (gradients), save and load.
      * Idempotent.
      */
     public static void init() {
@@ -87,6 +89,8 @@ public final class PrefixShareOps {
             ops.putIfAbsent(FusedSwiGluBp.OP_NAME, new FusedSwiGluBp());
             ops.putIfAbsent(FusedLinear.OP_NAME, new FusedLinear());
             ops.putIfAbsent(FusedLinearBp.OP_NAME, new FusedLinearBp());
+            ops.putIfAbsent(FusedLabelLogProbs.OP_NAME, new FusedLabelLogProbs());
+            ops.putIfAbsent(FusedLabelLogProbsBp.OP_NAME, new FusedLabelLogProbsBp());
             ops.putIfAbsent(FusedDecoderLayer.OP_NAME, new FusedDecoderLayer());
             ops.putIfAbsent(FusedDecoderLayerBp.OP_NAME, new FusedDecoderLayerBp());
             ops.putIfAbsent(ZeroOf.OP_NAME, new ZeroOf());

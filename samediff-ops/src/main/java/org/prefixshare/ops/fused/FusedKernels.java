@@ -13,6 +13,7 @@ import static org.prefixshare.ops.nativeload.NativeArrays.denseC;
 import static org.prefixshare.ops.nativeload.NativeArrays.isDenseC;
 import static org.prefixshare.ops.nativeload.NativeKernels.dtypeCode;
 
+import java.lang.ref.Reference;
 import java.util.Arrays;
 
 /**
@@ -266,6 +267,64 @@ final class FusedKernels {
         }
         copyBack(gx, dx);
         copyBack(gw, dw);
+    }
+
+    /** Checks logits {@code [N,V]} and labels (N elements); returns the labels as dense int32, range-checked. */
+    static INDArray labelIndices(String op, INDArray logits, INDArray labels) {
+        requireRank(op, "logits", logits, 2);
+        requireRank(op, "labels", labels, 1);
+        if (logits.rank() != 2 || labels.length() != logits.size(0)) {
+            throw new IllegalArgumentException(op + ": logits must be [N, V] and labels hold N values, got logits "
+                    + shape(logits) + " and labels " + shape(labels));
+        }
+        long vocab = logits.size(1);
+        int[] ids = labels.reshape(labels.length()).toIntVector();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new IllegalArgumentException(op + ": label " + ids[i] + " at position " + i
+                        + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        return Nd4j.createFromArray(ids);
+    }
+
+    /** logp[n] = log softmax(logits[n])[labels[n]]. */
+    static void labelLogProbForward(String op, INDArray logits, INDArray labels, INDArray logp) {
+        INDArray ids = labelIndices(op, logits, labels);
+        DataType dt = kernelType(op, logits);
+        INDArray out = writableShaped(op, "logp", logp, dt, labels.shape());
+        long rows = logits.size(0);
+        if (rows > 0 && logits.size(1) > 0) {
+            logits = dense(logits, dt);
+            NativeKernels.labelLogProbForward(dtypeCode(dt), address(logits), address(ids), address(out), rows,
+                    logits.size(1), NativeKernels.THREADS);
+        }
+        // the copies made here must outlive the native call that reads their memory
+        Reference.reachabilityFence(logits);
+        Reference.reachabilityFence(ids);
+        copyBack(out, logp);
+    }
+
+    /** dLogits[n, j] = dy[n] ([j == labels[n]] - softmax(logits[n])_j). */
+    static void labelLogProbBackward(String op, INDArray logits, INDArray labels, INDArray dy, INDArray dLogits) {
+        INDArray ids = labelIndices(op, logits, labels);
+        if (dy.length() != logits.size(0)) {
+            throw new IllegalArgumentException(op + ": dy must hold one value per row of logits " + shape(logits)
+                    + ", got " + shape(dy));
+        }
+        DataType dt = kernelType(op, logits);
+        INDArray gx = writable(op, "dLogits", dLogits, dt, logits);
+        long rows = logits.size(0);
+        if (rows > 0 && logits.size(1) > 0) {
+            logits = dense(logits, dt);
+            dy = dense(dy, dt);
+            NativeKernels.labelLogProbBackward(dtypeCode(dt), address(logits), address(ids), address(dy),
+                    address(gx), rows, logits.size(1), NativeKernels.THREADS);
+        }
+        Reference.reachabilityFence(logits);
+        Reference.reachabilityFence(ids);
+        Reference.reachabilityFence(dy);
+        copyBack(gx, dLogits);
     }
 
     // ------------------------------------------------------------------------------------------------ arrays

@@ -20,12 +20,14 @@ import java.util.List;
  * SDVariable q2  = FusedOps.rope(sd, q, cos, sin);           // q [M, heads*D], cos/sin [M,D]
  * SDVariable act = FusedOps.swiGlu(sd, gate, up);            // silu(gate) * up, [M,I]
  * SDVariable y   = FusedOps.linear(sd, x, w);                // x w^T, x [M,in], w [out,in] (HF layout)
+ * SDVariable lp  = FusedOps.labelLogProbs(sd, logits, ids, V); // log softmax(logits)[n, ids[n]], [N]
  * }</pre>
  *
- * Each builds one fused native op ({@link FusedRmsNorm}, {@link FusedRope}, {@link FusedSwiGlu}, {@link FusedLinear};
- * their backward ops are single native ops too) when fused ops are {@link #enabled()}, else the decomposed
- * pure-SameDiff formulation ({@link #decomposedRmsNorm}, {@link #decomposedRope}, {@link #decomposedSwiGlu},
- * {@link #decomposedLinear}), which is also the test oracle. The fused ops replace ND4J's broadcast multiplies,
+ * Each builds one fused native op ({@link FusedRmsNorm}, {@link FusedRope}, {@link FusedSwiGlu}, {@link FusedLinear},
+ * {@link FusedLabelLogProbs}; their backward ops are single native ops too) when fused ops are {@link #enabled()},
+ * else the decomposed pure-SameDiff formulation ({@link #decomposedRmsNorm}, {@link #decomposedRope},
+ * {@link #decomposedSwiGlu}, {@link #decomposedLinear}, {@link #decomposedLabelLogProbs}), which is also the test
+ * oracle. The fused ops replace ND4J's broadcast multiplies,
  * sigmoid, matmul and their backward ops, which otherwise dominate a CPU training step. Graphs holding them clone,
  * save and load once {@link PrefixShareOps#init()} ran (every method here calls it).
  */
@@ -63,8 +65,8 @@ public final class FusedOps {
         }
         if (!fallbackLogged) {
             fallbackLogged = true;
-            log.info("prefixshare: RMSNorm, RoPE, SwiGLU and linear layers use the decomposed SameDiff ops, not the "
-                    + "fused native ops ({})", why);
+            log.info("prefixshare: RMSNorm, RoPE, SwiGLU, linear layers and label log-probs use the decomposed "
+                    + "SameDiff ops, not the fused native ops ({})", why);
         }
         return false;
     }
@@ -175,6 +177,39 @@ public final class FusedOps {
     public static SDVariable decomposedLinear(SameDiff sd, SDVariable x, SDVariable w) {
         PrefixShareOps.init();
         return sd.mmul(x, w, false, true, false);
+    }
+
+    // ------------------------------------------------------------------------------------------------ label log-probs
+
+    /**
+     * The log-softmax of each row of logits {@code [N,V]} read at its label: {@code logp[n] = logits[n, labels[n]] -
+     * log(sum_v exp(logits[n, v]))}, {@code [N]}; labels {@code [N]} hold token ids in {@code [0, vocabSize)} in any
+     * numeric type (float-typed placeholders included). Differentiable in the logits (the labels get zeros).
+     */
+    public static SDVariable labelLogProbs(SameDiff sd, SDVariable logits, SDVariable labels, int vocabSize) {
+        return enabled() ? fusedLabelLogProbs(sd, logits, labels)
+                : decomposedLabelLogProbs(sd, logits, labels, vocabSize);
+    }
+
+    /** {@link #labelLogProbs} as the fused native op (needs the native library; the vocabulary is the logits' width). */
+    public static SDVariable fusedLabelLogProbs(SameDiff sd, SDVariable logits, SDVariable labels) {
+        PrefixShareOps.init();
+        NativeLibrary.require();
+        return new FusedLabelLogProbs(sd, logits, labels).outputVariable();
+    }
+
+    /**
+     * {@link #labelLogProbs} in plain SameDiff ops (the oracle and fallback): max-subtracted log-softmax, written out
+     * because ND4J M2.1's {@code log_softmax} backward is broken, read at the label through a one-hot product.
+     */
+    public static SDVariable decomposedLabelLogProbs(SameDiff sd, SDVariable logits, SDVariable labels,
+                                                     int vocabSize) {
+        PrefixShareOps.init();
+        SDVariable shifted = logits.sub(sd.max(logits, true, 1));
+        SDVariable lse = sd.math().log(sd.sum(sd.math().exp(shifted), true, 1));       // [N,1]
+        SDVariable logProbs = shifted.sub(lse);                                         // [N,V]
+        SDVariable pick = sd.oneHot(labels.castTo(DataType.INT32), vocabSize, 1, 1.0, 0.0, logits.dataType());
+        return sd.sum(logProbs.mul(pick), false, 1);                                    // [N]
     }
 
     // ------------------------------------------------------------------------------------------------ decoder layer

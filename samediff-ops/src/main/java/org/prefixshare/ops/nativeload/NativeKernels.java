@@ -101,6 +101,17 @@ public final class NativeKernels {
                                    double beta2, double eps, int iteration, double decay, int numThreads);
 
     /**
+     * Log-softmax of each row at its label: {@code logp[r] = x[r, label[r]] - log(sum_j exp(x[r, j]))}; x
+     * {@code [rows,cols]}, label {@code [rows]} int32 in {@code [0, cols)}, logp {@code [rows]}, dense.
+     */
+    public static native void labelLogProbForward(int dtype, long x, long label, long logp, long rows, long cols,
+                                                  int numThreads);
+
+    /** Its backward: {@code dx[r, j] = dy[r] ([j == label[r]] - softmax(x[r])_j)}, dx {@code [rows,cols]}. */
+    public static native void labelLogProbBackward(int dtype, long x, long label, long dy, long dx, long rows,
+                                                   long cols, int numThreads);
+
+    /**
      * Backward of a row gather: {@code dst[r] = sum of src[i] over the i with index[i] = r} (increasing i, accumulated
      * in double), other rows zeroed; index {@code [n]} int32, src {@code [n,cols]}, dst {@code [rows,cols]}, dense.
      */

@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The fused RMSNorm, RoPE, SwiGLU and linear ops against their decomposed SameDiff formulation (outputs and every
+ * The fused RMSNorm, RoPE, SwiGLU, linear and label log-prob ops against their decomposed SameDiff formulation (outputs and every
  * input gradient, float64 to 1e-12 and float32 to 1e-5 relative to the max magnitude), GradCheckUtil through each
  * fused op in float64, a save/load round trip of a graph with all four, the fallback switch, and the error messages.
  */
@@ -244,6 +244,61 @@ class FusedOpsTest {
         }
     }
 
+    // ------------------------------------------------------------------------------------------------ label log-probs
+
+    /**
+     * (N, V): tails of the 8-lane vector, the bench model's byte vocabulary, an odd width. (V = 1 is left to
+     * ps_pointwise_test: ND4J's reduce ops, the oracle here, fail on a [N,1] input.)
+     */
+    private static final long[][] LABEL_SHAPES = {{3, 2}, {1, 5}, {7, 64}, {33, 260}, {129, 333}};
+
+    /** Token ids for n rows of a vocabulary v, float-typed like the model's placeholders. */
+    private static INDArray labels(long n, long v, DataType dt) {
+        return Nd4j.rand(DataType.DOUBLE, n).muli(v).castTo(DataType.INT32).castTo(dt);
+    }
+
+    @Test
+    void labelLogProbsEqualDecomposedInFloat64AndFloat32() {
+        Nd4j.getRandom().setSeed(10);
+        for (DataType dt : new DataType[]{DataType.DOUBLE, DataType.FLOAT}) {
+            for (long[] s : LABEL_SHAPES) {
+                Map<String, INDArray> vars = Map.of("logits", uniform(dt, -12, 12, s));
+                Map<String, INDArray> constants = Map.of("labels", labels(s[0], s[1], dt));
+                compare("labelLogProbs " + Arrays.toString(s), dt, vars, constants,
+                        (sd, v) -> FusedOps.fusedLabelLogProbs(sd, v.get("logits"), v.get("labels")),
+                        (sd, v) -> FusedOps.decomposedLabelLogProbs(sd, v.get("logits"), v.get("labels"),
+                                (int) s[1]), new long[]{s[0]});
+            }
+        }
+    }
+
+    @Test
+    void labelLogProbsMatchFloat64Formula() {
+        // one row by hand: logits (1, 2, 3), label 2: log(e^3 / (e + e^2 + e^3)); gradient onehot - softmax
+        SameDiff sd = SameDiff.create();
+        SDVariable logits = sd.var("logits", Nd4j.createFromArray(new double[][]{{1, 2, 3}}));
+        SDVariable y = FusedOps.fusedLabelLogProbs(sd, logits, sd.constant(Nd4j.createFromArray(2.0)))
+                .rename("y");
+        y.sum("loss").markAsLoss();
+        double z = Math.exp(1) + Math.exp(2) + Math.exp(3);
+        assertEquals(3 - Math.log(z), sd.output(Collections.emptyMap(), "y").get("y").getDouble(0), 1e-15);
+        INDArray g = sd.calculateGradients(Collections.emptyMap(), "logits").get("logits");
+        assertEquals(-Math.exp(1) / z, g.getDouble(0, 0), 1e-15);
+        assertEquals(-Math.exp(2) / z, g.getDouble(0, 1), 1e-15);
+        assertEquals(1 - Math.exp(3) / z, g.getDouble(0, 2), 1e-15);
+    }
+
+    @Test
+    void labelOutsideTheVocabularyFailsNamingItsPosition() {
+        SameDiff sd = SameDiff.create();
+        SDVariable logits = sd.var("logits", Nd4j.randn(DataType.FLOAT, 3, 260));
+        SDVariable y = FusedOps.fusedLabelLogProbs(sd, logits,
+                sd.constant(Nd4j.createFromArray(4f, 259f, 260f)));
+        Exception e = assertThrows(RuntimeException.class, () -> sd.output(Collections.emptyMap(), y.name()));
+        assertTrue(messages(e).contains("prefixshare_label_logprobs") && messages(e).contains("label 260 at position "
+                + "2 is outside the vocabulary [0, 260)"), messages(e));
+    }
+
     // ------------------------------------------------------------------------------------------------ grad checks
 
     /** GradCheckUtil over every variable of sd in float64 (also used by {@link FusedDecoderLayerTest}). */
@@ -300,6 +355,15 @@ class FusedOpsTest {
         assertTrue(gradCheck(lossOf(sd, FusedOps.fusedLinear(sd, x, w), 7, 18)), "GradCheckUtil linear");
     }
 
+    @Test
+    void gradCheckPassesThroughFusedLabelLogProbs() {
+        Nd4j.getRandom().setSeed(11);
+        SameDiff sd = SameDiff.create();
+        SDVariable logits = sd.var("logits", Nd4j.randn(DataType.DOUBLE, 6, 10).muli(2));
+        SDVariable y = FusedOps.fusedLabelLogProbs(sd, logits, sd.constant("labels", labels(6, 10, DataType.DOUBLE)));
+        assertTrue(gradCheck(lossOf(sd, y, 6)), "GradCheckUtil label_logprobs");
+    }
+
     // ------------------------------------------------------------------------------------------------ save / load
 
     @Test
@@ -352,13 +416,13 @@ class FusedOpsTest {
     @Test
     void facadeBuildsFusedOpsByDefaultAndDecomposedWhenDisabled() {
         assertTrue(FusedOps.enabled());
-        assertTrue(opNames(this::fourOps).containsAll(List.of(FusedRmsNorm.OP_NAME, FusedRope.OP_NAME,
-                FusedSwiGlu.OP_NAME, FusedLinear.OP_NAME)));
+        assertTrue(opNames(this::everyOp).containsAll(List.of(FusedRmsNorm.OP_NAME, FusedRope.OP_NAME,
+                FusedSwiGlu.OP_NAME, FusedLinear.OP_NAME, FusedLabelLogProbs.OP_NAME)));
         String old = System.getProperty(FusedOps.PROPERTY);
         System.setProperty(FusedOps.PROPERTY, "false");
         try {
             assertFalse(FusedOps.enabled());
-            List<String> names = opNames(this::fourOps);
+            List<String> names = opNames(this::everyOp);
             assertTrue(names.stream().noneMatch(s -> s.startsWith("prefixshare_")), names.toString());
         } finally {
             if (old == null) {
@@ -369,12 +433,14 @@ class FusedOpsTest {
         }
     }
 
-    private void fourOps(SameDiff sd) {
+    private void everyOp(SameDiff sd) {
         INDArray[] t = ropeTables(3, 8, DataType.FLOAT);
         SDVariable x = sd.var("x", Nd4j.randn(DataType.FLOAT, 3, 16));
         SDVariable n = FusedOps.rmsNorm(sd, x, sd.var("w", Nd4j.ones(DataType.FLOAT, 16)), 1e-6);
         SDVariable r = FusedOps.rope(sd, n, sd.constant(t[0]), sd.constant(t[1]));
-        FusedOps.linear(sd, FusedOps.swiGlu(sd, r, x), sd.var("proj", Nd4j.ones(DataType.FLOAT, 4, 16)));
+        SDVariable logits = FusedOps.linear(sd, FusedOps.swiGlu(sd, r, x),
+                sd.var("proj", Nd4j.ones(DataType.FLOAT, 4, 16)));
+        FusedOps.labelLogProbs(sd, logits, sd.constant(Nd4j.createFromArray(0f, 3f, 1f)), 4);
     }
 
     private static List<String> opNames(java.util.function.Consumer<SameDiff> build) {
