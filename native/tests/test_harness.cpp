@@ -279,10 +279,11 @@ void run_case(std::mt19937_64& rng, int B, int Tn, int Hq, int Hkv, int D, int m
             }
     ++g_cases;
     if (!ok) ++g_failures;
-    const bool short_tiles = sizeof(T) == 4 && ps::cpu::prefer_small_tiles(L.node.data(), L.end.data(), B, Tn);
+    const ps::cpu::TileShape tiles = sizeof(T) == 4 ? ps::cpu::choose_tiles(L.node.data(), L.end.data(), B, Tn)
+                                                    : ps::cpu::TileShape::LARGE;
     std::printf("%s %-4s B=%d T=%4d Hq=%d Hkv=%d D=%3d mode=%d thr=%d blind=%d amp=%g %s tiles  out %.1e lse %.1e dq %.1e dk %.1e dv %.1e%s\n",
                 ok ? "  ok" : "FAIL", sizeof(T) == 4 ? "f32" : "f64", B, Tn, Hq, Hkv, D, mode, threads, blind, amp,
-                short_tiles ? "small" : "large", e[0],
+                ps::cpu::tile_shape_name(tiles), e[0],
                 e[1], e[2], e[3], e[4], rc == PS_OK ? "" : (std::string("  rc=") + ps_last_error()).c_str());
 }
 
@@ -304,19 +305,25 @@ void check_errors() {
     std::printf("%s argument validation (%s)\n", ok ? "  ok" : "FAIL", ps_last_error());
 }
 
-/** The float32 tile choice (prefer_small_tiles) on layouts whose timings set it (attention_cpu.h). */
+/** The float32 tile choice (choose_tiles) on layouts whose timings set it (attention_cpu.h). */
 void check_tile_choice() {
     const Layout causal = causal_layout(2, 1100), shared = training_layout(896, 119, 70, 8, true),
-                 paired = training_layout(320, 22, 40, 21, false), aligned = pair_layout(1, 2048, 4);
-    auto small = [](const Layout& L) { return ps::cpu::prefer_small_tiles(L.node.data(), L.end.data(), L.B, L.T); };
-    // Packed training rows of short documents: small tiles. One long causal document, or documents of 512 tokens
-    // that start on tile boundaries: the large tiles waste nothing there, so they stay.
-    const bool ok = small(shared) && small(paired) && !small(causal) && !small(aligned);
+                 paired = training_layout(320, 22, 40, 21, false), aligned = pair_layout(1, 2048, 4),
+                 tiny = training_layout(2368, 17, 39, 21, true);
+    auto shape = [](const Layout& L) { return ps::cpu::choose_tiles(L.node.data(), L.end.data(), L.B, L.T); };
+    using ps::cpu::TileShape;
+    // Packed training rows of short documents: small tiles, and 16 x 16 for documents of a few dozen tokens. One long
+    // causal document, or documents of 512 tokens that start on tile boundaries: the large tiles waste nothing
+    // there, so they stay.
+    const bool ok = shape(shared) == TileShape::SMALL && shape(paired) != TileShape::LARGE &&
+                    shape(tiny) == TileShape::TINY && shape(causal) == TileShape::LARGE &&
+                    shape(aligned) == TileShape::LARGE;
     ++g_cases;
     if (!ok) ++g_failures;
-    std::printf("%s tile choice: packed shared rows %s, packed paired rows %s, causal %s, tile-aligned documents %s\n",
-                ok ? "  ok" : "FAIL", small(shared) ? "small" : "large", small(paired) ? "small" : "large",
-                small(causal) ? "small" : "large", small(aligned) ? "small" : "large");
+    std::printf("%s tile choice: packed shared rows %s, packed paired rows %s, 17 + 2 x 39-token trees %s, causal %s, "
+                "tile-aligned documents %s\n",
+                ok ? "  ok" : "FAIL", tile_shape_name(shape(shared)), tile_shape_name(shape(paired)),
+                tile_shape_name(shape(tiny)), tile_shape_name(shape(causal)), tile_shape_name(shape(aligned)));
 }
 
 int run_tests() {
@@ -347,13 +354,18 @@ int run_tests() {
     run_case<float>(rng, 2, 1030, 8, 2, 64, 1, 3, 0, 2.0, CAUSAL);
     run_case<float>(rng, 1, 1050, 2, 1, 128, 2, 0, 0, 2.0, CAUSAL);
     run_case<float>(rng, 1, 1040, 2, 2, 59, 0, 1, 0, 2.0, CAUSAL);
-    // Rows packed with short documents (bench training's packed modes): the float32 kernels' 32 x 32 tiles.
+    // Rows packed with short documents (bench training's packed modes): the float32 kernels' 32 x 32 or 16 x 16 tiles.
     run_case<float>(rng, 0, 320, 4, 2, 32, 0, 1, 0, 2.0, PACKED_SHARED);
     run_case<float>(rng, 0, 320, 4, 2, 32, 1, 0, 0, 8.0, PACKED_PAIRED);
     run_case<float>(rng, 0, 448, 8, 2, 64, 2, 3, 0, 2.0, PACKED_SHARED);
     run_case<float>(rng, 0, 384, 2, 1, 128, 0, 0, 0, 2.0, PACKED_PAIRED);
     run_case<float>(rng, 0, 320, 2, 2, 59, 1, 1, 0, 2.0, PACKED_SHARED);
     run_case<double>(rng, 0, 320, 4, 2, 32, 2, 0, 0, 2.0, PACKED_SHARED);
+    // Longer packed documents (prompt 112, responses 74): the 32 x 32 tiles, every head-dim path.
+    run_case<float>(rng, 0, 896, 4, 2, 32, 0, 0, 0, 2.0, PACKED_SHARED);
+    run_case<float>(rng, 0, 896, 4, 2, 64, 1, 3, 0, 2.0, PACKED_SHARED);
+    run_case<float>(rng, 0, 896, 2, 1, 128, 2, 1, 0, 2.0, PACKED_PAIRED);
+    run_case<float>(rng, 0, 896, 2, 2, 59, 0, 0, 0, 2.0, PACKED_SHARED);
     check_tile_choice();
     // Peaked softmax: logits of spread ~50, so row maxima move far between key tiles.
     run_case<float>(rng, 2, 700, 4, 2, 64, 0, 0, 0, 8.0);

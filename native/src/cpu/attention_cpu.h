@@ -13,11 +13,12 @@ namespace ps {
 namespace cpu {
 
 /**
- * Tile shapes of the float32 kernels (attention_cpu.cpp instantiates them; prefer_small_tiles weighs them): forward
- * kFwdBlockM x kFwdBlockN, backward kBwdBlockM x kBwdBlockN, and kSmallBlock x kSmallBlock in both passes for batches
- * of short documents. float64 uses the large shapes.
+ * Tile shapes of the float32 kernels (attention_cpu.cpp instantiates them; choose_tiles weighs them): forward
+ * kFwdBlockM x kFwdBlockN, backward kBwdBlockM x kBwdBlockN, and square kSmallBlock or kTinyBlock tiles in both passes
+ * for batches of short documents. float64 uses the large shapes.
  */
-constexpr int32_t kFwdBlockM = 128, kFwdBlockN = 64, kBwdBlockM = 64, kBwdBlockN = 64, kSmallBlock = 32;
+constexpr int32_t kFwdBlockM = 128, kFwdBlockN = 64, kBwdBlockM = 64, kBwdBlockN = 64, kSmallBlock = 32,
+                  kTinyBlock = 16;
 
 /**
  * Score elements a kernel with BM x BN tiles computes over a batch: BM x BN for every (query tile, key tile) pair of
@@ -52,15 +53,32 @@ inline double tiled_area(const int32_t* node, const int32_t* end, int64_t batch,
 constexpr double kSmallTileCost = 1.3;
 
 /**
- * Whether the float32 kernels run a batch on 32 x 32 tiles: when the large tiles would compute more than
- * kSmallTileCost times the score elements (tiled_area) that the small ones compute. Short documents that do not
- * line up with the large tiles are what makes that so.
+ * The same for 16 x 16 tiles. Measured on 2026-12-07 (one thread, forward + backward of the bench's packed
+ * UltraFeedback rows, 32 x 32 and 16 x 16 builds timed in turns): 16 x 16 computed 0.69x the elements of 32 x 32
+ * and took 0.84-0.86x the time, 1.24x the cost of a 32 x 32 element.
  */
-inline bool prefer_small_tiles(const int32_t* node, const int32_t* end, int64_t batch, int32_t seqlen) {
+constexpr double kTinyTileCost = kSmallTileCost * 1.24;
+
+/** The tile shapes of the float32 kernels. */
+enum class TileShape { LARGE, SMALL, TINY };
+
+/**
+ * The float32 kernels' tiles for a batch: the shape with the least weighted work, the score elements each would
+ * compute (tiled_area; the backward's tiles count twice) times its per-element cost (kSmallTileCost,
+ * kTinyTileCost). Short documents that do not line up with the large tiles are what makes the smaller ones win.
+ */
+inline TileShape choose_tiles(const int32_t* node, const int32_t* end, int64_t batch, int32_t seqlen) {
     const double large = tiled_area(node, end, batch, seqlen, kFwdBlockM, kFwdBlockN) +
                          2 * tiled_area(node, end, batch, seqlen, kBwdBlockM, kBwdBlockN);
-    const double small = 3 * tiled_area(node, end, batch, seqlen, kSmallBlock, kSmallBlock);
-    return large > kSmallTileCost * small;
+    const double small = kSmallTileCost * 3 * tiled_area(node, end, batch, seqlen, kSmallBlock, kSmallBlock);
+    const double tiny = kTinyTileCost * 3 * tiled_area(node, end, batch, seqlen, kTinyBlock, kTinyBlock);
+    if (large <= small && large <= tiny) return TileShape::LARGE;
+    return small <= tiny ? TileShape::SMALL : TileShape::TINY;
+}
+
+/** Name of a tile shape (tests, logs). */
+inline const char* tile_shape_name(TileShape s) {
+    return s == TileShape::LARGE ? "large" : s == TileShape::SMALL ? "small" : "tiny";
 }
 
 /** Return false only when scratch memory could not be allocated. */
