@@ -10,13 +10,13 @@ import org.prefixshare.ops.exec.JavaBackwardOp;
 import org.prefixshare.ops.fused.FusedOps;
 import org.prefixshare.ops.nativeload.NativeKernels;
 
-import java.lang.ref.Reference;
 import java.util.List;
 
 import static org.prefixshare.ops.nativeload.NativeArrays.address;
 import static org.prefixshare.ops.nativeload.NativeArrays.cast;
 import static org.prefixshare.ops.nativeload.NativeArrays.denseC;
 import static org.prefixshare.ops.nativeload.NativeArrays.isDenseC;
+import static org.prefixshare.ops.nativeload.NativeArrays.keepAlive;
 
 /**
  * Backward of {@link GatherRows}: (table, index, dOut) to {@code dTable[m] = sum over n with index[n] = m of
@@ -95,9 +95,7 @@ public class GatherRowsBp extends JavaBackwardOp {
         NativeKernels.scatterAddRows(NativeKernels.dtypeCode(t), index == null ? 0 : address(index), idx.length,
                 src == null ? 0 : address(src), address(dTable), dTable.size(0), dTable.size(1),
                 NativeKernels.THREADS);
-        // the copies made here must outlive the native call that reads their memory
-        Reference.reachabilityFence(index);
-        Reference.reachabilityFence(src);
+        keepAlive(index, src);
         return true;
     }
 

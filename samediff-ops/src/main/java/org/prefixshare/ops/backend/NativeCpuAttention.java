@@ -13,6 +13,7 @@ import static org.prefixshare.ops.nativeload.NativeArrays.concat;
 import static org.prefixshare.ops.nativeload.NativeArrays.copyBack;
 import static org.prefixshare.ops.nativeload.NativeArrays.denseC;
 import static org.prefixshare.ops.nativeload.NativeArrays.isDenseC;
+import static org.prefixshare.ops.nativeload.NativeArrays.keepAlive;
 import static org.prefixshare.ops.nativeload.NativeArrays.strides3;
 
 /**
@@ -43,6 +44,7 @@ public final class NativeCpuAttention {
         NativeKernels.attentionForward(dtype, address(q), address(k), address(v), address(o), address(l),
                 address(n), address(se), strides, d.batch(), d.seqlen(), d.headsQ(), d.headsKv(), d.headDim(),
                 scale, NativeKernels.THREADS);
+        keepAlive(q, k, v, n, se);
         copyBack(o, out);
         copyBack(l, lse);
     }
@@ -74,6 +76,7 @@ public final class NativeCpuAttention {
         NativeKernels.attentionBackward(dtype, address(q), address(k), address(v), address(out), address(lse),
                 address(n), address(se), address(dOut), address(gq), address(gk), address(gv), strides,
                 d.batch(), d.seqlen(), d.headsQ(), d.headsKv(), d.headDim(), scale, NativeKernels.THREADS);
+        keepAlive(q, k, v, out, lse, n, se, dOut);
         copyBack(gq, dq);
         copyBack(gk, dk);
         copyBack(gv, dv);

@@ -11,9 +11,9 @@ import static org.prefixshare.ops.nativeload.NativeArrays.cast;
 import static org.prefixshare.ops.nativeload.NativeArrays.copyBack;
 import static org.prefixshare.ops.nativeload.NativeArrays.denseC;
 import static org.prefixshare.ops.nativeload.NativeArrays.isDenseC;
+import static org.prefixshare.ops.nativeload.NativeArrays.keepAlive;
 import static org.prefixshare.ops.nativeload.NativeKernels.dtypeCode;
 
-import java.lang.ref.Reference;
 import java.util.Arrays;
 
 /**
@@ -111,6 +111,7 @@ final class FusedKernels {
             w = dense(w, dt);
             NativeKernels.rmsNormForward(dtypeCode(dt), address(x), address(w), address(yy), rows, cols, eps,
                     NativeKernels.THREADS);
+            keepAlive(x, w);
         }
         copyBack(yy, y);
     }
@@ -129,6 +130,7 @@ final class FusedKernels {
             dy = dense(dy, dt);
             NativeKernels.rmsNormBackward(dtypeCode(dt), address(x), address(w), address(dy), address(gx), address(gw),
                     rows, cols, eps, NativeKernels.THREADS);
+            keepAlive(x, w, dy);
         } else {
             gw.assign(0);
         }
@@ -147,6 +149,7 @@ final class FusedKernels {
             sin = dense(sin, dt);
             NativeKernels.ropeForward(dtypeCode(dt), address(x), address(cos), address(sin), address(yy), rows, hd[0],
                     hd[1], NativeKernels.THREADS);
+            keepAlive(x, cos, sin);
         }
         copyBack(yy, y);
     }
@@ -162,6 +165,7 @@ final class FusedKernels {
             sin = dense(sin, dt);
             NativeKernels.ropeBackward(dtypeCode(dt), address(dy), address(cos), address(sin), address(gx), rows, hd[0],
                     hd[1], NativeKernels.THREADS);
+            keepAlive(dy, cos, sin);
         }
         copyBack(gx, dx);
     }
@@ -177,6 +181,7 @@ final class FusedKernels {
             up = dense(up, dt);
             NativeKernels.swiGluForward(dtypeCode(dt), address(gate), address(up), address(yy), rows, cols,
                     NativeKernels.THREADS);
+            keepAlive(gate, up);
         }
         copyBack(yy, y);
     }
@@ -194,6 +199,7 @@ final class FusedKernels {
             dy = dense(dy, dt);
             NativeKernels.swiGluBackward(dtypeCode(dt), address(gate), address(up), address(dy), address(gg),
                     address(gu), rows, cols, NativeKernels.THREADS);
+            keepAlive(gate, up, dy);
         }
         copyBack(gg, dgate);
         copyBack(gu, dup);
@@ -220,6 +226,7 @@ final class FusedKernels {
             w = dense(w, dt);
             NativeKernels.gemm(dtypeCode(dt), rows, out, in, address(x), in, 1, address(w), 1, in, address(yy), out,
                     accumulate, NativeKernels.THREADS);
+            keepAlive(x, w);
         } else if (!accumulate) {
             yy.assign(0);
         }
@@ -259,6 +266,7 @@ final class FusedKernels {
                     accumulateDx, NativeKernels.THREADS);
             NativeKernels.gemm(dtypeCode(dt), out, in, rows, address(dy), 1, out, address(x), in, 1, address(gw), in,
                     false, NativeKernels.THREADS);
+            keepAlive(x, w, dy);
         } else {
             if (!accumulateDx) {
                 gx.assign(0);
@@ -298,10 +306,8 @@ final class FusedKernels {
             logits = dense(logits, dt);
             NativeKernels.labelLogProbForward(dtypeCode(dt), address(logits), address(ids), address(out), rows,
                     logits.size(1), NativeKernels.THREADS);
+            keepAlive(logits, ids);
         }
-        // the copies made here must outlive the native call that reads their memory
-        Reference.reachabilityFence(logits);
-        Reference.reachabilityFence(ids);
         copyBack(out, logp);
     }
 
@@ -320,10 +326,8 @@ final class FusedKernels {
             dy = dense(dy, dt);
             NativeKernels.labelLogProbBackward(dtypeCode(dt), address(logits), address(ids), address(dy),
                     address(gx), rows, logits.size(1), NativeKernels.THREADS);
+            keepAlive(logits, ids, dy);
         }
-        Reference.reachabilityFence(logits);
-        Reference.reachabilityFence(ids);
-        Reference.reachabilityFence(dy);
         copyBack(gx, dLogits);
     }
 

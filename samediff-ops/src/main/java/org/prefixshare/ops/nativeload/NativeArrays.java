@@ -3,6 +3,7 @@ package org.prefixshare.ops.nativeload;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import java.lang.ref.Reference;
 import java.util.Arrays;
 
 /**
@@ -46,6 +47,16 @@ public final class NativeArrays {
         if (computed != target) {
             target.assign(computed);
         }
+    }
+
+    /**
+     * Keeps these arrays, and the native memory they own, reachable up to this point. Call it after a native call
+     * that was handed their addresses: once an address is read the JIT may treat a copy made for the call (a cast, a
+     * dense or head-contiguous dup) as dead, and a garbage collection during the call would let ND4J free the memory
+     * the kernel is reading.
+     */
+    public static void keepAlive(Object... arrays) {
+        Reference.reachabilityFence(arrays);
     }
 
     /** Host address of the first element (data().addressPointer() already points at a view's first element). */
