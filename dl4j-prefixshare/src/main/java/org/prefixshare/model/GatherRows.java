@@ -44,11 +44,6 @@ public class GatherRows extends JavaCustomOp {
     }
 
     @Override
-    protected int outputCount() {
-        return 1;
-    }
-
-    @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
         INDArray table = in.get(0);
         if (table.rank() != 2) {

@@ -40,11 +40,6 @@ public class GatherRowsBp extends JavaBackwardOp {
     }
 
     @Override
-    protected int outputCount() {
-        return 1;
-    }
-
-    @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
         return List.of(LongShapeDescriptor.fromShape(in.get(0).shape(), in.get(0).dataType()));
     }

@@ -32,8 +32,10 @@ public abstract class JavaCustomOp extends DynamicCustomOp implements JavaExecut
         addTArgument(tArgs);
     }
 
-    /** Number of outputs of this op. */
-    protected abstract int outputCount();
+    /** Number of outputs of this op: one unless the op says otherwise. */
+    protected int outputCount() {
+        return 1;
+    }
 
     @Override
     public int getNumOutputs() {

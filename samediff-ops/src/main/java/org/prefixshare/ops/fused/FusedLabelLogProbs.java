@@ -34,11 +34,6 @@ public class FusedLabelLogProbs extends JavaCustomOp {
     }
 
     @Override
-    protected int outputCount() {
-        return 1;
-    }
-
-    @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
         FusedKernels.labelIndices(OP_NAME, in.get(0), in.get(1));
         return List.of(LongShapeDescriptor.fromShape(new long[]{in.get(0).size(0)}, in.get(0).dataType()));

@@ -31,11 +31,6 @@ public class FusedLabelLogProbsBp extends JavaBackwardOp {
     }
 
     @Override
-    protected int outputCount() {
-        return 1;
-    }
-
-    @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
         return List.of(LongShapeDescriptor.fromShape(in.get(0).shape(), in.get(0).dataType()));
     }

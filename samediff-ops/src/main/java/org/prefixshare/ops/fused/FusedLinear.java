@@ -32,11 +32,6 @@ public class FusedLinear extends JavaCustomOp {
     }
 
     @Override
-    protected int outputCount() {
-        return 1;
-    }
-
-    @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
         return List.of(LongShapeDescriptor.fromShape(FusedKernels.linearOutputShape(OP_NAME, in.get(0), in.get(1)),
                 in.get(0).dataType()));

@@ -32,11 +32,6 @@ public class FusedRmsNorm extends JavaCustomOp {
         return OP_NAME;
     }
 
-    @Override
-    protected int outputCount() {
-        return 1;
-    }
-
     double eps() {
         return tArgs()[0];
     }

@@ -31,11 +31,6 @@ public class FusedRopeBp extends JavaBackwardOp {
     }
 
     @Override
-    protected int outputCount() {
-        return 1;
-    }
-
-    @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
         FusedKernels.ropeHeads(OP_NAME, in.get(0), in.get(1), in.get(2));
         return List.of(LongShapeDescriptor.fromShape(in.get(0).shape(), in.get(0).dataType()));

@@ -34,11 +34,6 @@ public class FusedSwiGlu extends JavaCustomOp {
     }
 
     @Override
-    protected int outputCount() {
-        return 1;
-    }
-
-    @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
         FusedKernels.requireSameShape(OP_NAME, NAMES, in.get(0), in.get(1));
         return List.of(LongShapeDescriptor.fromShape(in.get(0).shape(), in.get(0).dataType()));

@@ -32,11 +32,6 @@ public class ZeroOf extends JavaCustomOp {
         return OP_NAME;
     }
 
-    @Override
-    protected int outputCount() {
-        return 1;
-    }
-
     private DataType type() {
         return tArgs()[0] == 1 ? DataType.DOUBLE : DataType.FLOAT;
     }
