@@ -89,7 +89,7 @@ final class DecoderLayerKernels {
     static void forward(Inputs a, double eps, double scale, INDArray out, INDArray storage) {
         DataType dt = a.type();
         LayerWorkspace lw = a.workspace();
-        LayerWorkspace.Views ws = lw.views(storage, dt);
+        LayerWorkspace.Views ws = lw.place(storage, dt);
         long m = lw.rows();
         long q2 = lw.headsQ() * lw.headDim();
         long kv2 = lw.headsKv() * lw.headDim();

@@ -14,8 +14,12 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 final class LayerScratch {
 
-    /** Views start a multiple of 16 elements into the block (whole cache lines of floats apart). */
+    /**
+     * Views start on 64-byte boundaries: the first at the block's first one, the next a multiple of 16 elements
+     * further ({@link LayerWorkspace} says why).
+     */
     private static final long ALIGN = 16;
+    private static final long CACHE_LINE = 64;
 
     private static final ThreadLocal<LayerScratch> LOCAL = ThreadLocal.withInitial(LayerScratch::new);
 
@@ -34,11 +38,19 @@ final class LayerScratch {
         for (long n : sizes) {
             need += roundUp(n);
         }
+        need += ALIGN; // room to reach the first boundary
         LayerScratch s = LOCAL.get();
         if (s.block == null || s.block.dataType() != type || s.block.length() < need) {
-            s.block = Nd4j.createUninitializedDetached(type, Math.max(need, 1));
+            s.block = Nd4j.createUninitializedDetached(type, need);
         }
+        long address = s.block.data().addressPointer().address();
         s.used = 0;
+        while (s.used < ALIGN && (address + s.used * type.width()) % CACHE_LINE != 0) {
+            s.used++;
+        }
+        if (s.used == ALIGN) {
+            s.used = 0;
+        }
         return s;
     }
 
