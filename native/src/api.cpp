@@ -61,12 +61,12 @@ int check_rows(const char* who, ps_dtype dtype, int64_t rows, int64_t cols, std:
     return PS_OK;
 }
 
-/** Every label[r] in [0, cols). */
-int check_labels(const char* who, const int32_t* label, int64_t rows, int64_t cols) {
-    for (int64_t r = 0; r < rows; ++r)
-        if (label[r] < 0 || label[r] >= cols)
-            return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": label[" + str(r) + "] = " + str(label[r]) +
-                                                     " outside [0, " + str(cols) + ")");
+/** Every idx[i] (i < n) in [0, bound); the error names the array, the position and the value. */
+int check_indices(const char* who, const char* name, const int32_t* idx, int64_t n, int64_t bound) {
+    for (int64_t i = 0; i < n; ++i)
+        if (idx[i] < 0 || idx[i] >= bound)
+            return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": " + name + "[" + str(i) + "] = " +
+                                                     str(idx[i]) + " outside [0, " + str(bound) + ")");
     return PS_OK;
 }
 
@@ -209,7 +209,7 @@ int ps_label_logprob_fwd_cpu(ps_dtype dtype, const void* x, const int32_t* label
                              int64_t cols, int32_t num_threads) {
     static const char* who = "ps_label_logprob_fwd_cpu";
     int rc = check_rows(who, dtype, rows, cols, {x, label, logp});
-    if (rc == PS_OK) rc = check_labels(who, label, rows, cols);
+    if (rc == PS_OK) rc = check_indices(who, "label", label, rows, cols);
     if (rc != PS_OK || rows == 0) return rc;
     return run_kernel(who, [&] { ps::cpu::label_logprob_fwd(dtype, x, label, logp, rows, cols, num_threads); });
 }
@@ -218,7 +218,7 @@ int ps_label_logprob_bwd_cpu(ps_dtype dtype, const void* x, const int32_t* label
                              int64_t rows, int64_t cols, int32_t num_threads) {
     static const char* who = "ps_label_logprob_bwd_cpu";
     int rc = check_rows(who, dtype, rows, cols, {x, label, dy, dx});
-    if (rc == PS_OK) rc = check_labels(who, label, rows, cols);
+    if (rc == PS_OK) rc = check_indices(who, "label", label, rows, cols);
     if (rc != PS_OK || rows == 0) return rc;
     return run_kernel(who, [&] { ps::cpu::label_logprob_bwd(dtype, x, label, dy, dx, rows, cols, num_threads); });
 }
@@ -230,10 +230,8 @@ int ps_scatter_add_rows_cpu(ps_dtype dtype, const int32_t* index, int64_t n, con
     if (rc == PS_OK && n < 0) rc = fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": n must be >= 0, got " + str(n));
     if (rc == PS_OK && n > 0) rc = check_rows(who, dtype, n, cols, {index, src});
     if (rc != PS_OK || rows == 0) return rc;
-    for (int64_t i = 0; i < n; ++i)
-        if (index[i] < 0 || index[i] >= rows)
-            return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": index[" + str(i) + "] = " + str(index[i]) +
-                                                     " outside [0, " + str(rows) + ")");
+    rc = check_indices(who, "index", index, n, rows);
+    if (rc != PS_OK) return rc;
     return run_kernel(who, [&] { ps::cpu::scatter_add_rows(dtype, index, n, src, dst, rows, cols, num_threads); });
 }
 
