@@ -277,14 +277,20 @@ final class FusedKernels {
         copyBack(gw, dw);
     }
 
-    /** Checks logits {@code [N,V]} and labels (N elements); returns the labels as dense int32, range-checked. */
-    static INDArray labelIndices(String op, INDArray logits, INDArray labels) {
+    /** Checks logits {@code [N,V]} against labels (N elements); returns the output shape {@code [N]}. */
+    static long[] labelLogProbShape(String op, INDArray logits, INDArray labels) {
         requireRank(op, "logits", logits, 2);
         requireRank(op, "labels", labels, 1);
         if (logits.rank() != 2 || labels.length() != logits.size(0)) {
             throw new IllegalArgumentException(op + ": logits must be [N, V] and labels hold N values, got logits "
                     + shape(logits) + " and labels " + shape(labels));
         }
+        return new long[]{logits.size(0)};
+    }
+
+    /** {@link #labelLogProbShape}'s checks, then the labels as dense int32, each checked to lie in the vocabulary. */
+    private static INDArray labelIndices(String op, INDArray logits, INDArray labels) {
+        labelLogProbShape(op, logits, labels);
         long vocab = logits.size(1);
         int[] ids = labels.reshape(labels.length()).toIntVector();
         for (int i = 0; i < ids.length; i++) {

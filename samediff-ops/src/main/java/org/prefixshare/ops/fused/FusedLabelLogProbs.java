@@ -35,8 +35,8 @@ public class FusedLabelLogProbs extends JavaCustomOp {
 
     @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
-        FusedKernels.labelIndices(OP_NAME, in.get(0), in.get(1));
-        return List.of(LongShapeDescriptor.fromShape(new long[]{in.get(0).size(0)}, in.get(0).dataType()));
+        return List.of(LongShapeDescriptor.fromShape(FusedKernels.labelLogProbShape(OP_NAME, in.get(0), in.get(1)),
+                in.get(0).dataType()));
     }
 
     @Override
