@@ -9,8 +9,8 @@ import org.prefixshare.ops.fused.FusedOps;
 /**
  * The decoder's building blocks as SameDiff functions, shared by {@link DecoderModel} and the DL4J layers so both
  * compute the same thing in the same order (Hugging Face Llama semantics; weights in HF's {@code [out, in]} layout).
- * Linear layers, RMSNorm, RoPE, SwiGLU and the label log-probs are the fused native ops of {@link FusedOps} (one op forward, one backward
- * each) when the native library is loaded, else their decomposed SameDiff formulation.
+ * Linear layers, RMSNorm, RoPE, SwiGLU and the label log-probs are the fused native ops of {@link FusedOps} (one op
+ * forward, one backward each) when the native library is loaded, else their decomposed SameDiff formulation.
  */
 public final class DecoderMath {
 

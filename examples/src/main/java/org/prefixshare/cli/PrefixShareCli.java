@@ -36,9 +36,10 @@ public final class PrefixShareCli extends CommandGroup {
     }
 
     /**
-     * The command line as {@link #main} runs it: a command that fails on bad input (an {@link IllegalArgumentException},
-     * an {@link InvalidInputException} naming the file, line and field, a missing file) prints its message and exits
-     * with {@link #BAD_INPUT}; any other failure is a bug and keeps picocli's stack trace.
+     * The command line as {@link #main} runs it: a command that fails on bad input (an
+     * {@link IllegalArgumentException}, an {@link InvalidInputException} naming the file, line and field, a missing
+     * file) prints its message and exits with {@link #BAD_INPUT}; any other failure is a bug and keeps picocli's stack
+     * trace.
      */
     public static CommandLine commandLine() {
         return new CommandLine(new PrefixShareCli()).setExecutionExceptionHandler((e, cmd, parsed) -> {

@@ -66,8 +66,8 @@ public final class PrefixShareOps {
 
     /**
      * Installs the executioner hook and registers our ops (attention and the fused RMSNorm / RoPE / SwiGLU / linear /
-     * label log-prob ops of {@link org.prefixshare.ops.fused.FusedOps}) with ND4J so graphs clone (gradients), save and load.
-     * Idempotent.
+     * label log-prob ops of {@link org.prefixshare.ops.fused.FusedOps}) with ND4J so graphs clone (gradients), save
+     * and load. Idempotent.
      */
     public static void init() {
         if (initialised) {

@@ -27,9 +27,9 @@ import java.util.List;
  * {@link FusedLabelLogProbs}; their backward ops are single native ops too) when fused ops are {@link #enabled()},
  * else the decomposed pure-SameDiff formulation ({@link #decomposedRmsNorm}, {@link #decomposedRope},
  * {@link #decomposedSwiGlu}, {@link #decomposedLinear}, {@link #decomposedLabelLogProbs}), which is also the test
- * oracle. The fused ops replace ND4J's broadcast multiplies,
- * sigmoid, matmul and their backward ops, which otherwise dominate a CPU training step. Graphs holding them clone,
- * save and load once {@link PrefixShareOps#init()} ran (every method here calls it).
+ * oracle. The fused ops replace ND4J's broadcast multiplies, sigmoid, matmul and their backward ops, which otherwise
+ * dominate a CPU training step. Graphs holding them clone, save and load once {@link PrefixShareOps#init()} ran
+ * (every method here calls it).
  */
 public final class FusedOps {
 
@@ -191,7 +191,9 @@ public final class FusedOps {
                 : decomposedLabelLogProbs(sd, logits, labels, vocabSize);
     }
 
-    /** {@link #labelLogProbs} as the fused native op (needs the native library; the vocabulary is the logits' width). */
+    /**
+     * {@link #labelLogProbs} as the fused native op (needs the native library; the vocabulary is the logits' width).
+     */
     public static SDVariable fusedLabelLogProbs(SameDiff sd, SDVariable logits, SDVariable labels) {
         PrefixShareOps.init();
         NativeLibrary.require();

@@ -31,9 +31,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The fused RMSNorm, RoPE, SwiGLU, linear and label log-prob ops against their decomposed SameDiff formulation (outputs and every
- * input gradient, float64 to 1e-12 and float32 to 1e-5 relative to the max magnitude), GradCheckUtil through each
- * fused op in float64, a save/load round trip of a graph with all four, the fallback switch, and the error messages.
+ * The fused RMSNorm, RoPE, SwiGLU, linear and label log-prob ops against their decomposed SameDiff formulation
+ * (outputs and every input gradient, float64 to 1e-12 and float32 to 1e-5 relative to the max magnitude),
+ * GradCheckUtil through each fused op in float64, a save/load round trip of a graph with four of them, the fallback
+ * switch, and the error messages.
  */
 class FusedOpsTest {
 
