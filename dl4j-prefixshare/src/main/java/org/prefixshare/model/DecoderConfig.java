@@ -1,14 +1,7 @@
 package org.prefixshare.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.nd4j.linalg.api.buffer.DataType;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -16,7 +9,8 @@ import java.util.Map;
 
 /**
  * Shape and numerics of a Llama / Mistral / Qwen2-style decoder (Hugging Face's {@code LlamaConfig} names in
- * brackets). Immutable and validated at construction; {@link #fromHfJson} reads a Hugging Face {@code config.json}.
+ * brackets). Immutable and validated at construction; {@code org.prefixshare.hf.HfConfig} maps it to and from a
+ * Hugging Face {@code config.json}.
  *
  * @param vocabSize         [vocab_size] token embedding rows and LM head outputs
  * @param hiddenSize        [hidden_size] residual stream width
@@ -30,10 +24,13 @@ import java.util.Map;
  * @param tieWordEmbeddings [tie_word_embeddings] LM head reuses model.embed_tokens.weight (no lm_head.weight)
  * @param dataType          parameter and activation type (FLOAT on CPU; DOUBLE for gradient and equivalence checks)
  * @param attentionBias     [attention_bias; Qwen2 always true] q/k/v projections carry a bias (o_proj never does)
+ * @param ropeScaling       [rope_scaling] how RoPE frequencies are rescaled ({@link RopeScaling#NONE}: not at all)
+ * @param slidingWindow     [sliding_window] attention window of Mistral-style models, 0 for none. Sequences longer
+ *                          than the window are refused (within it, windowed and full attention are the same)
  */
 public record DecoderConfig(int vocabSize, int hiddenSize, int numLayers, int numHeads, int numKvHeads, int headDim,
                             int intermediateSize, double ropeTheta, double rmsNormEps, boolean tieWordEmbeddings,
-                            DataType dataType, boolean attentionBias) {
+                            DataType dataType, boolean attentionBias, RopeScaling ropeScaling, int slidingWindow) {
 
     /** Preset names accepted by {@link #preset(String)}. */
     public static final List<String> PRESETS = List.of("tiny", "small", "mistral-7b", "llama-3-8b", "qwen2-7b");
@@ -62,6 +59,20 @@ public record DecoderConfig(int vocabSize, int hiddenSize, int numLayers, int nu
         if (dataType == null || !dataType.isFPType()) {
             throw new IllegalArgumentException("dataType must be a floating point type, got " + dataType);
         }
+        if (ropeScaling == null) {
+            throw new IllegalArgumentException("ropeScaling is required (RopeScaling.NONE for none)");
+        }
+        if (slidingWindow < 0) {
+            throw new IllegalArgumentException("slidingWindow must be >= 0 (0 = none), got " + slidingWindow);
+        }
+    }
+
+    /** Without RoPE scaling or sliding window. */
+    public DecoderConfig(int vocabSize, int hiddenSize, int numLayers, int numHeads, int numKvHeads, int headDim,
+                         int intermediateSize, double ropeTheta, double rmsNormEps, boolean tieWordEmbeddings,
+                         DataType dataType, boolean attentionBias) {
+        this(vocabSize, hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize, ropeTheta,
+                rmsNormEps, tieWordEmbeddings, dataType, attentionBias, RopeScaling.NONE, 0);
     }
 
     /** Without attention biases (Llama, Mistral). */
@@ -96,12 +107,13 @@ public record DecoderConfig(int vocabSize, int hiddenSize, int numLayers, int nu
         return new DecoderConfig(260, 512, 8, 8, 4, 64, 1408, 10000.0, 1e-6, true, DataType.FLOAT);
     }
 
-    /** mistralai/Mistral-7B-v0.1 (7.24B parameters). */
+    /** mistralai/Mistral-7B-v0.1 (7.24B parameters; sliding window 4096). */
     public static DecoderConfig mistral7b() {
-        return new DecoderConfig(32000, 4096, 32, 32, 8, 128, 14336, 10000.0, 1e-5, false, DataType.FLOAT);
+        return new DecoderConfig(32000, 4096, 32, 32, 8, 128, 14336, 10000.0, 1e-5, false, DataType.FLOAT, false,
+                RopeScaling.NONE, 4096);
     }
 
-    /** meta-llama/Meta-Llama-3-8B (8.03B parameters). */
+    /** meta-llama/Meta-Llama-3-8B (8.03B parameters; Llama 3.0, no RoPE scaling). */
     public static DecoderConfig llama3_8b() {
         return new DecoderConfig(128256, 4096, 32, 32, 8, 128, 14336, 500000.0, 1e-5, false, DataType.FLOAT);
     }
@@ -186,80 +198,18 @@ public record DecoderConfig(int vocabSize, int hiddenSize, int numLayers, int nu
     /** This config with another data type. */
     public DecoderConfig withDataType(DataType dt) {
         return new DecoderConfig(vocabSize, hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize,
-                ropeTheta, rmsNormEps, tieWordEmbeddings, dt, attentionBias);
+                ropeTheta, rmsNormEps, tieWordEmbeddings, dt, attentionBias, ropeScaling, slidingWindow);
+    }
+
+    /** This config with another number of layers (memory and speed runs on a model's shape). */
+    public DecoderConfig withNumLayers(int layers) {
+        return new DecoderConfig(vocabSize, hiddenSize, layers, numHeads, numKvHeads, headDim, intermediateSize,
+                ropeTheta, rmsNormEps, tieWordEmbeddings, dataType, attentionBias, ropeScaling, slidingWindow);
     }
 
     /** This config with another vocabulary size (e.g. a tokenizer's). */
     public DecoderConfig withVocabSize(int v) {
         return new DecoderConfig(v, hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize,
-                ropeTheta, rmsNormEps, tieWordEmbeddings, dataType, attentionBias);
-    }
-
-    // ---------------------------------------------------------------- Hugging Face JSON
-
-    /**
-     * Reads a Hugging Face {@code config.json} (Llama, Mistral, Qwen2 keys). {@code head_dim} defaults to
-     * hidden_size / num_attention_heads, {@code num_key_value_heads} to num_attention_heads, {@code rope_theta} to
-     * 10000, {@code rms_norm_eps} to 1e-6, {@code tie_word_embeddings} to false, {@code attention_bias} to true for
-     * {@code model_type} qwen2 and false otherwise. {@code torch_dtype} is ignored: {@code dataType} is given.
-     */
-    public static DecoderConfig fromHfJson(String json, DataType dataType) {
-        JsonNode n;
-        try {
-            n = new ObjectMapper().readTree(json);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("not a JSON object: " + e.getMessage(), e);
-        }
-        int hidden = required(n, "hidden_size");
-        int heads = required(n, "num_attention_heads");
-        boolean qwen = n.path("model_type").asText("").equalsIgnoreCase("qwen2");
-        return new DecoderConfig(required(n, "vocab_size"), hidden, required(n, "num_hidden_layers"), heads,
-                n.has("num_key_value_heads") && !n.get("num_key_value_heads").isNull()
-                        ? n.get("num_key_value_heads").asInt() : heads,
-                n.has("head_dim") && !n.get("head_dim").isNull() ? n.get("head_dim").asInt() : hidden / heads,
-                required(n, "intermediate_size"), n.path("rope_theta").asDouble(10000.0),
-                n.path("rms_norm_eps").asDouble(1e-6), n.path("tie_word_embeddings").asBoolean(false), dataType,
-                n.path("attention_bias").asBoolean(qwen));
-    }
-
-    /** Reads a Hugging Face {@code config.json} file. */
-    public static DecoderConfig fromHfJson(Path file, DataType dataType) {
-        try {
-            return fromHfJson(Files.readString(file), dataType);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
-        }
-    }
-
-    private static int required(JsonNode n, String key) {
-        JsonNode v = n.get(key);
-        if (v == null || !v.canConvertToInt()) {
-            throw new IllegalArgumentException("config.json lacks integer '" + key + "' (got " + v + ")");
-        }
-        return v.asInt();
-    }
-
-    /** This config in Hugging Face's {@code config.json} keys ({@code model_type} llama, or qwen2 with biases). */
-    public String toHfJson() {
-        ObjectMapper om = new ObjectMapper();
-        ObjectNode o = om.createObjectNode();
-        o.put("model_type", attentionBias ? "qwen2" : "llama");
-        o.put("vocab_size", vocabSize);
-        o.put("hidden_size", hiddenSize);
-        o.put("num_hidden_layers", numLayers);
-        o.put("num_attention_heads", numHeads);
-        o.put("num_key_value_heads", numKvHeads);
-        o.put("head_dim", headDim);
-        o.put("intermediate_size", intermediateSize);
-        o.put("rope_theta", ropeTheta);
-        o.put("rms_norm_eps", rmsNormEps);
-        o.put("tie_word_embeddings", tieWordEmbeddings);
-        o.put("attention_bias", attentionBias);
-        o.put("hidden_act", "silu");
-        try {
-            return om.writerWithDefaultPrettyPrinter().writeValueAsString(o);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+                ropeTheta, rmsNormEps, tieWordEmbeddings, dataType, attentionBias, ropeScaling, slidingWindow);
     }
 }

@@ -11,31 +11,42 @@ import java.util.Map;
 
 /**
  * The placeholder arrays of {@link DecoderModel} for one {@link LayoutBatch}: the per-token rows {@code [R,T]}
- * (token, position, node, subtreeEnd, in the model's float type) and the scoring part: the N labelled positions in
- * row-major order ({@code labelIndex = row * T + t}, {@code labelToken}) and the {@code [S,N]} 0/1 matrix that sums
- * them per sequence (S = the batch's sequence table size).
+ * (token, position, node, subtreeEnd) and the scoring part: the N labelled positions in row-major order
+ * ({@code labelIndex = row * T + t}, {@code labelToken}) and the {@code [S,N]} 0/1 matrix that sums them per sequence
+ * (S = the batch's sequence table size). Ids, positions, layout and label indices are {@link #INDEX_TYPE} whatever
+ * the model's type: a bfloat16 holds integers exactly only up to 256, a float16 up to 2048.
  *
- * @param token      [R,T]
- * @param position   [R,T]
- * @param node       [R,T]
- * @param subtreeEnd [R,T]
- * @param labelIndex [N] (model float type, integer values)
- * @param labelToken [N] (model float type, integer values)
- * @param seqMatrix  [S,N]
+ * @param token      [R,T] INT32
+ * @param position   [R,T] INT32
+ * @param node       [R,T] INT32
+ * @param subtreeEnd [R,T] INT32
+ * @param labelIndex [N] INT32
+ * @param labelToken [N] INT32
+ * @param seqMatrix  [S,N] of {@link #sumType}
  */
 public record DecoderFeeds(INDArray token, INDArray position, INDArray node, INDArray subtreeEnd,
                            INDArray labelIndex, INDArray labelToken, INDArray seqMatrix) {
 
-    /** Builds the feeds; checks token ids and labels against the vocabulary and sequence indices against S. */
+    /** The type of every integer-valued feed. */
+    public static final DataType INDEX_TYPE = DataType.INT32;
+
+    /** The type the per-sequence log-prob sums are taken in: DOUBLE for a DOUBLE model, else FLOAT. */
+    public static DataType sumType(DataType modelType) {
+        return modelType == DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT;
+    }
+
+    /**
+     * Builds the feeds; checks token ids and labels against the vocabulary, sequence indices against S, and positions
+     * against the model's sliding window (a sequence longer than the window would need the window in the mask).
+     */
     public static DecoderFeeds of(LayoutBatch batch, DecoderConfig config) {
-        DataType dt = config.dataType();
         int rows = batch.rows().size();
         int t = batch.length();
         int s = batch.sequences().size();
-        double[][] tok = new double[rows][t];
-        double[][] pos = new double[rows][t];
-        double[][] nd = new double[rows][t];
-        double[][] se = new double[rows][t];
+        int[][] tok = new int[rows][t];
+        int[][] pos = new int[rows][t];
+        int[][] nd = new int[rows][t];
+        int[][] se = new int[rows][t];
         int n = 0;
         for (RowLayout r : batch.rows()) {
             for (int i = 0; i < t; i++) {
@@ -51,10 +62,11 @@ public record DecoderFeeds(INDArray token, INDArray position, INDArray node, IND
         int[] labelIndex = new int[n];
         int[] labelToken = new int[n];
         double[][] member = new double[s][n];
-        if (dt != DataType.DOUBLE && (long) rows * t > (1L << 24)) {
-            throw new IllegalArgumentException("a " + dt + " batch of " + rows + " x " + t + " tokens has flat indices"
-                    + " above 2^24, which float32 cannot hold exactly; use fewer rows per batch");
+        if ((long) rows * t > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a batch of " + rows + " x " + t + " tokens has flat indices above "
+                    + "2^31; use fewer rows per batch");
         }
+        int window = config.slidingWindow();
         int at = 0;
         for (int b = 0; b < rows; b++) {
             RowLayout r = batch.rows().get(b);
@@ -66,6 +78,11 @@ public record DecoderFeeds(INDArray token, INDArray position, INDArray node, IND
                 }
                 tok[b][i] = id;
                 pos[b][i] = r.position(i);
+                if (window > 0 && r.position(i) >= window) {
+                    throw new IllegalArgumentException("row " + b + " token " + i + " is at position " + r.position(i)
+                            + ", beyond the model's sliding_window of " + window + " tokens; sequences (prompt + "
+                            + "response) must be at most " + window + " tokens: lower --max-length");
+                }
                 nd[b][i] = r.node(i);
                 se[b][i] = r.subtreeEnd(i);
                 int label = r.label(i);
@@ -87,10 +104,9 @@ public record DecoderFeeds(INDArray token, INDArray position, INDArray node, IND
                 at++;
             }
         }
-        return new DecoderFeeds(Nd4j.createFromArray(tok).castTo(dt), Nd4j.createFromArray(pos).castTo(dt),
-                Nd4j.createFromArray(nd).castTo(dt), Nd4j.createFromArray(se).castTo(dt),
-                Nd4j.createFromArray(labelIndex).castTo(dt), Nd4j.createFromArray(labelToken).castTo(dt),
-                Nd4j.createFromArray(member).castTo(dt));
+        return new DecoderFeeds(Nd4j.createFromArray(tok), Nd4j.createFromArray(pos), Nd4j.createFromArray(nd),
+                Nd4j.createFromArray(se), Nd4j.createFromArray(labelIndex), Nd4j.createFromArray(labelToken),
+                Nd4j.createFromArray(member).castTo(sumType(config.dataType())));
     }
 
     /** Number of labelled positions N. */

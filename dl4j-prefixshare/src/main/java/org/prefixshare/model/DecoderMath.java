@@ -35,20 +35,29 @@ public final class DecoderMath {
     }
 
     /**
-     * RoPE tables from per-token positions (any shape, flattened to [M]): {cos, sin}, each [M,D];
-     * angle[t, j] = position[t] * theta^(-2 (j mod D/2) / D).
+     * RoPE tables from per-token positions (any shape and numeric type, flattened to [M]): {cos, sin}, each [M,D] of
+     * {@code dt}; angle[t, j] = position[t] * invFreq[j mod D/2] with the inverse frequencies of {@code scaling}
+     * ({@link RopeScaling#inverseFrequencies}). As in transformers, the angle is one product rounded to {@code dt}.
      */
     public static SDVariable[] ropeTables(SameDiff sd, SDVariable position, int headDim, double theta,
-                                          DataType dt) {
+                                          RopeScaling scaling, DataType dt) {
         int d = headDim;
+        double[] half = scaling.inverseFrequencies(d, theta);
         double[] invFreq = new double[d];
         for (int j = 0; j < d / 2; j++) {
-            invFreq[j] = Math.pow(theta, -2.0 * j / d);
-            invFreq[j + d / 2] = invFreq[j];
+            invFreq[j] = half[j];
+            invFreq[j + d / 2] = half[j];
         }
-        SDVariable angle = sd.mmul(sd.reshape(position, -1, 1),
+        SDVariable pos = position.dataType() == dt ? position : position.castTo(dt);
+        SDVariable angle = sd.mmul(sd.reshape(pos, -1, 1),
                 sd.constant(Nd4j.createFromArray(invFreq).castTo(dt).reshape(1, d)));   // [M,D]
         return new SDVariable[]{sd.math().cos(angle), sd.math().sin(angle)};        // [M,D] each
+    }
+
+    /** {@link #ropeTables(SameDiff, SDVariable, int, double, RopeScaling, DataType)} without scaling. */
+    public static SDVariable[] ropeTables(SameDiff sd, SDVariable position, int headDim, double theta,
+                                          DataType dt) {
+        return ropeTables(sd, position, headDim, theta, RopeScaling.NONE, dt);
     }
 
     /**

@@ -17,7 +17,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 /**
  * A Llama / Mistral / Qwen2 decoder as one SameDiff graph that scores sequences laid out in the row layout
@@ -41,19 +40,19 @@ import java.util.SplittableRandom;
  */
 public final class DecoderModel {
 
-    /** Placeholder: token ids [R,T] (float type of the model; ids are exact below 2^24 in float32). */
+    /** Placeholder: token ids [R,T] (INT32). */
     public static final String TOKEN = "token";
-    /** Placeholder: RoPE positions [R,T]. */
+    /** Placeholder: RoPE positions [R,T] (INT32). */
     public static final String POSITION = "position";
-    /** Placeholder: pre-order node index [R,T]. */
+    /** Placeholder: pre-order node index [R,T] (INT32). */
     public static final String NODE = "node";
-    /** Placeholder: subtree end [R,T]. */
+    /** Placeholder: subtree end [R,T] (INT32). */
     public static final String SUBTREE_END = "subtreeEnd";
-    /** Placeholder: flat index {@code row * T + t} of every labelled position [N] (float type, integer values). */
+    /** Placeholder: flat index {@code row * T + t} of every labelled position [N] (INT32). */
     public static final String LABEL_INDEX = "labelIndex";
-    /** Placeholder: the label (next token) at each labelled position [N] (float type, integer values). */
+    /** Placeholder: the label (next token) at each labelled position [N] (INT32). */
     public static final String LABEL_TOKEN = "labelToken";
-    /** Placeholder: [S,N] 0/1 membership of label n in sequence s (model type). */
+    /** Placeholder: [S,N] 0/1 membership of label n in sequence s ({@link DecoderFeeds#sumType}). */
     public static final String SEQ_MATRIX = "seqMatrix";
     /** Output: per-label log-prob [N]. */
     public static final String TOKEN_LOGPS = "tokenLogps";
@@ -87,8 +86,7 @@ public final class DecoderModel {
     private final List<String> parameterNames;
     private String lossName;
 
-    private DecoderModel(DecoderConfig config, long seed, PrefixShareOps.Implementation implementation,
-                         double initStd) {
+    private DecoderModel(DecoderConfig config, WeightSource weights, PrefixShareOps.Implementation implementation) {
         this.config = config;
         this.implementation = implementation == PrefixShareOps.Implementation.AUTO
                 ? PrefixShareOps.defaultImplementation() : implementation;
@@ -97,8 +95,13 @@ public final class DecoderModel {
         this.parameterNames = List.copyOf(shapes.keySet());
         Map<String, SDVariable> p = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-            p.put(e.getKey(), sd.var(e.getKey(),
-                    initialValue(e.getKey(), e.getValue(), seed, initStd, config.dataType())));
+            INDArray value = weights.load(e.getKey(), e.getValue(), config.dataType());
+            if (!java.util.Arrays.equals(value.shape(), e.getValue()) || value.dataType() != config.dataType()) {
+                throw new IllegalArgumentException(e.getKey() + ": the weight source gave " + value.dataType() + " "
+                        + java.util.Arrays.toString(value.shape()) + ", the model needs " + config.dataType() + " "
+                        + java.util.Arrays.toString(e.getValue()));
+            }
+            p.put(e.getKey(), sd.var(e.getKey(), value));
         }
         this.logps = buildGraph(p);
     }
@@ -122,41 +125,22 @@ public final class DecoderModel {
      */
     public static DecoderModel create(DecoderConfig config, long seed, PrefixShareOps.Implementation implementation,
                                       double initStd) {
-        if (!(initStd >= 0) || Double.isInfinite(initStd)) {
-            throw new IllegalArgumentException("initStd must be finite and >= 0, got " + initStd);
-        }
+        return create(config, WeightSource.random(seed, initStd), implementation);
+    }
+
+    /**
+     * A model whose parameters come from {@code weights} (a checkpoint, or {@link WeightSource#random}), with the
+     * given attention implementation. Parameters are created one at a time, off-heap.
+     */
+    public static DecoderModel create(DecoderConfig config, WeightSource weights,
+                                      PrefixShareOps.Implementation implementation) {
         GatherRows.register();
-        return new DecoderModel(config, seed, implementation, initStd);
+        return new DecoderModel(config, weights, implementation);
     }
 
     /** Hugging Face layer prefix {@code model.layers.<l>.}. */
     static String layerPrefix(int l) {
         return "model.layers." + l + ".";
-    }
-
-    // ------------------------------------------------------------------------------------------------ init
-
-    private static INDArray initialValue(String name, long[] shape, long seed, double std, DataType dt) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
-        if (name.endsWith("norm.weight")) {
-            return Nd4j.ones(dt, shape);
-        }
-        if (name.endsWith(".bias")) {
-            return Nd4j.zeros(dt, shape);
-        }
-        // one independent stream per parameter: values do not depend on the order or number of other parameters
-        SplittableRandom rnd = new SplittableRandom(seed * 0x9E3779B97F4A7C15L ^ name.hashCode());
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException(name + " has " + n + " elements, too many for one Java array");
-        }
-        double[] v = new double[(int) n];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = std * rnd.nextGaussian();
-        }
-        return Nd4j.createFromArray(v).castTo(dt).reshape('c', shape);
     }
 
     // ------------------------------------------------------------------------------------------------ graph
@@ -168,13 +152,15 @@ public final class DecoderModel {
         int hkv = c.numKvHeads();
         int d = c.headDim();
 
-        SDVariable token = sd.placeHolder(TOKEN, dt, -1, -1);
-        SDVariable position = sd.placeHolder(POSITION, dt, -1, -1);
-        SDVariable node = sd.placeHolder(NODE, dt, -1, -1);
-        SDVariable subtreeEnd = sd.placeHolder(SUBTREE_END, dt, -1, -1);
-        SDVariable labelIndex = sd.placeHolder(LABEL_INDEX, dt, -1);
-        SDVariable labelToken = sd.placeHolder(LABEL_TOKEN, dt, -1);
-        SDVariable seqMatrix = sd.placeHolder(SEQ_MATRIX, dt, -1, -1);
+        // ids, positions and layout are integers whatever the model type (a 16-bit float is exact only to 256/2048)
+        SDVariable token = sd.placeHolder(TOKEN, DecoderFeeds.INDEX_TYPE, -1, -1);
+        SDVariable position = sd.placeHolder(POSITION, DecoderFeeds.INDEX_TYPE, -1, -1);
+        SDVariable node = sd.placeHolder(NODE, DecoderFeeds.INDEX_TYPE, -1, -1);
+        SDVariable subtreeEnd = sd.placeHolder(SUBTREE_END, DecoderFeeds.INDEX_TYPE, -1, -1);
+        SDVariable labelIndex = sd.placeHolder(LABEL_INDEX, DecoderFeeds.INDEX_TYPE, -1);
+        SDVariable labelToken = sd.placeHolder(LABEL_TOKEN, DecoderFeeds.INDEX_TYPE, -1);
+        DataType sumType = DecoderFeeds.sumType(dt);
+        SDVariable seqMatrix = sd.placeHolder(SEQ_MATRIX, sumType, -1, -1);
 
         SDVariable rowShape = sd.shape(token);                                          // [2]: R, T
         SDVariable qShape = sd.concat(0, rowShape, sd.constant(Nd4j.createFromArray(new long[]{hq, d})));
@@ -184,7 +170,7 @@ public final class DecoderModel {
         SDVariable h = gatherRows(embed, sd.reshape(token, -1));                      // [RT,H]
 
         double eps = c.rmsNormEps();
-        SDVariable[] rope = DecoderMath.ropeTables(sd, position, d, c.ropeTheta(), dt); // cos, sin [RT,D]
+        SDVariable[] rope = DecoderMath.ropeTables(sd, position, d, c.ropeTheta(), c.ropeScaling(), dt); // [RT,D]
 
         double scale = 1.0 / Math.sqrt(d);
         PrefixShareOps.Implementation impl = implementation;
@@ -223,7 +209,9 @@ public final class DecoderModel {
         SDVariable logits = DecoderMath.linear(sd, hl, head, null);                    // [N,V]
         SDVariable tokenLogps = DecoderMath.labelLogProbs(sd, logits, labelToken, c.vocabSize())
                 .rename(TOKEN_LOGPS);                                                  // [N]
-        SDVariable perSeq = sd.mmul(seqMatrix, sd.reshape(tokenLogps, -1, 1));        // [S,1]
+        // the per-sequence sums accumulate in float32 at least, whatever the model type
+        SDVariable lp = dt == sumType ? tokenLogps : tokenLogps.castTo(sumType);
+        SDVariable perSeq = sd.mmul(seqMatrix, sd.reshape(lp, -1, 1));                // [S,1]
         return sd.reshape(LOGPS, perSeq, -1);                                          // [S]
     }
 

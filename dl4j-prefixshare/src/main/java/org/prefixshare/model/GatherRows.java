@@ -78,6 +78,7 @@ public class GatherRows extends JavaCustomOp {
     public List<SDVariable> doDiff(List<SDVariable> grads) {
         SDVariable[] in = args();
         SDVariable dTable = new GatherRowsBp(sameDiff, in[0], in[1], grads.get(0)).outputVariable();
-        return Arrays.asList(dTable, sameDiff.zerosLike(in[1]));
+        // a float index (DL4J vertices) needs a zero gradient path; an integer one (DecoderModel's feeds) none at all
+        return in[1].dataType().isFPType() ? Arrays.asList(dTable, sameDiff.zerosLike(in[1])) : List.of(dTable);
     }
 }

@@ -145,14 +145,18 @@ final class JavaDecoder {
         return y;
     }
 
-    /** HF apply_rotary_pos_emb, per head: x*cos + rotate_half(x)*sin with cos/sin of pos * theta^(-2j/D). */
+    /**
+     * HF apply_rotary_pos_emb, per head: x*cos + rotate_half(x)*sin with cos/sin of pos * invFreq[j], the inverse
+     * frequencies as transformers computes them (float32 values; see RopeScaling).
+     */
     private double[] rope(double[] x, int heads, int pos) {
         int d = c.headDim();
         int half = d / 2;
+        double[] invFreq = c.ropeScaling().inverseFrequencies(d, c.ropeTheta());
         double[] out = new double[x.length];
         for (int h = 0; h < heads; h++) {
             for (int j = 0; j < half; j++) {
-                double a = pos * Math.pow(c.ropeTheta(), -2.0 * j / d);
+                double a = pos * invFreq[j];
                 double x1 = x[h * d + j];
                 double x2 = x[h * d + j + half];
                 out[h * d + j] = x1 * Math.cos(a) - x2 * Math.sin(a);

@@ -12,6 +12,7 @@ import org.prefixshare.data.TextTokenizer;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.data.Truncator;
 import org.prefixshare.data.synthetic.SyntheticPreferences;
+import org.prefixshare.hf.HfConfig;
 import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.train.DpoTrainer;
@@ -150,7 +151,7 @@ public final class TrainCommand implements Callable<Integer> {
         int heldOut = (int) Math.round(all.size() * evalFraction);
         List<TokenizedExample> train = all.subList(0, all.size() - heldOut);
         List<TokenizedExample> eval = all.subList(all.size() - heldOut, all.size());
-        DecoderConfig mc = (Files.isRegularFile(Path.of(model)) ? DecoderConfig.fromHfJson(Path.of(model), dt)
+        DecoderConfig mc = (Files.isRegularFile(Path.of(model)) ? HfConfig.read(Path.of(model)).withComputeType(dt).decoder()
                 : DecoderConfig.preset(model).withDataType(dt));
         if (mc.vocabSize() < vocab) {
             mc = mc.withVocabSize(vocab);

@@ -1,5 +1,6 @@
 package org.prefixshare.bench.training;
 
+import org.prefixshare.hf.HfConfig;
 import org.prefixshare.bench.Timing;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.data.workload.SyntheticWorkload;
@@ -412,7 +413,7 @@ public final class TrainingBenchmark {
                         worker = WorkerProcess.start(m, s.threads());
                         workers.put(m, worker);
                     }
-                    sessions.add(worker.prepare(steps, warm, s.model().toHfJson(), w.packLength(), s.seed()));
+                    sessions.add(worker.prepare(steps, warm, HfConfig.of(s.model()).toJson(), w.packLength(), s.seed()));
                 }
             }
             int n = sessions.size();

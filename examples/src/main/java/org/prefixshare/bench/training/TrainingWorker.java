@@ -1,5 +1,6 @@
 package org.prefixshare.bench.training;
 
+import org.prefixshare.hf.HfConfig;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -103,7 +104,7 @@ public final class TrainingWorker {
                 thread = null;
                 Request r = om.readValue(Files.readString(Path.of(line.substring(PREPARE.length() + 1).trim())),
                         Request.class);
-                DecoderConfig config = DecoderConfig.fromHfJson(r.modelConfig(), DataType.FLOAT);
+                DecoderConfig config = HfConfig.parse(r.modelConfig(), "bench worker request").decoder();
                 List<List<TokenizedExample>> steps = WorkloadFile.read(Path.of(r.workload()));
                 carried = Math.max(0, Pointer.physicalBytes() - freshRss);
                 MemoryProbe.resetPeakRss();

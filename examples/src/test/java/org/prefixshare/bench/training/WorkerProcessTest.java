@@ -1,5 +1,6 @@
 package org.prefixshare.bench.training;
 
+import org.prefixshare.hf.HfConfig;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.prefixshare.data.TokenizedExample;
@@ -30,7 +31,7 @@ class WorkerProcessTest {
         List<List<TokenizedExample>> second = steps("TLDR", 2);
         try (WorkerProcess worker = WorkerProcess.start(TrainingMode.D, 1)) {
             for (List<List<TokenizedExample>> w : List.of(first, second)) {
-                ModeSession session = worker.prepare(w, 1, TINY.toHfJson(), 256, 5);
+                ModeSession session = worker.prepare(w, 1, HfConfig.of(TINY).toJson(), 256, 5);
                 session.rewarm();
                 double[] ms = {session.step(0), session.step(1)};
                 ModeResult r = session.finish();
@@ -69,7 +70,7 @@ class WorkerProcessTest {
         List<List<TokenizedExample>> w = steps("HH-RLHF", 4);
         IllegalStateException e = assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
             try (WorkerProcess worker = WorkerProcess.start(TrainingMode.D, 1)) {
-                return assertThrows(IllegalStateException.class, () -> worker.prepare(w, 3, TINY.toHfJson(), 256, 5));
+                return assertThrows(IllegalStateException.class, () -> worker.prepare(w, 3, HfConfig.of(TINY).toJson(), 256, 5));
             }
         });
         assertTrue(e.getMessage().contains("ended without") && e.getMessage().contains("warm-up"), e.getMessage());
