@@ -96,7 +96,8 @@ class SafetensorsRoundTripTest {
         long n = ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         assertEquals(0, (8 + n) % 8);
         String header = new String(all, 8, (int) n, StandardCharsets.UTF_8);
-        assertEquals("{\"__metadata__\":{\"format\":\"pt\"},\"z\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]},"
+        assertEquals("{\"__metadata__\":{\"format\":\"pt\"},"
+                + "\"z\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]},"
                 + "\"a\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[12,14]}}", header.stripTrailing());
         assertEquals(8 + n + 14, all.length);
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
