@@ -1,6 +1,7 @@
 package org.prefixshare.hf.safetensors;
 
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.hf.safetensors.SafetensorsException.Rule;
@@ -23,7 +24,8 @@ import java.util.Optional;
  * {@link TensorInfo} views, and {@code read} copies one tensor straight from the file into an ND4J array's native
  * memory, in chunks, converting between F64, F32, F16 and BF16 when asked.
  *
- * <p>Reads of different tensors may run concurrently (positional reads on one channel).
+ * <p>Reads of different tensors may run concurrently (positional reads on one channel). Arrays made by
+ * {@code read} are allocated outside any open workspace.
  */
 public final class SafetensorsFile implements AutoCloseable {
 
@@ -150,8 +152,11 @@ public final class SafetensorsFile implements AutoCloseable {
     private INDArray read(TensorInfo t, DataType target) {
         checkConvertible(t, target);
         long[] shape = t.shape();
-        INDArray out = t.elements() == 0 ? Nd4j.create(target, shape, 'c')
-                : Nd4j.createUninitialized(target, shape, 'c');
+        INDArray out;
+        // weights outlive any workspace the caller may have open
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            out = t.elements() == 0 ? Nd4j.create(target, shape, 'c') : Nd4j.createUninitialized(target, shape, 'c');
+        }
         readInto(t.name(), out);
         return out;
     }

@@ -7,6 +7,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -233,6 +235,25 @@ class SafetensorsRoundTripTest {
             INDArray column = Nd4j.zeros(DataType.FLOAT, 2, 12).get(NDArrayIndex.all(), NDArrayIndex.interval(0, 6));
             assertThrows(IllegalArgumentException.class, () -> f.readInto("r", column));
         }
+    }
+
+    @Test
+    void arraysReadInsideAWorkspaceOutliveIt() {
+        Path file = dir.resolve("ws.safetensors");
+        INDArray w = Nd4j.createFromArray(1f, 2f, 3f);
+        SafetensorsWriter.write(file, Map.of("w", w), SafetensorsDtype.F32, null);
+        INDArray read;
+        INDArray converted;
+        try (SafetensorsFile f = SafetensorsFile.open(file);
+             MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(
+                     WorkspaceConfiguration.builder().initialSize(1 << 20).build(), "safetensors-test")) {
+            read = f.read("w");
+            converted = f.read("w", DataType.DOUBLE);
+        }
+        assertFalse(read.isAttached());
+        assertFalse(converted.isAttached());
+        assertEquals(w, read);
+        assertEquals(w.castTo(DataType.DOUBLE), converted);
     }
 
     @Test
