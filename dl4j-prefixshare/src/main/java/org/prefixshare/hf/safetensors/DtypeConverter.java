@@ -9,8 +9,10 @@ import java.nio.ShortBuffer;
 /**
  * Conversions between the floating-point dtypes F64, F32, F16 and BF16, element by element as PyTorch does them:
  * widening is exact; narrowing rounds to nearest, ties to even; F64 narrows through F32 (c10's {@code Half} and
- * {@code BFloat16} are built from a float); NaN stays NaN (F32 to BF16 gives PyTorch's 0x7FC0, to F16 the sign with
- * 0x7E00); overflow gives infinity.
+ * {@code BFloat16} are built from a float); NaN stays NaN (F32 to BF16 gives c10's 0x7FC0, where PyTorch's vectorised
+ * CPU kernel gives 0xFFFF; to F16 the sign with 0x7E00, as both give); overflow gives infinity. Checked once against
+ * torch 1.13's {@code .to()} on 2.3 million floats (random bit patterns, edge cases, the F16 subnormal range): every
+ * non-NaN result equal bit for bit.
  */
 final class DtypeConverter {
 
@@ -137,7 +139,7 @@ final class DtypeConverter {
         return Float.intBitsToFloat((bits & 0xffff) << 16);
     }
 
-    /** A float rounded to bfloat16, to nearest with ties to even; NaN gives 0x7FC0, as in PyTorch. */
+    /** A float rounded to bfloat16, to nearest with ties to even; NaN gives 0x7FC0, as c10::BFloat16 does. */
     static short floatToBf16(float f) {
         if (Float.isNaN(f)) {
             return 0x7fc0;

@@ -16,9 +16,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.CharBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CodingErrorAction;
+import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -92,20 +91,17 @@ record Header(long length, Map<String, String> metadata, List<TensorInfo> tensor
     }
 
     private static String utf8(Path file, byte[] bytes) {
-        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
         ByteBuffer in = ByteBuffer.wrap(bytes);
-        try {
-            return decoder.decode(in).toString();
-        } catch (CharacterCodingException e) {
-            // decode() leaves the buffer at the start of the bad sequence
-            CharBuffer out = CharBuffer.allocate(bytes.length);
-            ByteBuffer again = ByteBuffer.wrap(bytes);
-            StandardCharsets.UTF_8.newDecoder().decode(again, out, true);
-            int at = again.position();
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder(); // reports malformed input, replaces nothing
+        CoderResult result = decoder.decode(in, out, true);
+        if (result.isError()) {
+            int at = in.position(); // the decoder stops at the first bad sequence
             throw new SafetensorsException(Rule.HEADER_NOT_UTF8, file, null,
                     String.format("invalid UTF-8 byte 0x%02x at header byte %d", bytes[at] & 0xff, at));
         }
+        decoder.flush(out);
+        return out.flip().toString();
     }
 
     /** Parses the JSON text into the metadata and the tensor entries, in the order written. */

@@ -116,7 +116,7 @@ class DtypeConverterTest {
         assertEquals(0x7f80, DtypeConverter.floatToBf16(Float.MAX_VALUE) & 0xffff, "overflows to infinity");
         assertEquals(0x8000, DtypeConverter.floatToBf16(-0f) & 0xffff);
         assertEquals(0xff80, DtypeConverter.floatToBf16(Float.NEGATIVE_INFINITY) & 0xffff);
-        assertEquals(0x7fc0, DtypeConverter.floatToBf16(Float.intBitsToFloat(0xffc00001)) & 0xffff, "torch's NaN");
+        assertEquals(0x7fc0, DtypeConverter.floatToBf16(Float.intBitsToFloat(0xffc00001)) & 0xffff, "c10's NaN");
         assertEquals(0x0000, DtypeConverter.floatToBf16(Float.MIN_VALUE) & 0xffff, "tiny subnormal to zero");
         assertEquals(0x0000, DtypeConverter.floatToBf16(Float.intBitsToFloat(0x00008000)) & 0xffff,
                 "subnormal tie stays on the even 0");
@@ -179,7 +179,7 @@ class DtypeConverterTest {
         assertEquals(0x0001, DtypeConverter.floatToF16(0x1.000002p-25f) & 0xffff);
         assertEquals(0x0002, DtypeConverter.floatToF16(0x1.8p-24f) & 0xffff, "1.5 units ties to even 2");
         assertEquals(0x0400, DtypeConverter.floatToF16(0x1.ffep-15f) & 0xffff, "carries into the smallest normal");
-        assertEquals(0xfe00, DtypeConverter.floatToF16(Float.intBitsToFloat(0xffc00001)) & 0xffff, "torch's NaN");
+        assertEquals(0xfe00, DtypeConverter.floatToF16(Float.intBitsToFloat(0xffc00001)) & 0xffff, "c10's NaN");
         for (float f : samples()) {
             short got = DtypeConverter.floatToF16(f);
             short want = referenceF16(f);
