@@ -24,6 +24,9 @@ final class ChunkedCopy {
     /** Bytes moved per read or write; small in tests to exercise the chunk boundaries. */
     static int chunkBytes = 16 << 20;
 
+    /** One scratch chunk per thread, reused: converting a model's hundreds of tensors allocates it once. */
+    private static final ThreadLocal<ByteBuffer> SCRATCH = new ThreadLocal<>();
+
     private ChunkedCopy() {
     }
 
@@ -48,8 +51,7 @@ final class ChunkedCopy {
                 }
             } else {
                 int perChunk = Math.max(1, chunkBytes / Math.max(from.byteSize(), to.byteSize()));
-                ByteBuffer scratch = ByteBuffer.allocateDirect((int) Math.min(elements, perChunk) * from.byteSize())
-                        .order(ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer scratch = scratch(perChunk * from.byteSize());
                 for (long done = 0; done < elements; ) {
                     int n = (int) Math.min(perChunk, elements - done);
                     scratch.clear().limit(n * from.byteSize());
@@ -88,8 +90,7 @@ final class ChunkedCopy {
                 }
             } else {
                 int perChunk = Math.max(1, chunkBytes / Math.max(from.byteSize(), to.byteSize()));
-                ByteBuffer scratch = ByteBuffer.allocateDirect((int) Math.min(elements, perChunk) * to.byteSize())
-                        .order(ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer scratch = scratch(perChunk * to.byteSize());
                 for (long done = 0; done < elements; ) {
                     int n = (int) Math.min(perChunk, elements - done);
                     scratch.clear().limit(n * to.byteSize());
@@ -140,6 +141,15 @@ final class ChunkedCopy {
         while (buffer.hasRemaining()) {
             channel.write(buffer);
         }
+    }
+
+    private static ByteBuffer scratch(int bytes) {
+        ByteBuffer b = SCRATCH.get();
+        if (b == null || b.capacity() < bytes) {
+            b = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+            SCRATCH.set(b);
+        }
+        return b;
     }
 
     /** The array's first element; a view's data buffer already starts at the view's offset. */
