@@ -367,6 +367,30 @@ class CausalLM(nn.Module):
         return OrderedDict((k, v.detach()) for k, v in self.named_parameters())
 
 
+def expected_shapes(cfg):
+    """HF tensor name -> shape that `cfg` implies, in state-dict order, without allocating the model."""
+    h, hd, i = cfg.hidden_size, cfg.head_dim, cfg.intermediate_size
+    q, kv = cfg.num_attention_heads * hd, cfg.num_key_value_heads * hd
+    out = OrderedDict([("model.embed_tokens.weight", (cfg.vocab_size, h))])
+    for n in range(cfg.num_hidden_layers):
+        p = f"model.layers.{n}."
+        for name, shape, bias in (("q_proj", (q, h), cfg.qkv_bias), ("k_proj", (kv, h), cfg.qkv_bias),
+                                  ("v_proj", (kv, h), cfg.qkv_bias), ("o_proj", (h, q), cfg.o_bias)):
+            out[f"{p}self_attn.{name}.weight"] = shape
+            if bias:
+                out[f"{p}self_attn.{name}.bias"] = (shape[0],)
+        for name, shape in (("gate_proj", (i, h)), ("up_proj", (i, h)), ("down_proj", (h, i))):
+            out[f"{p}mlp.{name}.weight"] = shape
+            if cfg.mlp_bias:
+                out[f"{p}mlp.{name}.bias"] = (shape[0],)
+        out[f"{p}input_layernorm.weight"] = (h,)
+        out[f"{p}post_attention_layernorm.weight"] = (h,)
+    out["model.norm.weight"] = (h,)
+    if not cfg.tie_word_embeddings:
+        out["lm_head.weight"] = (cfg.vocab_size, h)
+    return out
+
+
 def load_config(model_dir):
     return DecoderConfig.from_file(os.path.join(model_dir, "config.json"))
 
