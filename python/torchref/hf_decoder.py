@@ -216,9 +216,9 @@ def upcast_dtype(dtype):
 # ------------------------------------------------------------------------------------------------------- modules
 
 class RMSNorm(nn.Module):
-    def __init__(self, n, eps, dtype):
+    def __init__(self, n, eps, dtype, device=None):
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(n, dtype=dtype))
+        self.weight = nn.Parameter(torch.ones(n, dtype=dtype, device=device))
         self.eps = eps
 
     def forward(self, x):
@@ -230,14 +230,15 @@ class RMSNorm(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, cfg, layer_idx, dtype):
+    def __init__(self, cfg, layer_idx, dtype, device=None):
         super().__init__()
         self.cfg, self.layer_idx = cfg, layer_idx
         hd, h, kv = cfg.head_dim, cfg.num_attention_heads, cfg.num_key_value_heads
-        self.q_proj = nn.Linear(cfg.hidden_size, h * hd, bias=cfg.qkv_bias, dtype=dtype)
-        self.k_proj = nn.Linear(cfg.hidden_size, kv * hd, bias=cfg.qkv_bias, dtype=dtype)
-        self.v_proj = nn.Linear(cfg.hidden_size, kv * hd, bias=cfg.qkv_bias, dtype=dtype)
-        self.o_proj = nn.Linear(h * hd, cfg.hidden_size, bias=cfg.o_bias, dtype=dtype)
+        f = dict(dtype=dtype, device=device)
+        self.q_proj = nn.Linear(cfg.hidden_size, h * hd, bias=cfg.qkv_bias, **f)
+        self.k_proj = nn.Linear(cfg.hidden_size, kv * hd, bias=cfg.qkv_bias, **f)
+        self.v_proj = nn.Linear(cfg.hidden_size, kv * hd, bias=cfg.qkv_bias, **f)
+        self.o_proj = nn.Linear(h * hd, cfg.hidden_size, bias=cfg.o_bias, **f)
         self.scaling = hd ** -0.5
 
     def forward(self, x, cos, sin, mask):
@@ -259,23 +260,24 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg, dtype):
+    def __init__(self, cfg, dtype, device=None):
         super().__init__()
-        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=cfg.mlp_bias, dtype=dtype)
-        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=cfg.mlp_bias, dtype=dtype)
-        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=cfg.mlp_bias, dtype=dtype)
+        f = dict(bias=cfg.mlp_bias, dtype=dtype, device=device)
+        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, **f)
+        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, **f)
+        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, **f)
 
     def forward(self, x):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, cfg, layer_idx, dtype):
+    def __init__(self, cfg, layer_idx, dtype, device=None):
         super().__init__()
-        self.self_attn = Attention(cfg, layer_idx, dtype)
-        self.mlp = MLP(cfg, dtype)
-        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype)
-        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype)
+        self.self_attn = Attention(cfg, layer_idx, dtype, device)
+        self.mlp = MLP(cfg, dtype, device)
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype, device)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype, device)
 
     def forward(self, x, cos, sin, mask):
         x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask)
@@ -283,11 +285,11 @@ class DecoderLayer(nn.Module):
 
 
 class Backbone(nn.Module):
-    def __init__(self, cfg, dtype):
+    def __init__(self, cfg, dtype, device=None):
         super().__init__()
-        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size, dtype=dtype)
-        self.layers = nn.ModuleList([DecoderLayer(cfg, i, dtype) for i in range(cfg.num_hidden_layers)])
-        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype)
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size, dtype=dtype, device=device)
+        self.layers = nn.ModuleList([DecoderLayer(cfg, i, dtype, device) for i in range(cfg.num_hidden_layers)])
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype, device)
 
 
 def attention_mask_4d(t, window=None, attention_mask=None, allowed=None, device=None):
@@ -306,14 +308,18 @@ def attention_mask_4d(t, window=None, attention_mask=None, allowed=None, device=
 
 
 class CausalLM(nn.Module):
-    """HF's *ForCausalLM: `forward(input_ids)` returns logits [B, T, vocab] in the model's dtype."""
+    """HF's *ForCausalLM: `forward(input_ids)` returns logits [B, T, vocab] in the model's dtype.
+    `init_weights=False` allocates the parameters without initialising them (for loading a checkpoint)."""
 
-    def __init__(self, cfg, dtype=torch.float32):
+    def __init__(self, cfg, dtype=torch.float32, init_weights=True):
         super().__init__()
         self.cfg, self.dtype = cfg, dtype
-        self.model = Backbone(cfg, dtype)
+        device = None if init_weights else "meta"
+        self.model = Backbone(cfg, dtype, device)
         if not cfg.tie_word_embeddings:
-            self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False, dtype=dtype)
+            self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False, dtype=dtype, device=device)
+        if not init_weights:
+            self.to_empty(device="cpu")
         self.register_buffer("inv_freq", rope_inv_freq(cfg, upcast_dtype(dtype)), persistent=False)
 
     def head_weight(self):
@@ -396,9 +402,38 @@ def load_config(model_dir):
 
 
 def from_pretrained(model_dir, dtype=torch.float32):
-    """Builds the model from a HF directory (config.json + model.safetensors or shards), weights cast to `dtype`."""
+    """Builds the model from a HF directory (config.json + model.safetensors or shards), weights cast to `dtype`.
+    Tensors are streamed one at a time into the parameters (peak memory: the model plus its largest tensor)."""
     cfg = load_config(model_dir)
-    model = CausalLM(cfg, dtype)
-    model.load_hf_state_dict(safetensors_io.load_state_dict(model_dir), source=model_dir)
+    model = CausalLM(cfg, dtype, init_weights=False)
+    files, _ = safetensors_io.weight_files(model_dir)
+    stored = OrderedDict()
+    for fname in files:
+        for name, info in safetensors_io.read_header(os.path.join(model_dir, fname)).tensors.items():
+            if name in stored:
+                raise ValueError(f"{model_dir}: tensor '{name}' stored twice ({stored[name][0]}, {fname})")
+            stored[name] = (fname, info)
+    own = OrderedDict(model.named_parameters())
+    tied_head = cfg.tie_word_embeddings and "lm_head.weight" in stored
+    missing = [k for k in own if k not in stored]
+    unexpected = [k for k in stored if k not in own and not (tied_head and k == "lm_head.weight")]
+    if missing or unexpected:
+        raise ValueError(f"{model_dir}: missing tensors {missing}, unexpected tensors {unexpected}")
+
+    def read(name):
+        fname, _ = stored[name]
+        return safetensors_io.load_file(os.path.join(model_dir, fname), names={name})[0][name]
+    with torch.no_grad():
+        for name, p in own.items():
+            shape = stored[name][1].shape
+            if tuple(shape) != tuple(p.shape):
+                raise ValueError(f"{model_dir}/{stored[name][0]}: tensor '{name}' has shape {list(shape)}, "
+                                 f"config.json implies {list(p.shape)}")
+            p.copy_(read(name))  # copy_ converts (bf16/f16 -> the model's dtype) on the way
+        if tied_head:
+            lm, emb = read("lm_head.weight"), read("model.embed_tokens.weight")
+            if lm.shape != emb.shape or not torch.equal(lm, emb):
+                raise ValueError(f"{model_dir}: tie_word_embeddings is true but lm_head.weight differs from "
+                                 f"model.embed_tokens.weight")
     model.eval()
     return model

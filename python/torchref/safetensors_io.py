@@ -177,8 +177,9 @@ def read_header(path):
 def _to_tensor(info, raw, path):
     if info.dtype not in _TO_TORCH:
         raise SafetensorsError(path, f"dtype {info.dtype} has no torch {torch.__version__} equivalent", info.name)
-    arr = np.frombuffer(raw, dtype=np.dtype(_NUMPY[info.dtype]).newbyteorder("<"), count=len(raw) // DTYPE_SIZE[
-        info.dtype]).copy()
+    # `raw` is a bytearray (writable), so numpy and torch share its memory: no copy.
+    arr = np.frombuffer(raw, dtype=np.dtype(_NUMPY[info.dtype]).newbyteorder("<"),
+                        count=len(raw) // DTYPE_SIZE[info.dtype])
     t = torch.from_numpy(arr)
     if info.dtype == "BF16":
         t = t.view(torch.bfloat16)
@@ -194,8 +195,8 @@ def load_file(path, names=None):
             if names is not None and name not in names:
                 continue
             f.seek(header.data_start + info.begin)
-            raw = f.read(info.nbytes)
-            if len(raw) != info.nbytes:
+            raw = bytearray(info.nbytes)
+            if f.readinto(raw) != info.nbytes:
                 raise SafetensorsError(path, "file shorter than its header says", name)
             out[name] = _to_tensor(info, raw, header.path)
     return out, header.metadata

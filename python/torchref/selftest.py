@@ -462,6 +462,36 @@ def config_defaults_and_refusals():
     return "defaults per model_type, v4/v5 rope spellings, refusals name the field, expected_shapes = module"
 
 
+@check
+def from_pretrained_streams_and_refuses():
+    cfg_dict = dict(MODEL_CASES["qwen2 biases tied"], torch_dtype="bfloat16")
+    cfg = H.DecoderConfig.from_dict(cfg_dict)
+    w = OrderedDict((k, v.to(torch.bfloat16)) for k, v in random_weights(cfg, 13).items())
+    ids = torch.arange(2, 30)[None]
+    with tempfile.TemporaryDirectory() as d:
+        st.save_pretrained(d, w, cfg_dict, max_shard_bytes=3000)
+        assert os.path.isfile(os.path.join(d, st.INDEX_FILE))
+        with torch.no_grad():
+            got = H.from_pretrained(d, F64)(ids)
+            want = H.CausalLM(cfg, F64).load_hf_state_dict(w)(ids)
+        assert torch.equal(got, want), "streamed load differs from load_hf_state_dict"
+    variants = [("lm_head equal to embeddings", dict(w, **{"lm_head.weight": w["model.embed_tokens.weight"]}), None),
+                ("lm_head differs", dict(w, **{"lm_head.weight": w["model.embed_tokens.weight"] * 2}),
+                 "lm_head.weight differs"),
+                ("unexpected tensor", dict(w, **{"model.layers.0.mlp.extra.weight": torch.zeros(2)}),
+                 "model.layers.0.mlp.extra.weight"),
+                ("wrong shape", dict(w, **{"model.norm.weight": torch.ones(7, dtype=torch.bfloat16)}),
+                 "'model.norm.weight' has shape [7]")]
+    for label, tensors, frag in variants:
+        with tempfile.TemporaryDirectory() as d:
+            st.save_pretrained(d, OrderedDict(tensors), cfg_dict)
+            if frag is None:
+                H.from_pretrained(d)
+            else:
+                expect_error(lambda: H.from_pretrained(d), frag)
+    return "sharded bf16 directory loads bit-equal to in-memory weights; tied head, unexpected tensor, shape checked"
+
+
 # ------------------------------------------------------------------------------------------------------ LoRA
 
 def write_random_adapter(d, model, targets, r, alpha, rslora, seed):
