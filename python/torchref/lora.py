@@ -80,14 +80,19 @@ def read_adapter_config(adapter_dir):
 
 
 def _targets(model, target_modules):
-    """(module path, parent, attribute) of each nn.Linear whose name ends with a target (PEFT's list matching)."""
-    if isinstance(target_modules, str):
-        raise ValueError("target_modules as a regular expression is not supported; give a list")
+    """(module path, parent, attribute) of each nn.Linear that PEFT would wrap: a list matches module names equal to
+    or ending in ".<entry>"; "all-linear" is every Linear but the output layer."""
+    if isinstance(target_modules, str) and target_modules != "all-linear":
+        raise ValueError(f"target_modules {target_modules!r}: regular expressions are not supported; give a list")
     out = []
     for name, module in model.named_modules():
-        if isinstance(module, nn.Linear) and any(name == t or name.endswith("." + t) for t in target_modules):
-            if name == "lm_head":
-                continue
+        if not isinstance(module, nn.Linear):
+            continue
+        if target_modules == "all-linear":
+            hit = name != "lm_head"
+        else:
+            hit = any(name == t or name.endswith("." + t) for t in target_modules)
+        if hit:
             parent_name, _, attr = name.rpartition(".")
             out.append((name, model.get_submodule(parent_name), attr))
     return out
@@ -185,7 +190,8 @@ def peft_config(r, lora_alpha, target_modules, base_model_name_or_path, use_rslo
         "layer_replication": None, "layers_pattern": None, "layers_to_transform": None, "loftq_config": {},
         "lora_alpha": lora_alpha, "lora_dropout": 0.0, "megatron_config": None, "megatron_core": "megatron.core",
         "modules_to_save": None, "peft_type": "LORA", "r": r, "rank_pattern": {}, "revision": None,
-        "target_modules": list(target_modules), "task_type": "CAUSAL_LM", "use_dora": False,
+        "target_modules": target_modules if isinstance(target_modules, str) else list(target_modules),
+        "task_type": "CAUSAL_LM", "use_dora": False,
         "use_rslora": use_rslora,
     }
 

@@ -527,6 +527,14 @@ def lora_merged_equals_unmerged():
         assert_close(merged, un, 1e-12, "merged state dict")
         assert_close(merged2, un, 1e-12, "merge_lora")
         assert float((un - plain).abs().max()) > 1e-2, "adapter has no effect"
+        cfg_path = os.path.join(d, lora.ADAPTER_CONFIG)
+        all_cfg = lora.peft_config(3, 6, "all-linear", "base")
+        st.write_json(cfg_path, all_cfg)
+        write_random_adapter(os.path.join(d, "all"), base, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                             "up_proj", "down_proj"], 3, 6, False, 12)
+        os.replace(os.path.join(d, "all", lora.ADAPTER_WEIGHTS), os.path.join(d, lora.ADAPTER_WEIGHTS))
+        wrapped = lora.lora_modules(lora.apply_lora(H.CausalLM(cfg, F64).load_hf_state_dict(w), d))
+        assert len(wrapped) == 7 * cfg.num_hidden_layers, f"all-linear wrapped {list(wrapped)}"
         # the unmerged layer is the formula
         name = "model.layers.1.mlp.down_proj"
         x = torch.randn(2, cfg.intermediate_size, dtype=F64)
@@ -540,6 +548,7 @@ def lora_merged_equals_unmerged():
             assert_close(layer(x), want, 1e-14, "LoraLinear")
             assert_close(x @ (layer.weight + 2.0 * b @ a).T, want, 1e-12, "W + s B A")
         # errors: a missing B, a tensor matching no module
+        st.write_json(cfg_path, lora.peft_config(3, 6, ["q_proj", "v_proj", "down_proj"], "base", True))
         t2 = OrderedDict(tensors)
         t2.pop(f"{lora.PREFIX}model.layers.0.self_attn.v_proj.lora_B.weight")
         st.save_file(t2, os.path.join(d, lora.ADAPTER_WEIGHTS))
@@ -548,7 +557,8 @@ def lora_merged_equals_unmerged():
         t2[f"{lora.PREFIX}model.layers.0.mlp.up_proj.lora_A.weight"] = torch.zeros(3, 32)
         st.save_file(t2, os.path.join(d, lora.ADAPTER_WEIGHTS))
         expect_error(lambda: lora.apply_lora(H.CausalLM(cfg, F64).load_hf_state_dict(w), d), "match no")
-    return "float64: unmerged = merged = W + (alpha/sqrt r) B A; disabled = base; bad adapters refused"
+    return ("float64: unmerged = merged = W + (alpha/sqrt r) B A; disabled = base; 'all-linear' wraps all 7 "
+            "projections; bad adapters refused")
 
 
 # ------------------------------------------------------------------------------------------ log-probs and DPO
