@@ -29,6 +29,7 @@ BOS, EOS = 1, 2
 BETA = 0.1
 # (prompt length incl. BOS, chosen length incl. EOS, rejected length incl. EOS): short and long, unequal.
 EXAMPLE_LENGTHS = [(1, 5, 6), (2, 1, 3), (5, 7, 4), (12, 30, 22), (9, 40, 45), (33, 12, 9), (20, 48, 31)]
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 SENSITIVITY_MIN = 1e-3  # a feature the fixture is meant to test must move some log-prob by at least this (relative)
 
 
@@ -63,21 +64,21 @@ def qwen2_config(**kw):
 
 
 FIXTURES = [
-    # name, config, weight dtype, max shard bytes (None: one file), seed, grad param, sensitivity variants
-    dict(name="llama-gqa-bf16-sharded", seed=101, dtype=torch.bfloat16, max_shard_bytes=200_000,
+    # name, seed, weight dtype, number of weight files, config, sensitivity variants
+    dict(name="llama-gqa-bf16-sharded", seed=101, dtype=torch.bfloat16, shards=2,
          config=llama_config(vocab_size=512, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
                              rms_norm_eps=1e-5, rope_theta=500000.0, torch_dtype="bfloat16",
                              rope_scaling={"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
                                            "original_max_position_embeddings": 64, "rope_type": "llama3"}),
          variants={"rope_scaling_ignored": {"rope_scaling": None}, "kv_heads_tiled_not_grouped": "tiled_kv"}),
-    dict(name="qwen2-tied-f32", seed=202, dtype=torch.float32, max_shard_bytes=None,
+    dict(name="qwen2-tied-f32", seed=202, dtype=torch.float32, shards=1,
          config=qwen2_config(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                              rms_norm_eps=1e-6, rope_theta=1000000.0, tie_word_embeddings=True,
                              torch_dtype="float32"),
          variants={"qkv_bias_ignored": "zero_bias", "kv_heads_tiled_not_grouped": "tiled_kv"}),
-    dict(name="mistral-f32", seed=303, dtype=torch.float32, max_shard_bytes=None,
+    dict(name="mistral-f32", seed=303, dtype=torch.float32, shards=1,
          config=mistral_config(vocab_size=512, hidden_size=48, head_dim=16, intermediate_size=128,
                                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                                max_position_embeddings=512, rms_norm_eps=1e-5, rope_theta=10000.0,
@@ -86,7 +87,7 @@ FIXTURES = [
                    "sliding_window_one_wider": {"sliding_window": 17},
                    "sliding_window_one_narrower": {"sliding_window": 15},
                    "kv_heads_tiled_not_grouped": "tiled_kv"}),
-    dict(name="llama-linear-rope-f32", seed=404, dtype=torch.float32, max_shard_bytes=None,
+    dict(name="llama-linear-rope-f32", seed=404, dtype=torch.float32, shards=1,
          config=llama_config(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                              num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
                              rms_norm_eps=1e-6, rope_theta=10000.0, attention_bias=True, torch_dtype="float32",
@@ -238,18 +239,26 @@ SCORING_NOTE = ("sequence = prompt_ids + response_ids, positions 0..T-1, one seq
                 "logp = sum over t in [len(prompt_ids), T) of log_softmax(logits[t-1])[ids[t]]")
 
 
-def write_model_fixture(out_root, spec):
+def write_model_fixture(out_root, spec, vocab_size=None, tokenizer_dir=None):
     name = spec["name"]
     d = os.path.join(out_root, name)
     if os.path.isdir(d):
         shutil.rmtree(d)
     g = torch.Generator().manual_seed(spec["seed"])
-    cfg_dict = spec["config"]
+    cfg_dict = dict(spec["config"])
+    if vocab_size is not None:
+        cfg_dict["vocab_size"] = vocab_size
     cfg = hf_decoder.DecoderConfig.from_dict(cfg_dict)
     weights = OrderedDict((k, v.to(spec["dtype"])) for k, v in random_weights(cfg, g).items())
-    files = safetensors_io.save_pretrained(d, weights, cfg_dict, spec["max_shard_bytes"] or "5GB")
-    if spec["max_shard_bytes"] is not None and len(files) != 2:
-        raise AssertionError(f"{name}: expected 2 shards, got {files}")
+    # Two shards: a limit of 2/3 of the total makes huggingface_hub's splitter cut once (no tensor exceeds it here).
+    total = sum(t.numel() * t.element_size() for t in weights.values())
+    files = safetensors_io.save_pretrained(d, weights, cfg_dict, total * 2 // 3 if spec["shards"] == 2 else "5GB")
+    if len(files) != spec["shards"]:
+        raise AssertionError(f"{name}: expected {spec['shards']} weight file(s), got {files}")
+    if tokenizer_dir:
+        for f in TOKENIZER_FILES:
+            if os.path.isfile(os.path.join(tokenizer_dir, f)):
+                shutil.copyfile(os.path.join(tokenizer_dir, f), os.path.join(d, f))
 
     # The reference reads back what was written, exactly as a consumer would.
     stored = safetensors_io.load_state_dict(d)
@@ -358,13 +367,21 @@ def write_expected(path, obj):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    ap.add_argument("--vocab", type=int, help="vocabulary size instead of 512, e.g. 32000 to use the Llama-2 "
+                                              "tokenizer (not for the committed fixtures: give --out)")
+    ap.add_argument("--tokenizer", help="folder whose tokenizer.json / tokenizer_config.json / "
+                                        "special_tokens_map.json are copied into every model directory")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # one summation order, hence bit-identical reruns
     out = os.path.normpath(args.out)
+    if (args.vocab or args.tokenizer) and out == os.path.normpath(DEFAULT_OUT):
+        ap.error("--vocab/--tokenizer would change the committed fixtures; write them elsewhere with --out")
+    if args.tokenizer and not os.path.isfile(os.path.join(args.tokenizer, "tokenizer.json")):
+        ap.error(f"{args.tokenizer}: no tokenizer.json")
     os.makedirs(out, exist_ok=True)
     dirs = {}
     for spec in FIXTURES:
-        d, _ = write_model_fixture(out, spec)
+        d, _ = write_model_fixture(out, spec, args.vocab, args.tokenizer)
         dirs[spec["name"]] = d
         print(f"wrote {d}")
     for spec in ADAPTERS:
