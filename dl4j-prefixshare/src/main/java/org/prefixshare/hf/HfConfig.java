@@ -25,10 +25,11 @@ import java.util.Set;
  *
  * <p>Honoured: {@code vocab_size}, {@code hidden_size}, {@code num_hidden_layers}, {@code num_attention_heads},
  * {@code num_key_value_heads}, {@code head_dim}, {@code intermediate_size}, {@code rope_theta}, {@code rope_scaling}
- * (types {@code linear} and {@code llama3}), {@code rms_norm_eps}, {@code tie_word_embeddings},
- * {@code attention_bias} (Llama; Qwen2 always has q/k/v biases, Mistral never), {@code sliding_window} (Mistral;
- * Qwen2 with {@code use_sliding_window}), {@code hidden_act} ({@code silu}), {@code torch_dtype}. Refused:
- * other {@code model_type}s, other RoPE scalings, other activations, {@code mlp_bias}, quantised checkpoints.
+ * (types {@code linear} and {@code llama3}), {@code rms_norm_eps}, {@code tie_word_embeddings}, q/k/v biases
+ * (Qwen2 always has them, Llama and Mistral never), {@code sliding_window} (Mistral; Qwen2 with
+ * {@code use_sliding_window}: sequences longer than the window are refused), {@code hidden_act} ({@code silu}),
+ * {@code torch_dtype}. Refused: other {@code model_type}s, other RoPE scalings, other activations, Llama's
+ * {@code attention_bias} (biases on q, k, v and o_proj) and {@code mlp_bias}, quantised checkpoints.
  *
  * @param modelType  {@code llama}, {@code mistral} or {@code qwen2}
  * @param decoder    the architecture (its data type is the compute type asked for, FLOAT by default)
@@ -144,10 +145,12 @@ public record HfConfig(String modelType, DecoderConfig decoder, String torchDtyp
 
     /**
      * A config for {@code d} as transformers would write it, in the model type that has its features: Qwen2 when it
-     * has q/k/v biases, Mistral when it has a sliding window, else Llama.
+     * has q/k/v biases (with {@code use_sliding_window} when it has a window), Mistral when it has a sliding window,
+     * else Llama.
      */
     public static HfConfig of(DecoderConfig d) {
         String type = d.attentionBias() ? "qwen2" : d.slidingWindow() > 0 ? "mistral" : "llama";
+
         return of(type, d, d.dataType() == DataType.DOUBLE ? "float64" : "float32", 4096, -1, -1);
     }
 
@@ -187,7 +190,7 @@ public record HfConfig(String modelType, DecoderConfig decoder, String torchDtyp
         }
         o.put("tie_word_embeddings", d.tieWordEmbeddings());
         if (modelType.equals("llama")) {
-            o.put("attention_bias", d.attentionBias());
+            o.put("attention_bias", false);
             o.put("mlp_bias", false);
         } else if (modelType.equals("qwen2")) {
             o.put("use_sliding_window", d.slidingWindow() > 0);
@@ -251,11 +254,11 @@ public record HfConfig(String modelType, DecoderConfig decoder, String torchDtyp
                         + "num_attention_heads " + heads);
             }
             int headDim = headDimGiven != null ? headDimGiven : hidden / heads;
-            boolean bias = switch (type) {
-                case "qwen2" -> true;
-                case "mistral" -> false;
-                default -> bool("attention_bias", false);
-            };
+            if (type.equals("llama") && bool("attention_bias", false)) {
+                throw error("attention_bias", "true is not supported for llama (it puts biases on q, k, v and "
+                        + "o_proj; only Qwen2's q/k/v biases are implemented)");
+            }
+            boolean bias = type.equals("qwen2");
             int window = slidingWindow(type);
             String dtype = text(n.has("torch_dtype") ? "torch_dtype" : "dtype", "float32");
             if (!DTYPES.contains(dtype)) {

@@ -43,15 +43,33 @@ public interface WeightSource {
             INDArray out = Nd4j.createUninitialized(type, shape, 'c');
             INDArray flat = out.reshape('c', new long[]{out.length()});
             SplittableRandom rnd = new SplittableRandom(seed * 0x9E3779B97F4A7C15L ^ name.hashCode());
-            double[] chunk = new double[(int) Math.min(RANDOM_CHUNK, Math.max(1, out.length()))];
-            for (long from = 0; from < out.length(); from += chunk.length) {
-                int n = (int) Math.min(chunk.length, out.length() - from);
-                double[] values = n == chunk.length ? chunk : new double[n];
+            int size = (int) Math.min(RANDOM_CHUNK, Math.max(1, out.length()));
+            // float32 and narrower types are rounded through float (as the double -> float32 cast of the values
+            // always was); float64 keeps the doubles. The chunk's temporaries are freed at once, not by the GC.
+            boolean viaFloat = type != DataType.DOUBLE;
+            double[] d = viaFloat ? null : new double[size];
+            float[] f = viaFloat ? new float[size] : null;
+            for (long from = 0; from < out.length(); from += size) {
+                int n = (int) Math.min(size, out.length() - from);
                 for (int i = 0; i < n; i++) {
-                    values[i] = std * rnd.nextGaussian();
+                    double g = std * rnd.nextGaussian();
+                    if (viaFloat) {
+                        f[i] = (float) g;
+                    } else {
+                        d[i] = g;
+                    }
                 }
-                flat.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(from, from + n))
-                        .assign(Nd4j.createFromArray(values).castTo(type));
+                try (INDArray chunk = viaFloat ? Nd4j.createFromArray(n == size ? f : java.util.Arrays.copyOf(f, n))
+                        : Nd4j.createFromArray(n == size ? d : java.util.Arrays.copyOf(d, n))) {
+                    INDArray target = flat.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(from, from + n));
+                    if (chunk.dataType() == type) {
+                        target.assign(chunk);
+                    } else {
+                        try (INDArray cast = chunk.castTo(type)) {
+                            target.assign(cast);
+                        }
+                    }
+                }
             }
             return out;
         };

@@ -7,6 +7,8 @@ import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.loss.BcoRunningMean;
 import org.prefixshare.loss.Metric;
 import org.prefixshare.model.DecoderModel;
+import org.prefixshare.model.WeightSource;
+import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.pack.IteratorState;
 import org.prefixshare.pack.PackConfig;
 import org.prefixshare.pack.PreferenceBatchIterator;
@@ -53,6 +55,15 @@ public final class DpoTrainer {
     private final LrSchedule schedule;
     private BcoRunningMean bco = new BcoRunningMean();
     private final List<String> outputs;
+    private final String weightsFingerprint;
+    private int exportEvery;
+    private StepExport export;
+
+    /** Exports the model being trained after a step (e.g. as a Hugging Face directory). */
+    @FunctionalInterface
+    public interface StepExport {
+        void export(int step, DecoderModel model);
+    }
 
     /**
      * @param train    training examples (already tokenised and truncated)
@@ -61,7 +72,19 @@ public final class DpoTrainer {
      */
     public DpoTrainer(TrainConfig cfg, List<TokenizedExample> train, List<TokenizedExample> eval,
                       PrintStream terminal) {
+        this(cfg, WeightSource.random(cfg.seed(), DecoderModel.INIT_STD), "random", train, eval, terminal);
+    }
+
+    /**
+     * A trainer whose model (and live reference) starts from {@code weights}, such as a Hugging Face checkpoint.
+     *
+     * @param weightsFingerprint identifies the initial weights (precomputed reference log-probs are reused only for
+     *                           the same weights, data and settings)
+     */
+    public DpoTrainer(TrainConfig cfg, WeightSource weights, String weightsFingerprint, List<TokenizedExample> train,
+                      List<TokenizedExample> eval, PrintStream terminal) {
         this.cfg = Objects.requireNonNull(cfg, "cfg");
+        this.weightsFingerprint = Objects.requireNonNull(weightsFingerprint, "weightsFingerprint");
         if (train.isEmpty()) {
             throw new IllegalArgumentException("no training examples");
         }
@@ -79,9 +102,10 @@ public final class DpoTrainer {
         this.eval = eval;
         this.terminal = terminal;
         this.pack = PackConfig.defaults(cfg.packLength(), cfg.rowsPerBatch(), cfg.seed()).withPacking(cfg.packing());
-        this.model = DecoderModel.create(cfg.model(), cfg.seed());
+        PrefixShareOps.Implementation impl = PrefixShareOps.Implementation.AUTO;
+        this.model = DecoderModel.create(cfg.model(), weights, impl);
         this.objective = new DpoObjective(model, cfg.loss());
-        this.liveReference = cfg.reference() == ReferenceMode.LIVE ? DecoderModel.create(cfg.model(), cfg.seed())
+        this.liveReference = cfg.reference() == ReferenceMode.LIVE ? DecoderModel.create(cfg.model(), weights, impl)
                 : null;
         this.refs = cfg.reference() == ReferenceMode.PRECOMPUTED ? precompute() : ReferenceLogps.NONE;
         int total = totalSteps();
@@ -91,6 +115,19 @@ public final class DpoTrainer {
         log.info("training {} ({} parameters, attention {}) on {} examples, {} held out; loss {}, reference {}",
                 cfg.model(), model.parameterCount(), model.implementation(), train.size(), eval.size(),
                 cfg.loss().terms(), cfg.reference());
+    }
+
+    /**
+     * Exports the model every {@code every} optimiser steps but the last (the caller exports the final model after
+     * {@link #train()}); 0 turns it off. Returns this trainer.
+     */
+    public DpoTrainer exportEvery(int every, StepExport exporter) {
+        if (every < 0) {
+            throw new IllegalArgumentException("export interval must be >= 0, got " + every);
+        }
+        this.exportEvery = every;
+        this.export = exporter;
+        return this;
     }
 
     /** The model being trained. */
@@ -111,7 +148,8 @@ public final class DpoTrainer {
     private ReferenceStore precompute() {
         List<TokenizedExample> all = new ArrayList<>(train);
         all.addAll(eval);
-        String fingerprint = Integer.toHexString(Objects.hash(cfg.model(), cfg.seed(), cfg.packLength(),
+        String fingerprint = Integer.toHexString(Objects.hash(cfg.model(), cfg.seed(), weightsFingerprint,
+                cfg.packLength(),
                 all.stream().mapToLong(e -> e.id() * 31 + java.util.Arrays.hashCode(e.prompt())
                         + e.responses().stream().mapToInt(java.util.Arrays::hashCode).sum()).sum()));
         return ReferenceStore.loadOrCompute(cfg.outputDir(), fingerprint, model, all, pack);
@@ -165,6 +203,9 @@ public final class DpoTrainer {
                 }
                 if (stopping || (cfg.checkpointEvery() > 0 && step % cfg.checkpointEvery() == 0)) {
                     checkpoint(step, it.state());
+                }
+                if (export != null && exportEvery > 0 && step % exportEvery == 0 && !last) {
+                    export.export(step, model);
                 }
             }
         } finally {

@@ -21,6 +21,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntConsumer;
 
 /**
  * Precomputed reference log-probs: one pass of the frozen model through the prefix-shared packed forward over
@@ -75,10 +76,20 @@ public final class ReferenceStore implements ReferenceLogps {
 
     /** One forward pass of {@code frozen} over every example (no shuffling, one epoch). */
     public static ReferenceStore compute(DecoderModel frozen, List<TokenizedExample> examples, PackConfig pack) {
+        return compute(frozen, examples, pack, done -> { });
+    }
+
+    /**
+     * {@link #compute(DecoderModel, List, PackConfig)}, telling {@code progress} the number of examples scored so
+     * far after each batch.
+     */
+    public static ReferenceStore compute(DecoderModel frozen, List<TokenizedExample> examples, PackConfig pack,
+                                         IntConsumer progress) {
         Map<Long, double[]> m = new HashMap<>();
         for (TokenizedExample e : examples) {
             m.put(e.id(), new double[e.responseCount()]);
         }
+        int done = 0;
         try (PreferenceBatchIterator it = new PreferenceBatchIterator(examples, pack.withShuffle(false))) {
             while (it.hasNext()) {
                 LayoutBatch b = it.nextLayout();
@@ -87,6 +98,8 @@ public final class ReferenceStore implements ReferenceLogps {
                 for (int s = 0; s < seqs.size(); s++) {
                     m.get(seqs.get(s).exampleId())[seqs.get(s).rank()] = logps.getDouble(s);
                 }
+                done += (int) seqs.stream().mapToLong(SequenceInfo::exampleId).distinct().count();
+                progress.accept(done);
             }
         }
         return new ReferenceStore(m);

@@ -73,6 +73,8 @@ class HfConfigTest {
                 "dynamic");
         assertRefused(LLAMA31.replace("\"model_type\":\"llama\"", "\"model_type\":\"gpt2\""), "model_type", "gpt2");
         assertRefused(LLAMA31.replace("\"mlp_bias\":false", "\"mlp_bias\":true"), "mlp_bias", "true");
+        assertRefused(LLAMA31.replace("\"attention_bias\":false", "\"attention_bias\":true"), "attention_bias",
+                "o_proj");
         assertRefused(LLAMA31.replace("\"mlp_bias\":false", "\"hidden_act\":\"gelu\""), "hidden_act", "gelu");
         assertRefused(LLAMA31.replace("\"hidden_size\":4096,", ""), "hidden_size", "missing");
         assertRefused(LLAMA31.replace("\"hidden_size\":4096", "\"hidden_size\":\"4096\""), "hidden_size", "integer");

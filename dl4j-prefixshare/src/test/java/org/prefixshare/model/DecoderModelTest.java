@@ -121,4 +121,54 @@ class DecoderModelTest {
                 () -> DecoderFeeds.of(b, DecoderConfig.tiny()));
         assertTrue(e.getMessage().contains("300"), e.getMessage());
     }
+
+    /**
+     * Ids, positions, layout and label indices stay exact integers whatever the model type: a bfloat16 holds integers
+     * exactly only up to 256 and a float16 up to 2048, but a 32,000-token vocabulary and 4,096-token rows need more.
+     */
+    @Test
+    void feedsCarryIntegersExactlyForSixteenBitModels() {
+        int vocab = 32000;
+        java.util.Random rnd = new java.util.Random(3);
+        int[] prompt = new int[2000];
+        int[][] resp = new int[2][1040];
+        for (int i = 0; i < prompt.length; i++) {
+            prompt[i] = vocab - 1 - rnd.nextInt(4000);
+        }
+        for (int[] r : resp) {
+            for (int i = 0; i < r.length; i++) {
+                r[i] = vocab - 1 - rnd.nextInt(4000);
+            }
+        }
+        TokenizedExample ex = new TokenizedExample(0, "x", prompt, List.of(resp[0], resp[1]), 0);
+        org.prefixshare.layout.Segment seg = org.prefixshare.layout.SharedLayoutBuilder.build(ex);
+        List<org.prefixshare.layout.SequenceInfo> seqs = new java.util.ArrayList<>();
+        LayoutBatch b = new LayoutBatch(List.of(org.prefixshare.layout.RowAssembler.assemble(List.of(seg), 4096, 0, 0,
+                seqs)), seqs);
+        for (org.nd4j.linalg.api.buffer.DataType dt : List.of(org.nd4j.linalg.api.buffer.DataType.BFLOAT16,
+                org.nd4j.linalg.api.buffer.DataType.HALF)) {
+            DecoderConfig cfg = new DecoderConfig(vocab, 8, 1, 2, 1, 4, 8, 1e4, 1e-6, false, dt);
+            DecoderFeeds f = DecoderFeeds.of(b, cfg);
+            org.prefixshare.layout.RowLayout row = b.rows().get(0);
+            int labelled = 0;
+            int maxPosition = 0;
+            for (int t = 0; t < 4096; t++) {
+                maxPosition = Math.max(maxPosition, row.position(t));
+                assertEquals(row.token(t), f.token().getInt(0, t), "token " + t);
+                assertEquals(row.position(t), f.position().getInt(0, t), "position " + t);
+                assertEquals(row.node(t), f.node().getInt(0, t), "node " + t);
+                assertEquals(row.subtreeEnd(t), f.subtreeEnd().getInt(0, t), "subtreeEnd " + t);
+                if (row.label(t) >= 0) {
+                    assertEquals(t, f.labelIndex().getInt(labelled), "label index");
+                    assertEquals(row.label(t), f.labelToken().getInt(labelled), "label");
+                    labelled++;
+                }
+            }
+            assertEquals(f.labels(), labelled);
+            assertTrue(labelled > 2000 && maxPosition > 2048, "rows long enough to break a float16");
+            assertEquals(DecoderFeeds.INDEX_TYPE, f.token().dataType());
+            assertEquals(org.nd4j.linalg.api.buffer.DataType.FLOAT, f.seqMatrix().dataType(),
+                    "per-sequence sums in float32 at least");
+        }
+    }
 }

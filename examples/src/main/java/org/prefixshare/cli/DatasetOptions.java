@@ -73,7 +73,15 @@ public final class DatasetOptions {
 
     /** Example tokenisation with the chat template and EOS rule of these options. */
     public ExampleTokenizer exampleTokenizer(TextTokenizer tok) {
-        TokenizerConfig templateCfg = chatTemplate == null ? null : TokenizerConfig.load(chatTemplate);
+        return exampleTokenizer(tok, chatTemplate);
+    }
+
+    /**
+     * Example tokenisation with the EOS rule of these options and the chat template of {@code templateConfig} (a
+     * {@code tokenizer_config.json}; null: the built-in template).
+     */
+    public ExampleTokenizer exampleTokenizer(TextTokenizer tok, Path templateConfig) {
+        TokenizerConfig templateCfg = templateConfig == null ? null : TokenizerConfig.load(templateConfig);
         return new ExampleTokenizer(tok, ChatTemplate.of(templateCfg, tok), !noEos);
     }
 

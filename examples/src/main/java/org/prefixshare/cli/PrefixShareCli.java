@@ -19,6 +19,9 @@ import java.nio.file.NoSuchFileException;
         description = "Prefix-shared preference optimisation (DPO and relatives) for Deeplearning4j.",
         subcommands = {
                 TrainCommand.class,
+                ScoreCommand.class,
+                ExportCommand.class,
+                ModelCommand.class,
                 DataCommand.class,
                 BenchCommand.class,
                 CheckCommand.class,

@@ -2,27 +2,21 @@ package org.prefixshare.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.prefixshare.data.DropCounts;
-import org.prefixshare.data.ExampleTokenizer;
-import org.prefixshare.data.PreferenceExample;
 import org.prefixshare.data.PreferenceFormat;
-import org.prefixshare.data.PreferenceReader;
-import org.prefixshare.data.ReadCounts;
-import org.prefixshare.data.TextTokenizer;
 import org.prefixshare.data.TokenizedExample;
-import org.prefixshare.data.Truncator;
-import org.prefixshare.data.synthetic.SyntheticPreferences;
-import org.prefixshare.hf.HfConfig;
+import org.prefixshare.hf.safetensors.ShardPlan;
+import org.prefixshare.hf.ModelSource;
 import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.train.DpoTrainer;
 import org.prefixshare.train.LrSchedule;
 import org.prefixshare.train.ReferenceMode;
+import org.prefixshare.train.RunExport;
 import org.prefixshare.train.TrainConfig;
 import org.yaml.snakeyaml.Yaml;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -57,13 +51,32 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Synthetic examples to generate when no --input is given (default ${DEFAULT-VALUE}).")
     int examples;
 
+    @Option(names = "--limit", defaultValue = "0",
+            description = "Use only the first N examples of --input (0: all).")
+    int limit;
+
     @Option(names = "--eval-fraction", defaultValue = "0.15",
             description = "Held-out share of the examples (default ${DEFAULT-VALUE}).")
     double evalFraction;
 
-    @Option(names = "--model", defaultValue = "tiny", description = "Preset: tiny, small, mistral-7b, llama-3-8b, "
-            + "qwen2-7b (default ${DEFAULT-VALUE}), or a Hugging Face config.json path.")
+    @Option(names = "--model", defaultValue = "tiny", description = "A Hugging Face model directory (config.json, "
+            + "safetensors weights; its tokenizer and chat template are used unless --tokenizer / --chat-template say "
+            + "otherwise), a config.json (random weights), or a preset with random weights: tiny, small, mistral-7b, "
+            + "llama-3-8b, qwen2-7b (default ${DEFAULT-VALUE}).")
     String model;
+
+    @Option(names = "--save-every", defaultValue = "0",
+            description = "Also write the model as a Hugging Face directory to OUTPUT/step-N every N steps (0: only "
+                    + "OUTPUT/final at the end).")
+    int saveEvery;
+
+    @Option(names = "--save-dtype", description = "Dtype of the saved model: float32 | bfloat16 (default: the "
+            + "model directory's torch_dtype; float32 for presets).")
+    String saveDtype;
+
+    @Option(names = "--max-shard-size", defaultValue = "5GB",
+            description = "Largest safetensors shard of saved models (default ${DEFAULT-VALUE}).")
+    String maxShardSize;
 
     @Option(names = "--dtype", defaultValue = "float32", description = "float32 | float64.")
     String dtype;
@@ -142,20 +155,14 @@ public final class TrainCommand implements Callable<Integer> {
             default -> throw new CommandLine.ParameterException(spec.commandLine(),
                     "--dtype must be float32 or float64, got " + dtype);
         };
-        List<TokenizedExample> all;
-        int vocab;
-        try (TextTokenizer tok = data.openTokenizer()) {
-            all = loadExamples(tok, out);
-            vocab = tok.vocabSize();
-        }
+        ModelData md = ModelData.load(data, ModelSource.resolve(model, dt, seed), packLength, examples, limit, seed,
+                out);
+        ModelSource source = md.source();
+        List<TokenizedExample> all = md.examples();
         int heldOut = (int) Math.round(all.size() * evalFraction);
         List<TokenizedExample> train = all.subList(0, all.size() - heldOut);
         List<TokenizedExample> eval = all.subList(all.size() - heldOut, all.size());
-        DecoderConfig mc = (Files.isRegularFile(Path.of(model)) ? HfConfig.read(Path.of(model)).withComputeType(dt).decoder()
-                : DecoderConfig.preset(model).withDataType(dt));
-        if (mc.vocabSize() < vocab) {
-            mc = mc.withVocabSize(vocab);
-        }
+        DecoderConfig mc = source.decoder();
         LossConfig lc = LossConfig.of(LossConfig.Term.parseList(loss)).withBeta(beta)
                 .withLabelSmoothing(labelSmoothing);
         TrainConfig tc = new TrainConfig(mc, lc, ReferenceMode.fromName(reference), lr, warmup,
@@ -163,8 +170,13 @@ public final class TrainCommand implements Callable<Integer> {
                 checkpointEvery, packLength, rows, !noPacking, seed, output);
         out.printf("training on %d examples (%d held out), output %s%n", train.size(), eval.size(), output);
         out.flush();
-        DpoTrainer trainer = new DpoTrainer(tc, train, eval, System.out);
+        RunExport run = RunExport.prepare(output, source.config(), md.tokenizerDir(), saveDtype,
+                ShardPlan.parseSize(maxShardSize));
+        DpoTrainer trainer = new DpoTrainer(tc, source.weights(), source.fingerprint(), train, eval, System.out)
+                .exportEvery(saveEvery, (step, m) -> run.export(m, output.resolve("step-" + step)));
         DpoTrainer.Result r = trainer.train();
+        Path saved = run.export(trainer.model(), output.resolve("final"));
+        out.printf("saved %s (Hugging Face directory, %s)%n", saved, run.writer().torchDtype());
         Map<String, Object> fin = new LinkedHashMap<>();
         fin.put("steps", r.steps());
         fin.putAll(r.lastTrain());
@@ -187,27 +199,6 @@ public final class TrainCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
-    }
-
-    private List<TokenizedExample> loadExamples(TextTokenizer tok, PrintWriter out) {
-        ExampleTokenizer et = data.exampleTokenizer(tok);
-        List<PreferenceExample> raw;
-        if (data.input == null) {
-            raw = SyntheticPreferences.generate(examples, seed);
-            out.printf("data: %d examples of the embedded synthetic preference task (seed %d)%n", raw.size(), seed);
-        } else {
-            ReadCounts rc = new ReadCounts();
-            raw = new PreferenceReader(data.readerOptions()).readAll(data.input, rc);
-            out.printf("data: %d examples from %s (%d records skipped as invalid)%n", raw.size(), data.input,
-                    rc.skippedTotal());
-        }
-        DropCounts dropped = new DropCounts();
-        List<TokenizedExample> kept = new Truncator(data.truncation(packLength), tok.bosId())
-                .applyAll(et.tokenizeAll(raw), dropped);
-        if (kept.size() < raw.size()) {
-            out.printf("dropped %d examples that do not fit: %s%n", raw.size() - kept.size(), dropped);
-        }
-        return kept;
     }
 
     /** Options not given on the command line take their value from the YAML file, when there is one. */

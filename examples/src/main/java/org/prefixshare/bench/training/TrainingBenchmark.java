@@ -1,11 +1,11 @@
 package org.prefixshare.bench.training;
 
-import org.prefixshare.hf.HfConfig;
 import org.prefixshare.bench.Timing;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.data.workload.SyntheticWorkload;
 import org.prefixshare.data.workload.WorkloadProfile;
 import org.prefixshare.data.workload.WorkloadStats;
+import org.prefixshare.hf.HfConfig;
 import org.prefixshare.model.DecoderConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

