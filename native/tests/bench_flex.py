@@ -273,7 +273,8 @@ def markdown(results, header):
             f"| {L} | {T} | {r['B']} | {fmt(r['visible_frac'], '.3f')} | {fmt(g('ours', 'fwd_ms'))} | "
             f"{fmt(g('ours', 'fb_ms'))} | {fmt(g('ours', 'fb_tflops'), '.0f')} | {fmt(g('flex', 'fwd_ms'))} | "
             f"{fmt(g('flex', 'fb_ms'))} | {fmt(g('sdpa_dense', 'fb_ms'))} | {fmt(g('sdpa_paired', 'fb_ms'))} | "
-            f"**{ratio(g('flex', 'fb_ms'), g('ours', 'fb_ms'))}** | {ratio(g('flex', 'fwd_ms'), g('ours', 'fwd_ms'))} | "
+            f"**{ratio(g('flex', 'fb_ms'), g('ours', 'fb_ms'))}** | "
+            f"{ratio(g('flex', 'fwd_ms'), g('ours', 'fwd_ms'))} | "
             f"{ratio(g('sdpa_dense', 'fb_ms'), g('ours', 'fb_ms'))} | "
             f"{ratio(g('sdpa_paired', 'fb_ms'), g('ours', 'fb_ms'))} | {err} |")
     notes = sorted({f"{r['method']}: {r['variant']}" for r in results.rows if r["variant"]})
