@@ -20,7 +20,7 @@
 #   native/tests/run_gpu.sh [--only build,harness,hf,perf,bench]   (build always runs when a later step needs it)
 #
 # Time: every step runs under `timeout`, capped by its own limit and by a deadline for the whole run
-# (PS_GPU_DEADLINE_S, default 450 s after the start), and the later steps keep a reserve, so one slow step cannot eat
+# (PS_GPU_DEADLINE_S, default 420 s after the start), and the later steps keep a reserve, so one slow step cannot eat
 # the budget; bench goes last and gets what is left (its CSV is written row by row, so a cut keeps what finished).
 # Expected on an H100 (estimates; the report prints the measured ones beside them):
 #   build    ~30 s   measured on the 2-core CI machine: 30 s wall for the whole tree, attention_bwd.cu 12 s,
@@ -32,7 +32,7 @@
 #   ceilings ~8 s    torch import, 13 products of 1.1 TFLOP, 13 copies of 4 GiB
 #   bench    ~180 s  FlexAttention compiles once per T (static shapes): ~30-45 s each, 4 T; timing 12 layouts x 4
 #                    methods x 2 x 23 runs: at most ~150 ms per fwd+bwd set at T 8192 -> ~20 s in all
-#   total    ~4.8 min, hard stop by the deadline (7.5 min)
+#   total    ~4.8 min, hard stop by the deadline (7 min)
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 START=$(date +%s)
@@ -40,7 +40,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 NATIVE="$ROOT/native"
 BUILD="$NATIVE/target/cmake-cuda"
 DATE="$(date -u +%Y-%m-%d)"
-DEADLINE=$((START + ${PS_GPU_DEADLINE_S:-450}))
+DEADLINE=$((START + ${PS_GPU_DEADLINE_S:-420}))
 FIXTURES="${PS_GPU_FIXTURES:-$ROOT/.gpu-fixtures}"
 if [[ -n "${OUT:-}" ]]; then
     DEST="$OUT"
@@ -70,11 +70,24 @@ if ! wants build && { wants harness || wants perf || wants bench; }; then ONLY="
 # ---- step runner --------------------------------------------------------------------------------------------------
 declare -a S_NAME S_STATUS S_SECS S_CAP S_EXPECT
 status=0
-# step NAME CAP_S EXPECTED_S RESERVE_S cmd...: runs cmd under timeout (its cap, cut so that RESERVE_S seconds stay for
-# the later steps before the deadline), output to the log and $WORK/NAME.out; records status and duration
+# The time each selected step is guaranteed (its cap is cut so that the later selected steps keep theirs, plus 15 s
+# for the report, before the deadline); bench gets the most: what it needs to compile and time T 1,024 and 2,048.
+ORDER=(build harness hf perf ceilings bench)
+declare -A NEED=([build]=40 [harness]=40 [hf]=30 [perf]=20 [ceilings]=10 [bench]=130)
+reserve_after() {  # reserve_after NAME: seconds the selected steps after NAME need, plus the report's 15
+    local r=15 seen=0 n
+    for n in "${ORDER[@]}"; do
+        if ((seen)) && wants "${n/ceilings/bench}"; then r=$((r + NEED[$n])); fi
+        [[ $n == "$1" ]] && seen=1
+    done
+    echo "$r"
+}
+# step NAME CAP_S EXPECTED_S cmd...: runs cmd under timeout (its cap, cut by the deadline and reserve_after),
+# output to the log and $WORK/NAME.out; records status and duration
 step() {
-    local name=$1 cap=$2 expect=$3 reserve=$4
-    shift 4
+    local name=$1 cap=$2 expect=$3 reserve
+    shift 3
+    reserve=$(reserve_after "$name")
     local now left t0 rc st
     now=$(date +%s)
     left=$((DEADLINE - now - reserve))
@@ -120,7 +133,7 @@ built=1
 if wants build; then
     gen=""
     command -v ninja >/dev/null && gen="-G Ninja"
-    step build 180 30 240 bash -ec "
+    step build 180 30 bash -ec "
         cmake $gen -S '$NATIVE' -B '$BUILD' -DCMAKE_BUILD_TYPE=Release -DPS_WITH_CUDA=ON -DPS_WITH_JNI=OFF \\
             --log-level=WARNING
         cmake --build '$BUILD' -j $(nproc) --target prefixshare prefixshare_cuda ps_cuda_test
@@ -128,14 +141,14 @@ if wants build; then
         python3 '$NATIVE/tests/cuda_fatbin_list.py' '$LIB' --require elf:sm_80 elf:sm_90 ptx:sm_90" || built=0
 fi
 if wants harness; then
-    if ((built)); then step harness 150 30 200 "$BUILD/ps_cuda_test"; else echo "harness: not run (build failed)"; fi
+    if ((built)); then step harness 150 30 "$BUILD/ps_cuda_test"; else echo "harness: not run (build failed)"; fi
 fi
 if wants hf; then
-    step hf 100 25 120 python3 "$NATIVE/tests/check_hf_peft.py" "$FIXTURES" --device cpu --md "$WORK/hf.md"
+    step hf 100 25 python3 "$NATIVE/tests/check_hf_peft.py" "$FIXTURES" --device cpu --md "$WORK/hf.md"
 fi
 if wants perf; then
     if ((built)); then
-        step perf 60 20 100 "$BUILD/ps_cuda_test" --perf 10
+        step perf 60 20 "$BUILD/ps_cuda_test" --perf 10
         grep -E '^(layout|pair|packed),' "$WORK/perf.out" >"$PERF_CSV" 2>/dev/null || rm -f "$PERF_CSV"
     else
         echo "perf: not run (build failed)"
@@ -143,7 +156,7 @@ if wants perf; then
 fi
 if wants bench; then
     # the two ceilings of METHOD.md, measured here: a bf16 matrix product and a device-to-device copy
-    step ceilings 40 8 140 python3 -c '
+    step ceilings 40 8 python3 -c '
 import statistics, torch
 def med(fn, n=10):
     for _ in range(3): fn()
@@ -160,7 +173,7 @@ ms = med(lambda: dst.copy_(src))
 print(f"device-to-device copy of 2 GiB: {2 * src.numel() / ms * 1e-9:.0f} GB/s read + written (median of 10)")
 '
     if ((built)); then
-        step bench 600 180 15 python3 "$NATIVE/tests/bench_flex.py" --lib "$LIB" --iters 20 --csv "$BENCH_CSV" \
+        step bench 600 180 python3 "$NATIVE/tests/bench_flex.py" --lib "$LIB" --iters 20 --csv "$BENCH_CSV" \
             --md "$WORK/bench.md"
     else
         echo "bench: not run (build failed)"
