@@ -361,7 +361,6 @@ def main():
             base = dict(layout=kind, T=T, B=B, visible_frac=frac)
             print(f"{kind} T={T} B={B}: visible {frac:.3f} of the causal triangle "
                   f"({time.time() - t_start:.0f} s in)", flush=True)
-            ref = None
             flex_out = None
 
             # FlexAttention first: its results are the comparison for ours
