@@ -1,28 +1,118 @@
 #!/usr/bin/env python3
-"""Times prefix-shared attention, forward + backward, three ways on the same shapes and layouts:
+"""Times prefix-shared attention, forward and forward + backward, against PyTorch's own kernels on the same rows:
 
-  ours   libprefixshare_cuda.so through ctypes, on torch's current stream, the (node, subtreeEnd) row layout
-  flex   PyTorch FlexAttention, mask_mod over node / subtreeEnd (the ancestor rule), compiled block mask
-  sdpa   torch SDPA, flash backend, causal, on the *paired* layout (the baseline prefix sharing replaces): every
-         (prompt + response) pair as its own causal sequence, padded to the longest pair
+  ours         libprefixshare_cuda.so through ctypes on torch's current stream, the (node, subtreeEnd) row layout
+  flex         FlexAttention with a BlockMask built from the same rule (key k visible to query q iff k <= q and
+               node[k] <= node[q] <= subtreeEnd[k]), torch.compile'd, GQA through enable_gqa
+  sdpa_dense   scaled_dot_product_attention with that rule as a dense boolean [B,1,T,T] mask (memory-efficient or
+               cuDNN backend; the math backend is excluded: it would materialise [B,Hq,T,T] in fp32)
+  sdpa_paired  the baseline prefix sharing replaces: SDPA flash, causal, every (prompt + response) as a sequence of
+               its own (for the causal layout: the rows themselves)
 
-Shapes: T in {1024, 2048, 4096, 8192}, D=128, Hq=32, Hkv=8, bf16; B * T = 16384 tokens per call.
-Layouts: pair (one document per row: prompt T/2, two responses T/4) and packed (T/1024 documents of prompt 512,
-two responses of 256). Prints a table with ratios (flex / ours, sdpa / ours: > 1 means ours is faster) and, with
---csv PATH, writes it. Needs a CUDA GPU, torch >= 2.5 (FlexAttention); no Java.
+Shapes: bf16, Hq 32, Hkv 8, D 128, T in {1024, 2048, 4096, 8192}, B = 16384 / T rows (16,384 tokens per call).
+Layouts: causal (one document per row), pair (one document per row: prompt T/2, two responses T/4), packed (T/1024
+documents per row, each prompt 512 + two responses of 256). "Forward" is the training forward (inputs that require
+grad, so FlexAttention and SDPA save what their backward needs, as ours saves lse); "fwd+bwd" adds the backward with
+a fixed upstream gradient. Times are medians of --iters runs (CUDA events, after 3 warm-up runs); TFLOP/s count the
+visible (query, key) pairs only: 4 * D flops per pair forward, 10 * D forward + backward.
 
-  python3 native/tests/bench_flex.py --lib native/target/cmake-cuda/cuda-lib/libprefixshare_cuda.so
+Every (layout, T) also checks ours against flex (out, dq, dk, dv; max |a - b| / max |b|; bf16 on both sides, so
+<= 2e-2 is agreement). Results stream to --csv (one row per method, flushed as they come, so a timeout keeps what
+finished) and to --md (a table with ratios: > 1 means ours is faster). Needs a CUDA GPU and torch >= 2.5.
+
+  python3 native/tests/bench_flex.py --lib native/target/cmake-cuda/cuda-lib/libprefixshare_cuda.so \\
+      --csv bench.csv --md bench.md
 """
 import argparse
 import ctypes
 import math
+import statistics
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
 
 PS_BFLOAT16 = 2
+HQ, HKV, D = 32, 8, 128
+TOKENS = 16384
+LAYOUTS = ("causal", "pair", "packed")
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# Layouts and the mask rule (no GPU needed: tested on the CPU by test_bench_flex_layouts.py)
+# ---------------------------------------------------------------------------------------------------------------
+
+def documents(kind, T):
+    """(prompt, response, response) lengths of the documents of one row; causal: one document of T, no responses."""
+    if kind == "causal":
+        return [(T, 0, 0)]
+    if kind == "pair":
+        return [(T // 2, T // 4, T // 4)]
+    if kind == "packed":
+        return [(512, 256, 256)] * max(1, T // 1024)
+    raise ValueError(kind)
+
+
+def layout(kind, B, T, device="cpu"):
+    """node / subtreeEnd [B, T] int32 of the rows (pre-order ids: prompt n0, responses n0+1, n0+2) and the documents."""
+    docs = documents(kind, T)
+    row_node = torch.zeros(T, dtype=torch.int32)
+    row_end = torch.zeros(T, dtype=torch.int32)
+    pos, n0 = 0, 0
+    for prompt, r1, r2 in docs:
+        responses = [r for r in (r1, r2) if r > 0]
+        row_node[pos:pos + prompt], row_end[pos:pos + prompt] = n0, n0 + len(responses)
+        pos += prompt
+        for i, length in enumerate(responses):
+            row_node[pos:pos + length], row_end[pos:pos + length] = n0 + 1 + i, n0 + 1 + i
+            pos += length
+        n0 += 1 + len(responses)
+    row_node[pos:], row_end[pos:] = n0, n0  # padding (none in these layouts): a node of its own
+    node = row_node.expand(B, T).contiguous().to(device)
+    end = row_end.expand(B, T).contiguous().to(device)
+    return node, end, docs
+
+
+def visible(node, end, qi, ki, b):
+    """The ancestor rule, elementwise over broadcastable index tensors (shared by mask_mod and the dense mask)."""
+    return (ki <= qi) & (node[b, ki] <= node[b, qi]) & (node[b, qi] <= end[b, ki])
+
+
+def dense_mask(node, end):
+    """[B, 1, T, T] bool: True where key k is visible to query q."""
+    B, T = node.shape
+    idx = torch.arange(T, device=node.device)
+    qi, ki = idx.view(1, T, 1), idx.view(1, 1, T)
+    b = torch.arange(B, device=node.device).view(B, 1, 1)
+    return visible(node, end, qi, ki, b).unsqueeze(1)
+
+
+def visible_pairs(docs, B):
+    """Visible (query, key) pairs of B rows: per document, the prompt's causal triangle plus each response's own
+    triangle and its full view of the prompt."""
+    n = 0
+    for prompt, r1, r2 in docs:
+        n += prompt * (prompt + 1) // 2
+        for r in (r1, r2):
+            n += r * (r + 1) // 2 + r * prompt
+    return B * n
+
+
+def paired_sequences(docs):
+    """The classic paired format of a row's documents: (prompt + response) per response; a causal row as itself."""
+    seqs = []
+    for prompt, r1, r2 in docs:
+        if r1 == 0 and r2 == 0:
+            seqs.append(prompt)
+        else:
+            seqs += [prompt + r for r in (r1, r2) if r > 0]
+    return seqs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Our kernels through the C API
+# ---------------------------------------------------------------------------------------------------------------
 
 class FwdParams(ctypes.Structure):
     # native/include/prefixshare/params.h: ps_attn_fwd_params, field for field
@@ -50,6 +140,8 @@ def strides3(x):
 
 
 class Ours:
+    """q, k, v [B, T, H, D] bf16 with D contiguous; lse [B, Hq, T] float32; node, end [B, T] int32 on the GPU."""
+
     def __init__(self, path):
         self.lib = ctypes.CDLL(path)
         self.lib.ps_attn_fwd_cuda.argtypes = [ctypes.POINTER(FwdParams), ctypes.c_void_p]
@@ -72,11 +164,15 @@ class Ours:
         p.dtype = PS_BFLOAT16
         return p
 
+    @staticmethod
+    def _stream():
+        return ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+
     def forward(self, q, k, v, node, end):
         out = torch.empty_like(q)
         lse = torch.empty(q.shape[0], q.shape[2], q.shape[1], device=q.device, dtype=torch.float32)
         p = self._fwd_params(q, k, v, node, end, out, lse)
-        if self.lib.ps_attn_fwd_cuda(ctypes.byref(p), ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)):
+        if self.lib.ps_attn_fwd_cuda(ctypes.byref(p), self._stream()):
             raise RuntimeError(self.lib.ps_cuda_last_error().decode())
         return out, lse
 
@@ -89,132 +185,280 @@ class Ours:
         b.dq_batch_stride, b.dq_row_stride, b.dq_head_stride = strides3(dq)
         b.dk_batch_stride, b.dk_row_stride, b.dk_head_stride = strides3(dk)
         b.dv_batch_stride, b.dv_row_stride, b.dv_head_stride = strides3(dv)
-        if self.lib.ps_attn_bwd_cuda(ctypes.byref(b), ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)):
+        if self.lib.ps_attn_bwd_cuda(ctypes.byref(b), self._stream()):
             raise RuntimeError(self.lib.ps_cuda_last_error().decode())
         return dq, dk, dv
 
 
-def layout(kind, B, T, device):
-    """node / subtreeEnd [B, T] int32 and the (prompt, response) lengths of each document."""
-    docs = [(T // 2, T // 4, T // 4)] if kind == "pair" else [(512, 256, 256)] * max(1, T // 1024)
-    node = torch.zeros(B, T, dtype=torch.int32)
-    end = torch.zeros(B, T, dtype=torch.int32)
-    for b in range(B):
-        pos, n0 = 0, 0
-        for prompt, r1, r2 in docs:
-            node[b, pos:pos + prompt], end[b, pos:pos + prompt] = n0, n0 + 2
-            pos += prompt
-            for r, length in enumerate((r1, r2)):
-                node[b, pos:pos + length], end[b, pos:pos + length] = n0 + 1 + r, n0 + 1 + r
-                pos += length
-            n0 += 3
-        node[b, pos:], end[b, pos:] = n0, n0
-    return node.to(device), end.to(device), docs
+# ---------------------------------------------------------------------------------------------------------------
+# Timing and comparison
+# ---------------------------------------------------------------------------------------------------------------
 
-
-def time_ms(fn, iters):
-    for _ in range(3):
+def median_ms(fn, iters, warmup=3):
+    for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
-    best = float("inf")
+    times = []
     for _ in range(iters):
         e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         e0.record()
         fn()
         e1.record()
         e1.synchronize()
-        best = min(best, e0.elapsed_time(e1))
-    return best
+        times.append(e0.elapsed_time(e1))
+    return statistics.median(times)
+
+
+def rel(a, b):
+    a, b = a.float(), b.float()
+    if not torch.isfinite(a).all():
+        return float("inf")
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-6)).item()
+
+
+CSV_FIELDS = ["layout", "T", "B", "visible_frac", "method", "variant", "fwd_ms", "fb_ms", "fwd_tflops",
+              "fb_tflops", "err_out", "err_dq", "err_dk", "err_dv", "note"]
+
+
+class Results:
+    def __init__(self, csv_path):
+        self.rows = []
+        self.csv = open(csv_path, "w") if csv_path else None
+        if self.csv:
+            self.csv.write(",".join(CSV_FIELDS) + "\n")
+            self.csv.flush()
+
+    def add(self, **row):
+        row = {f: row.get(f, "") for f in CSV_FIELDS}
+        self.rows.append(row)
+        if self.csv:
+            self.csv.write(",".join(f"{x:.4g}" if isinstance(x, float) else str(x) for x in row.values()) + "\n")
+            self.csv.flush()
+        fwd = f"{row['fwd_ms']:.3f}" if isinstance(row["fwd_ms"], float) else "-"
+        fb = f"{row['fb_ms']:.3f}" if isinstance(row["fb_ms"], float) else "-"
+        tf = f"{row['fb_tflops']:.0f}" if isinstance(row["fb_tflops"], float) else "-"
+        print(f"  {row['layout']:7} T={row['T']:<5} {row['method']:12} fwd {fwd:>9} ms  fwd+bwd {fb:>9} ms "
+              f"({tf:>4} TFLOP/s visible)  {row['variant']} {row['note']}", flush=True)
+
+    def get(self, layout_, T, method, key):
+        for r in self.rows:
+            if r["layout"] == layout_ and r["T"] == T and r["method"] == method:
+                return r[key] if isinstance(r[key], float) else None
+        return None
+
+
+def markdown(results, header):
+    lines = [header, "",
+             "| layout | T | B | visible | ours fwd ms | ours f+b ms | ours f+b TFLOP/s | flex fwd ms | flex f+b ms | "
+             "sdpa dense f+b ms | sdpa paired f+b ms | **flex/ours f+b** | flex/ours fwd | dense/ours f+b | "
+             "paired/ours f+b | ours vs flex err (out, dq, dk, dv) |",
+             "|" + "---|" * 16]
+
+    def fmt(x, spec=".3f"):
+        return format(x, spec) if isinstance(x, float) else "-"
+
+    def ratio(a, b):
+        return f"{a / b:.2f}" if a and b else "-"
+
+    seen = []
+    for r in results.rows:
+        if (r["layout"], r["T"]) in seen:
+            continue
+        seen.append((r["layout"], r["T"]))
+        L, T = r["layout"], r["T"]
+        g = lambda m, k: results.get(L, T, m, k)  # noqa: E731
+        errs = [g("ours", k) for k in ("err_out", "err_dq", "err_dk", "err_dv")]
+        err = ", ".join(f"{e:.1e}" for e in errs) if all(e is not None for e in errs) else "-"
+        lines.append(
+            f"| {L} | {T} | {r['B']} | {fmt(r['visible_frac'], '.3f')} | {fmt(g('ours', 'fwd_ms'))} | "
+            f"{fmt(g('ours', 'fb_ms'))} | {fmt(g('ours', 'fb_tflops'), '.0f')} | {fmt(g('flex', 'fwd_ms'))} | "
+            f"{fmt(g('flex', 'fb_ms'))} | {fmt(g('sdpa_dense', 'fb_ms'))} | {fmt(g('sdpa_paired', 'fb_ms'))} | "
+            f"**{ratio(g('flex', 'fb_ms'), g('ours', 'fb_ms'))}** | "
+            f"{ratio(g('flex', 'fwd_ms'), g('ours', 'fwd_ms'))} | "
+            f"{ratio(g('sdpa_dense', 'fb_ms'), g('ours', 'fb_ms'))} | "
+            f"{ratio(g('sdpa_paired', 'fb_ms'), g('ours', 'fb_ms'))} | {err} |")
+    notes = sorted({f"{r['method']}: {r['variant']}" for r in results.rows if r["variant"]})
+    return "\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The benchmark
+# ---------------------------------------------------------------------------------------------------------------
+
+def sdpa_runner(q, k, v, g, backends, **kwargs):
+    """(forward, forward + backward, description) of SDPA on [B, H, T, D] inputs: the first of the backends that
+    runs both, with enable_gqa, else with k and v repeated to Hq heads beforehand (outside the timing)."""
+    from torch.nn.attention import sdpa_kernel
+    for backend in backends:
+        for gqa in (True, False):
+            if gqa:
+                kk, vv = k, v
+            else:
+                kk, vv = (x.detach().repeat_interleave(HQ // HKV, dim=1).requires_grad_() for x in (k, v))
+
+            def fwd(backend=backend, gqa=gqa, kk=kk, vv=vv):
+                with sdpa_kernel(backend):
+                    return F.scaled_dot_product_attention(q, kk, vv, enable_gqa=gqa, **kwargs)
+
+            def fb(fwd=fwd, kk=kk, vv=vv):
+                return torch.autograd.grad(fwd(), (q, kk, vv), g)
+            try:
+                fb()
+            except RuntimeError:
+                continue
+            return fwd, fb, f"{backend.name}, " + ("enable_gqa" if gqa else "k/v heads repeated outside the timing")
+    raise RuntimeError(f"none of {[b.name for b in backends]} runs these inputs")
+
+
+# FlexAttention's mask_mod reads these (module globals: a new layout of the same shape reuses the compiled kernel)
+_NODE = _END = None
+
+
+def mask_mod(b, h, q_idx, kv_idx):
+    return visible(_NODE, _END, q_idx, kv_idx, b)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--lib", required=True)
-    ap.add_argument("--iters", type=int, default=10)
-    ap.add_argument("--csv")
-    ap.add_argument("--check", action="store_true", help="also compare ours with FlexAttention (bf16 tolerance)")
+    global _NODE, _END
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lib", required=True, help="libprefixshare_cuda.so")
+    ap.add_argument("--iters", type=int, default=10, help="timed runs per measurement (median)")
+    ap.add_argument("--seqlens", default="1024,2048,4096,8192")
+    ap.add_argument("--layouts", default=",".join(LAYOUTS))
+    ap.add_argument("--methods", default="ours,flex,sdpa_dense,sdpa_paired")
+    ap.add_argument("--csv", help="write one row per (layout, T, method)")
+    ap.add_argument("--md", help="write the markdown table")
     args = ap.parse_args()
 
-    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch._dynamo
+    from torch.nn.attention import SDPBackend
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
+    for name in ("cache_size_limit", "recompile_limit"):  # one compile per T (static shapes); keep them all
+        if hasattr(torch._dynamo.config, name):
+            setattr(torch._dynamo.config, name, 64)
     dev = "cuda"
-    torch.manual_seed(0)
     ours = Ours(args.lib)
     flex = torch.compile(flex_attention, dynamic=False)
-    Hq, Hkv, D = 32, 8, 128
-    rows = []
-    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, CUDA {torch.version.cuda}")
-    hdr = f"{'layout':7} {'T':>5} {'B':>3} {'ours f+b ms':>12} {'flex f+b ms':>12} {'sdpa f+b ms':>12} " \
-          f"{'flex/ours':>9} {'sdpa/ours':>9}"
-    print(hdr)
-    for kind in ("pair", "packed"):
-        for T in (1024, 2048, 4096, 8192):
-            B = max(1, 16384 // T)
+    methods = args.methods.split(",")
+    results = Results(args.csv)
+    header = (f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, CUDA {torch.version.cuda}, "
+              f"bf16, Hq {HQ}, Hkv {HKV}, D {D}, {TOKENS} tokens per call, median of {args.iters}")
+    print(header, flush=True)
+    t_start = time.time()
+    for T in (int(t) for t in args.seqlens.split(",")):
+        B = max(1, TOKENS // T)
+        for kind in args.layouts.split(","):
+            torch.manual_seed(T)
             node, end, docs = layout(kind, B, T, dev)
-            q = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
-            k = torch.randn(B, T, Hkv, D, device=dev, dtype=torch.bfloat16)
-            v = torch.randn(B, T, Hkv, D, device=dev, dtype=torch.bfloat16)
+            pairs = visible_pairs(docs, B)
+            frac = pairs / (B * T * (T + 1) / 2)  # of the causal triangle
+            fl_fwd = 4.0 * D * HQ * pairs
+            q = torch.randn(B, T, HQ, D, device=dev, dtype=torch.bfloat16)
+            k = torch.randn(B, T, HKV, D, device=dev, dtype=torch.bfloat16)
+            v = torch.randn(B, T, HKV, D, device=dev, dtype=torch.bfloat16)
             g = torch.randn_like(q)
+            base = dict(layout=kind, T=T, B=B, visible_frac=frac)
+            print(f"{kind} T={T} B={B}: visible {frac:.3f} of the causal triangle "
+                  f"({time.time() - t_start:.0f} s in)", flush=True)
+            flex_out = None
 
-            # ours
-            def run_ours():
-                out, lse = ours.forward(q, k, v, node, end)
-                ours.backward(q, k, v, node, end, out, lse, g)
-            t_ours_f = time_ms(lambda: ours.forward(q, k, v, node, end), args.iters)
-            t_ours = time_ms(run_ours, args.iters)
+            # FlexAttention first: its results are the comparison for ours
+            if "flex" in methods:
+                try:
+                    _NODE, _END = node, end
+                    t0 = time.time()
+                    bm = create_block_mask(mask_mod, B, None, T, T, device=dev)
+                    qf, kf, vf = (x.transpose(1, 2).detach().requires_grad_() for x in (q, k, v))
+                    gf = g.transpose(1, 2)
 
-            # FlexAttention: [B, H, T, D] views, GQA through enable_gqa
-            def mask_mod(b, h, qi, ki):
-                return (ki <= qi) & (node[b, ki] <= node[b, qi]) & (node[b, qi] <= end[b, ki])
-            bm = create_block_mask(mask_mod, B, None, T, T, device=dev, _compile=True)
-            qf, kf, vf = (x.transpose(1, 2).detach().requires_grad_() for x in (q, k, v))
-            gf = g.transpose(1, 2)
+                    def flex_fwd():
+                        return flex(qf, kf, vf, block_mask=bm, enable_gqa=True)
 
-            def run_flex():
-                o = flex(qf, kf, vf, block_mask=bm, enable_gqa=True)
-                torch.autograd.grad(o, (qf, kf, vf), gf)
-            t_flex_f = time_ms(lambda: flex(qf, kf, vf, block_mask=bm, enable_gqa=True), args.iters)
-            t_flex = time_ms(run_flex, args.iters)
+                    def flex_fb():
+                        return torch.autograd.grad(flex_fwd(), (qf, kf, vf), gf)
+                    o = flex_fwd()
+                    grads = torch.autograd.grad(o, (qf, kf, vf), gf)
+                    torch.cuda.synchronize()
+                    first = time.time() - t0
+                    flex_out = (o.detach().transpose(1, 2),) + tuple(x.transpose(1, 2) for x in grads)
+                    t_f, t_fb = median_ms(flex_fwd, args.iters), median_ms(flex_fb, args.iters)
+                    results.add(**base, method="flex", variant="compiled, default kernel options, BlockMask 128",
+                                fwd_ms=t_f, fb_ms=t_fb, fwd_tflops=fl_fwd / t_f * 1e-9,
+                                fb_tflops=2.5 * fl_fwd / t_fb * 1e-9, note=f"mask+compile+first run {first:.1f} s")
+                    del qf, kf, vf, o, grads, bm
+                except Exception as e:  # noqa: BLE001 (report and go on: one method must not end the benchmark)
+                    results.add(**base, method="flex", note=f"ERROR {type(e).__name__}: {str(e)[:200]}")
 
-            # SDPA flash, causal, paired layout: each (prompt + response) as its own sequence
-            L = max(p + max(r1, r2) for p, r1, r2 in docs)
-            nseq = B * 2 * len(docs)
-            qs = torch.randn(nseq, Hq, L, D, device=dev, dtype=torch.bfloat16, requires_grad=True)
-            ks = torch.randn(nseq, Hkv, L, D, device=dev, dtype=torch.bfloat16)
-            vs = torch.randn(nseq, Hkv, L, D, device=dev, dtype=torch.bfloat16)
-            # expand kv heads to Hq (the flash backend of SDPA takes no GQA; the copy is outside the timing)
-            ks = ks.repeat_interleave(Hq // Hkv, dim=1).requires_grad_()
-            vs = vs.repeat_interleave(Hq // Hkv, dim=1).requires_grad_()
-            gs = torch.randn(nseq, Hq, L, D, device=dev, dtype=torch.bfloat16)
+            if "ours" in methods:
+                try:
+                    def ours_fwd():
+                        return ours.forward(q, k, v, node, end)
 
-            def run_sdpa(bwd=True):
-                with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
-                    o = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True)
-                if bwd:
-                    torch.autograd.grad(o, (qs, ks, vs), gs)
-            t_sdpa_f = time_ms(lambda: run_sdpa(False), args.iters)
-            t_sdpa = time_ms(run_sdpa, args.iters)
+                    def ours_fb():
+                        out, lse = ours.forward(q, k, v, node, end)
+                        return ours.backward(q, k, v, node, end, out, lse, g)
+                    out, lse = ours_fwd()
+                    dq, dk, dv = ours.backward(q, k, v, node, end, out, lse, g)
+                    errs = {}
+                    if flex_out is not None:
+                        errs = dict(zip(("err_out", "err_dq", "err_dk", "err_dv"),
+                                        (rel(a, b) for a, b in zip((out, dq, dk, dv), flex_out))))
+                    worst = max(errs.values()) if errs else None
+                    note = "" if worst is None else ("agrees with flex" if worst <= 2e-2 else "DISAGREES with flex")
+                    t_f, t_fb = median_ms(ours_fwd, args.iters), median_ms(ours_fb, args.iters)
+                    results.add(**base, method="ours", variant="", fwd_ms=t_f, fb_ms=t_fb,
+                                fwd_tflops=fl_fwd / t_f * 1e-9, fb_tflops=2.5 * fl_fwd / t_fb * 1e-9, note=note,
+                                **errs)
+                    del out, lse, dq, dk, dv
+                except Exception as e:  # noqa: BLE001
+                    results.add(**base, method="ours", note=f"ERROR {type(e).__name__}: {str(e)[:200]}")
+            flex_out = None
 
-            if args.check:
-                out, _ = ours.forward(q, k, v, node, end)
-                ref = flex(qf, kf, vf, block_mask=bm, enable_gqa=True).transpose(1, 2)
-                err = ((out.float() - ref.float()).abs().max() / ref.float().abs().max()).item()
-                print(f"  check {kind} T={T}: max rel diff ours vs flex = {err:.2e}")
+            if "sdpa_dense" in methods:
+                try:
+                    mask = dense_mask(node, end)
+                    qs, ks, vs = (x.transpose(1, 2).detach().requires_grad_() for x in (q, k, v))
+                    fwd, fb, variant = sdpa_runner(qs, ks, vs, g.transpose(1, 2),
+                                                   (SDPBackend.EFFICIENT_ATTENTION, SDPBackend.CUDNN_ATTENTION),
+                                                   attn_mask=mask)
+                    t_f, t_fb = median_ms(fwd, args.iters), median_ms(fb, args.iters)
+                    results.add(**base, method="sdpa_dense", variant=variant, fwd_ms=t_f, fb_ms=t_fb,
+                                fwd_tflops=fl_fwd / t_f * 1e-9, fb_tflops=2.5 * fl_fwd / t_fb * 1e-9,
+                                note="computes every (query, key) pair; TFLOP/s on the visible ones")
+                    del mask, qs, ks, vs, fwd, fb
+                except Exception as e:  # noqa: BLE001
+                    results.add(**base, method="sdpa_dense", note=f"ERROR {type(e).__name__}: {str(e)[:200]}")
 
-            row = dict(layout=kind, T=T, B=B, ours_fwd_ms=t_ours_f, ours_fb_ms=t_ours, flex_fwd_ms=t_flex_f,
-                       flex_fb_ms=t_flex, sdpa_fwd_ms=t_sdpa_f, sdpa_fb_ms=t_sdpa,
-                       flex_over_ours=t_flex / t_ours, sdpa_over_ours=t_sdpa / t_ours)
-            rows.append(row)
-            print(f"{kind:7} {T:5d} {B:3d} {t_ours:12.3f} {t_flex:12.3f} {t_sdpa:12.3f} "
-                  f"{t_flex / t_ours:9.2f} {t_sdpa / t_ours:9.2f}   (fwd only: ours {t_ours_f:.3f}, "
-                  f"flex {t_flex_f:.3f}, sdpa {t_sdpa_f:.3f})")
-    if args.csv:
-        with open(args.csv, "w") as f:
-            f.write(",".join(rows[0].keys()) + "\n")
-            for r in rows:
-                f.write(",".join(f"{x:.4f}" if isinstance(x, float) else str(x) for x in r.values()) + "\n")
+            if "sdpa_paired" in methods:
+                try:
+                    lengths = paired_sequences(docs)
+                    L, nseq = max(lengths), B * len(lengths)
+                    qs = torch.randn(nseq, HQ, L, D, device=dev, dtype=torch.bfloat16, requires_grad=True)
+                    ks = torch.randn(nseq, HKV, L, D, device=dev, dtype=torch.bfloat16, requires_grad=True)
+                    vs = torch.randn(nseq, HKV, L, D, device=dev, dtype=torch.bfloat16, requires_grad=True)
+                    gs = torch.randn(nseq, HQ, L, D, device=dev, dtype=torch.bfloat16)
+                    fwd, fb, variant = sdpa_runner(qs, ks, vs, gs, (SDPBackend.FLASH_ATTENTION,), is_causal=True)
+                    t_f, t_fb = median_ms(fwd, args.iters), median_ms(fb, args.iters)
+                    # its own work: the causal triangles of the paired sequences (all of one length here)
+                    fl_pair = 4.0 * D * HQ * sum(B * n * (n + 1) / 2 for n in lengths)
+                    results.add(**base, method="sdpa_paired", variant=f"{variant}, {nseq} sequences of {L}",
+                                fwd_ms=t_f, fb_ms=t_fb, fwd_tflops=fl_pair / t_f * 1e-9,
+                                fb_tflops=2.5 * fl_pair / t_fb * 1e-9, note="TFLOP/s on its own (paired) work")
+                    del qs, ks, vs, gs, fwd, fb
+                except Exception as e:  # noqa: BLE001
+                    results.add(**base, method="sdpa_paired", note=f"ERROR {type(e).__name__}: {str(e)[:200]}")
+            del q, k, v, g, node, end
+            torch.cuda.empty_cache()
+    table = markdown(results, header)
+    print("\n" + table)
+    print(f"benchmark wall time {time.time() - t_start:.0f} s")
+    if args.md:
+        with open(args.md, "w") as f:
+            f.write(table)
+    errors = [r for r in results.rows if str(r["note"]).startswith("ERROR") or "DISAGREES" in str(r["note"])]
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

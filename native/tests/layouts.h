@@ -74,6 +74,43 @@ inline void make_blind_rows(Layout& L, int blind) {
     put_document(node, end, blind, prompt, resp, n0);
 }
 
+/**
+ * Random N-way trees packed in each row: pre-order node ids, each node a run of 0.. tokens (an empty inner node is
+ * legal: its descendants still see its ancestors), 1-4 children per inner node, depth up to max_depth. Trees follow
+ * each other until the row is full; a tree cut by the row end simply stops. Rows are either full or end in padding
+ * whose every token is a node of its own (as RowAssembler pads).
+ */
+inline Layout tree_layout(std::mt19937_64& rng, int B, int T, int max_depth = 3) {
+    Layout L = {};
+    L.B = B, L.T = T;
+    L.node.assign((size_t)B * T, 0);
+    L.end.assign((size_t)B * T, 0);
+    for (int b = 0; b < B; ++b) {
+        int32_t* node = &L.node[(size_t)b * T];
+        int32_t* end = &L.end[(size_t)b * T];
+        int pos = 0, next_id = 0;
+        const int pad_from = rng() % 3 == 0 ? T - 1 - (int)(rng() % (T / 5 + 1)) : T;  // a third of rows padded
+        // emit(depth): one node and its subtree in pre-order; returns nothing, advances pos and next_id
+        auto emit = [&](auto&& self, int depth) -> void {
+            if (pos >= pad_from) return;
+            const int id = next_id++;
+            const bool inner = depth < max_depth && rng() % 3 != 0;
+            int len = inner && rng() % 8 == 0 ? 0 : 1 + (int)(rng() % (T / 10 + 1));
+            len = std::min(len, pad_from - pos);
+            const int start = pos;
+            for (int i = 0; i < len; ++i, ++pos) node[pos] = id;
+            if (inner) {
+                const int children = 1 + (int)(rng() % 4);
+                for (int c = 0; c < children; ++c) self(self, depth + 1);
+            }
+            for (int i = start; i < start + len; ++i) end[i] = next_id - 1;  // the last id of its subtree
+        };
+        while (pos < pad_from) emit(emit, 0);
+        for (int i = pos; i < T; ++i) node[i] = end[i] = next_id + (i - pos);
+    }
+    return L;
+}
+
 inline Layout causal_layout(int B, int T) {
     Layout L;
     L.B = B, L.T = T;

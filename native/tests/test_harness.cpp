@@ -228,14 +228,18 @@ template <class T> double lse_err(const std::vector<T>& a, const std::vector<dou
 
 int g_failures = 0, g_cases = 0;
 
-enum LayoutKind { RANDOM, CAUSAL, PACKED_SHARED, PACKED_PAIRED };
+enum LayoutKind { RANDOM, CAUSAL, PACKED_SHARED, PACKED_PAIRED, TREE };
 
-/** The layout of a case: random rows; causal rows; or rows of Tn packed with 8 examples (training_layout). */
+/**
+ * The layout of a case: random rows; causal rows; rows of Tn packed with 8 examples (training_layout); or nested
+ * N-way trees (tree_layout).
+ */
 Layout case_layout(std::mt19937_64& rng, LayoutKind kind, int B, int Tn) {
     switch (kind) {
         case CAUSAL: return causal_layout(B, Tn);
         case PACKED_SHARED: return training_layout(Tn, Tn / 8, Tn / 12, 8, true);
         case PACKED_PAIRED: return training_layout(Tn, Tn / 8, Tn / 12, 8, false);
+        case TREE: return tree_layout(rng, B, Tn);
         default: return random_layout(rng, B, Tn);
     }
 }
@@ -366,6 +370,9 @@ int run_tests() {
     run_case<float>(rng, 0, 896, 4, 2, 64, 1, 3, 0, 2.0, PACKED_SHARED);
     run_case<float>(rng, 0, 896, 2, 1, 128, 2, 1, 0, 2.0, PACKED_PAIRED);
     run_case<float>(rng, 0, 896, 2, 2, 59, 0, 0, 0, 2.0, PACKED_SHARED);
+    // Nested N-way trees (depth up to 3, 1-4 branches, empty inner nodes), odd lengths, padded rows.
+    run_case<double>(rng, 2, 389, 4, 2, 32, 0, 0, 0, 2.0, TREE);
+    run_case<float>(rng, 1, 701, 4, 2, 64, 1, 3, 0, 2.0, TREE);
     check_tile_choice();
     // Peaked softmax: logits of spread ~50, so row maxima move far between key tiles.
     run_case<float>(rng, 2, 700, 4, 2, 64, 0, 0, 0, 8.0);

@@ -106,6 +106,8 @@ int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, 
  * pointer (node and subtree_end too); the work is enqueued on `stream` (a cudaStream_t; NULL: the legacy default
  * stream) and the call returns without synchronising. Supported: dtype PS_FLOAT32 (exact fp32 FMA), PS_BFLOAT16
  * and PS_FLOAT16 (tensor cores, fp32 accumulation); head_dim 64 or 128; sm_80 or newer. Strides as for the CPU.
+ * lse is float32 for every dtype here (written by the forward, read by the backward). Every buffer must stay
+ * allocated until the stream has run the work (the caller owns them; synchronise or record an event first).
  * The backward allocates its fp32 scratch (dq accumulator, rowsum(dO * O), tile summaries) with cudaMallocAsync on
  * the stream. Errors (bad arguments, launch failures) are returned as codes, message in ps_cuda_last_error().
  */

@@ -11,8 +11,8 @@ extern "C" {
 #endif
 
 /**
- * Element type of q, k, v, out and of every gradient. lse has the same type for PS_FLOAT32 / PS_FLOAT64; for the
- * 16-bit types (CUDA kernels only) lse is float32 (a bf16 lse would cost ~3 significant digits in exp(s - lse)).
+ * Element type of q, k, v, out and of every gradient. lse is float64 for PS_FLOAT64 and float32 for every other type
+ * (the 16-bit types, CUDA only, included: a bf16 lse would cost ~3 significant digits in exp(s - lse)).
  */
 typedef enum { PS_FLOAT32 = 0, PS_FLOAT64 = 1, PS_BFLOAT16 = 2, PS_FLOAT16 = 3 } ps_dtype;
 
@@ -28,7 +28,7 @@ typedef struct {
     const void* k;
     const void* v;
     void* out;
-    // lse: [B,Hq,T], dense c-order, same element type as q (float32 when q is 16-bit; see ps_dtype).
+    // lse: [B,Hq,T], dense c-order; float64 when dtype is PS_FLOAT64, else float32 (see ps_dtype).
     void* lse;
     // node, subtree_end: [B,T] int32, dense c-order (pre-order tree node index and largest index in its subtree).
     const int32_t* node;

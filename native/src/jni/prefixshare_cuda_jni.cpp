@@ -1,6 +1,7 @@
 // JNI glue of libprefixshare_cuda.so only: argument checks, strides -> params, call the CUDA C API on ND4J's
-// stream, errors -> IllegalArgumentException. Every address is a device pointer. Java side:
-// org.prefixshare.ops.exec.cuda.CudaKernels (module samediff-ops-cuda).
+// stream, errors -> IllegalArgumentException. Every address is a device pointer (lse: float32 for every dtype); the
+// kernels run after the call returns, so the Java side keeps every buffer alive until the stream has used it.
+// Java side: org.prefixshare.ops.exec.cuda.CudaKernels (module samediff-ops-cuda).
 #include <jni.h>
 
 #include "jni_params.h"

@@ -3,6 +3,7 @@ package org.prefixshare.ops.attention;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.prefixshare.ops.backend.AttentionDims;
 
 /**
  * The same function as {@link PrefixShareAttention}, written with stock SameDiff ops over a dense {@code [B,Hq,T,T]}
@@ -41,7 +42,9 @@ public final class DenseReferenceAttention {
         SDVariable outH = sd.mmul(p, vh).div(safeSum);                    // [B,Hq,T,D]
         SDVariable out = sd.permute(outH, 0, 2, 1, 3);                    // [B,T,Hq,D]
         SDVariable lse = sd.squeeze(rowMax.add(sd.math().log(safeSum)), 3); // [B,Hq,T]
-        return new SDVariable[]{out, lse};
+        // the native op's lse type (FLOAT for 16-bit inputs), so both implementations give the same output types
+        DataType lseType = AttentionDims.lseType(dt);
+        return new SDVariable[]{out, lseType == dt ? lse : lse.castTo(lseType)};
     }
 
     /**

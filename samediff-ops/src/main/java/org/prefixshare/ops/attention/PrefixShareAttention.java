@@ -2,6 +2,7 @@ package org.prefixshare.ops.attention;
 
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.prefixshare.ops.backend.AttentionDims;
@@ -14,7 +15,8 @@ import java.util.List;
 /**
  * Forward op of prefix-shared attention. Inputs: q {@code [B,T,Hq,D]}, k, v {@code [B,T,Hkv,D]}, node and
  * subtreeEnd {@code [B,T]} (any numeric type; integer-valued). Attribute: the softmax scale. Outputs: out
- * {@code [B,T,Hq,D]} and the row log-sum-exp {@code [B,Hq,T]} (saved for the backward op; it carries no gradient).
+ * {@code [B,T,Hq,D]} and the row log-sum-exp {@code [B,Hq,T]} (saved for the backward op; it carries no gradient;
+ * its type is {@link AttentionDims#lseType}: DOUBLE for DOUBLE inputs, else FLOAT, so 16-bit inputs keep it exact).
  * The mask is {@link AncestorMask}'s rule. Build it with {@link PrefixShareOps}, not directly.
  */
 public class PrefixShareAttention extends JavaCustomOp {
@@ -45,11 +47,18 @@ public class PrefixShareAttention extends JavaCustomOp {
     }
 
     @Override
+    public List<DataType> calculateOutputDataTypes(List<DataType> inputTypes) {
+        DataType q = inputTypes.get(0);
+        return Arrays.asList(q, AttentionDims.lseType(q));
+    }
+
+    @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
         AttentionDims d = AttentionDims.of(in.get(0), in.get(1), in.get(2), in.get(3), in.get(4));
+        DataType q = in.get(0).dataType();
         return Arrays.asList(
-                LongShapeDescriptor.fromShape(d.qShape(), in.get(0).dataType()),
-                LongShapeDescriptor.fromShape(d.lseShape(), in.get(0).dataType()));
+                LongShapeDescriptor.fromShape(d.qShape(), q),
+                LongShapeDescriptor.fromShape(d.lseShape(), AttentionDims.lseType(q)));
     }
 
     @Override

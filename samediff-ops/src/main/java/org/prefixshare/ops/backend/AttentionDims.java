@@ -1,5 +1,6 @@
 package org.prefixshare.ops.backend;
 
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Arrays;
@@ -59,6 +60,15 @@ public record AttentionDims(int batch, int seqlen, int headsQ, int headsKv, int 
     /** Shape of the row log-sum-exp. */
     public long[] lseShape() {
         return new long[]{batch, headsQ, seqlen};
+    }
+
+    /**
+     * Type of the row log-sum-exp for inputs of type {@code qType}: DOUBLE for DOUBLE inputs, FLOAT for every other
+     * type. The backward computes {@code exp(s - lse)}, so a 16-bit lse (bf16 keeps 8 significant bits: +-0.03 at
+     * |lse| 8..16) would put ~3% errors into every probability; the kernels keep it in float32.
+     */
+    public static DataType lseType(DataType qType) {
+        return qType == DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT;
     }
 
     static void requireRank(String name, INDArray a, int rank) {

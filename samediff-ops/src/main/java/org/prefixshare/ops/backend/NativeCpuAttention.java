@@ -39,7 +39,7 @@ public final class NativeCpuAttention {
         INDArray n = denseInt(node);
         INDArray se = denseInt(subtreeEnd);
         INDArray o = writable(out, q.dataType(), d.qShape(), false);
-        INDArray l = writable(lse, q.dataType(), d.lseShape(), true);
+        INDArray l = writable(lse, AttentionDims.lseType(q.dataType()), d.lseShape(), true);
         long[] strides = concat(strides3(q), strides3(k), strides3(v), strides3(o));
         NativeKernels.attentionForward(dtype, address(q), address(k), address(v), address(o), address(l),
                 address(n), address(se), strides, d.batch(), d.seqlen(), d.headsQ(), d.headsKv(), d.headDim(),
@@ -65,7 +65,7 @@ public final class NativeCpuAttention {
         v = headContiguous(v);
         out = headContiguous(cast(out, dt));
         dOut = headContiguous(cast(dOut, dt));
-        lse = denseC(cast(lse, dt));
+        lse = denseC(cast(lse, AttentionDims.lseType(dt)));
         INDArray n = denseInt(node);
         INDArray se = denseInt(subtreeEnd);
         INDArray gq = writable(dq, dt, d.qShape(), false);

@@ -51,8 +51,8 @@ public final class NativeKernels {
     public static native boolean releaseFreeMemory();
 
     /**
-     * Forward. {@code strides}: 12 longs, (batch, row, head) strides of q, k, v, out. lse is dense [B,Hq,T];
-     * node and subtreeEnd are dense int32 [B,T].
+     * Forward. {@code strides}: 12 longs, (batch, row, head) strides of q, k, v, out. lse is dense [B,Hq,T] of
+     * {@code AttentionDims.lseType} (float64 for float64, else float32); node and subtreeEnd are dense int32 [B,T].
      */
     public static native void attentionForward(int dtype, long q, long k, long v, long out, long lse, long node,
                                                long subtreeEnd, long[] strides, int batch, int seqlen, int headsQ,

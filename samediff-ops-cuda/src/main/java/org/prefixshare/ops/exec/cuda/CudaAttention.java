@@ -8,10 +8,14 @@ import org.nd4j.linalg.jcublas.context.CudaContext;
 import org.prefixshare.ops.backend.AttentionDims;
 import org.prefixshare.ops.nativeload.NativeArrays;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 
 import static org.prefixshare.ops.nativeload.NativeArrays.cast;
 import static org.prefixshare.ops.nativeload.NativeArrays.concat;
 import static org.prefixshare.ops.nativeload.NativeArrays.copyBack;
+import static org.prefixshare.ops.nativeload.NativeArrays.keepAlive;
 import static org.prefixshare.ops.nativeload.NativeArrays.strides3;
 
 /**
@@ -20,8 +24,12 @@ import static org.prefixshare.ops.nativeload.NativeArrays.strides3;
  * array current on the device and returns the context whose stream the work goes to; {@code getPointer(arr, ctx)}
  * gives device addresses; {@code registerAction} / {@code tickDeviceWrite} record that the outputs now live on the
  * device, so a later host read synchronises).
- * <p>lse: the kernels keep it in float32 for bf16 / fp16 inputs. When the op declares another type for it (the
- * op's contract: q's type), a float32 scratch is used and cast into it; the backward casts it back to float32.
+ * <p>lse is float32 (the op declares {@link AttentionDims#lseType}: FLOAT for FLOAT, BFLOAT16 and HALF inputs), which
+ * is what the kernels write and read; an lse array of another type is cast through a float32 scratch.
+ * <p>Lifetime: the kernels and the copy-backs run asynchronously on ND4J's stream after these methods return. Every
+ * array made here (a dup for layout, a cast, a scratch output) is held in a {@link Temporaries} list, and when there
+ * is one, the stream is synchronised before the list is released: a garbage collection could otherwise let ND4J free
+ * (and reuse) device memory a queued kernel has not read yet. Calls that need no temporary do not synchronise.
  */
 final class CudaAttention {
 
@@ -50,14 +58,14 @@ final class CudaAttention {
                         INDArray out, INDArray lse) {
         AttentionDims d = AttentionDims.of(q, k, v, node, subtreeEnd);
         DataType dt = q.dataType();
-        DataType lseType = lseType(dt);
-        q = headContiguous(q);
-        k = headContiguous(k);
-        v = headContiguous(v);
-        INDArray n = denseInt(node);
-        INDArray se = denseInt(subtreeEnd);
-        INDArray o = writable(out, dt, d.qShape(), false);
-        INDArray l = writable(lse, lseType, d.lseShape(), true);
+        Temporaries tmp = new Temporaries(q, k, v, node, subtreeEnd, out, lse);
+        q = tmp.keep(headContiguous(q));
+        k = tmp.keep(headContiguous(k));
+        v = tmp.keep(headContiguous(v));
+        INDArray n = tmp.keep(denseInt(node, tmp));
+        INDArray se = tmp.keep(denseInt(subtreeEnd, tmp));
+        INDArray o = tmp.keep(writable(out, dt, d.qShape(), false));
+        INDArray l = tmp.keep(writable(lse, AttentionDims.lseType(dt), d.lseShape(), true));
 
         AtomicAllocator alloc = AtomicAllocator.getInstance();
         CudaContext ctx = alloc.getFlowController().prepareAction(o, q, k, v, n, se, l);
@@ -70,6 +78,7 @@ final class CudaAttention {
         alloc.tickDeviceWrite(l);
         copyBack(o, out);
         copyBack(l, lse);
+        tmp.releaseAfter(ctx);
     }
 
     static void backward(INDArray q, INDArray k, INDArray v, INDArray node, INDArray subtreeEnd, INDArray out,
@@ -79,17 +88,18 @@ final class CudaAttention {
         AttentionDims.requireShape("dOut", dOut, d.qShape());
         AttentionDims.requireShape("lse", lse, d.lseShape());
         DataType dt = q.dataType();
-        q = headContiguous(q);
-        k = headContiguous(k);
-        v = headContiguous(v);
-        out = headContiguous(cast(out, dt));
-        dOut = headContiguous(cast(dOut, dt));
-        lse = denseC(cast(lse, lseType(dt)));
-        INDArray n = denseInt(node);
-        INDArray se = denseInt(subtreeEnd);
-        INDArray gq = writable(dq, dt, d.qShape(), false);
-        INDArray gk = writable(dk, dt, d.kvShape(), false);
-        INDArray gv = writable(dv, dt, d.kvShape(), false);
+        Temporaries tmp = new Temporaries(q, k, v, node, subtreeEnd, out, lse, dOut, dq, dk, dv);
+        q = tmp.keep(headContiguous(q));
+        k = tmp.keep(headContiguous(k));
+        v = tmp.keep(headContiguous(v));
+        out = tmp.keep(headContiguous(tmp.keep(cast(out, dt))));
+        dOut = tmp.keep(headContiguous(tmp.keep(cast(dOut, dt))));
+        lse = tmp.keep(denseC(tmp.keep(cast(lse, AttentionDims.lseType(dt)))));
+        INDArray n = tmp.keep(denseInt(node, tmp));
+        INDArray se = tmp.keep(denseInt(subtreeEnd, tmp));
+        INDArray gq = tmp.keep(writable(dq, dt, d.qShape(), false));
+        INDArray gk = tmp.keep(writable(dk, dt, d.kvShape(), false));
+        INDArray gv = tmp.keep(writable(dv, dt, d.kvShape(), false));
 
         AtomicAllocator alloc = AtomicAllocator.getInstance();
         CudaContext ctx = alloc.getFlowController().prepareAction(gq, q, k, v, out, lse, n, se, dOut, gk, gv);
@@ -106,11 +116,7 @@ final class CudaAttention {
         copyBack(gq, dq);
         copyBack(gk, dk);
         copyBack(gv, dv);
-    }
-
-    /** float32 for the 16-bit types (what the kernels write), else the input type. */
-    private static DataType lseType(DataType dt) {
-        return dt == DataType.BFLOAT16 || dt == DataType.HALF ? DataType.FLOAT : dt;
+        tmp.releaseAfter(ctx);
     }
 
     private static long dev(AtomicAllocator alloc, INDArray a, CudaContext ctx) {
@@ -132,8 +138,9 @@ final class CudaAttention {
         return isDenseC(a) ? a : a.dup('c');
     }
 
-    private static INDArray denseInt(INDArray a) {
-        return denseC(cast(a, DataType.INT));
+    /** Dense c-order int32 (a cast and then a copy are both kept: the copy is an asynchronous op reading the cast). */
+    private static INDArray denseInt(INDArray a, Temporaries tmp) {
+        return denseC(tmp.keep(cast(a, DataType.INT)));
     }
 
     private static INDArray writable(INDArray target, DataType type, long[] shape, boolean needDense) {
@@ -141,5 +148,45 @@ final class CudaAttention {
         boolean ok = target.dataType() == type && target.offset() == 0
                 && (needDense ? isDenseC(target) : target.stride(target.rank() - 1) == 1);
         return ok ? target : Nd4j.createUninitialized(type, shape, 'c');
+    }
+
+    /**
+     * The arrays of one kernel call: the caller's, and those the call made for the kernels (layout copies, casts,
+     * scratch outputs). {@link #releaseAfter} keeps all of them reachable up to its end and, when the call made any,
+     * first waits for the stream, whose queued kernels and copy-backs read them.
+     */
+    static final class Temporaries {
+        private final List<INDArray> callers;
+        private final List<INDArray> made = new ArrayList<>();
+
+        Temporaries(INDArray... callers) {
+            this.callers = Arrays.asList(callers);
+        }
+
+        /** Returns a, remembering it when it is neither a caller's array nor already kept (compared by identity). */
+        INDArray keep(INDArray a) {
+            if (!containsSame(callers, a) && !containsSame(made, a)) {
+                made.add(a);
+            }
+            return a;
+        }
+
+        /** Synchronises the stream when the call made arrays, then releases them (and the callers' arrays). */
+        void releaseAfter(CudaContext ctx) {
+            if (!made.isEmpty()) {
+                ctx.syncOldStream();
+            }
+            keepAlive(callers, made);
+        }
+
+        /** INDArray.equals compares contents: look arrays up by identity. */
+        private static boolean containsSame(List<INDArray> arrays, INDArray a) {
+            for (INDArray x : arrays) {
+                if (x == a) {
+                    return true;
+                }
+            }
+            return false;
+        }
     }
 }

@@ -80,12 +80,15 @@ public final class CudaKernels {
 
     static native int capabilities();
 
-    /** strides: q, k, v, out (batch, row, head) = 12 longs, in elements. lse is float32 for 16-bit dtypes. */
+    /**
+     * strides: q, k, v, out (batch, row, head) = 12 longs, in elements. lse is dense float32 [B,Hq,T] for every dtype.
+     * Asynchronous: every buffer must outlive the stream's use of it.
+     */
     static native void attentionForward(int dtype, long q, long k, long v, long out, long lse, long node,
                                         long subtreeEnd, long[] strides, int batch, int seqlen, int headsQ,
                                         int headsKv, int headDim, double scale, long stream);
 
-    /** strides: q, k, v, out, dOut, dq, dk, dv (batch, row, head) = 24 longs. */
+    /** strides: q, k, v, out, dOut, dq, dk, dv (batch, row, head) = 24 longs. lse: float32, as the forward wrote. */
     static native void attentionBackward(int dtype, long q, long k, long v, long out, long lse, long node,
                                          long subtreeEnd, long dOut, long dq, long dk, long dv, long[] strides,
                                          int batch, int seqlen, int headsQ, int headsKv, int headDim, double scale,
