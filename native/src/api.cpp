@@ -235,13 +235,16 @@ int ps_scatter_add_rows_cpu(ps_dtype dtype, const int32_t* index, int64_t n, con
     return run_kernel(who, [&] { ps::cpu::scatter_add_rows(dtype, index, n, src, dst, rows, cols, num_threads); });
 }
 
-int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs, int64_t a_cs,
-                const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
+int ps_gemm_cpu(ps_dtype dtype, ps_dtype b_dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs,
+                int64_t a_cs, const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
                 int32_t num_threads) {
     static const char* who = "ps_gemm_cpu";
     const std::string w = std::string(who) + ": ";
     if (dtype != PS_FLOAT32 && dtype != PS_FLOAT64)
         return fail(PS_ERR_INVALID_ARGUMENT, w + "dtype must be 0 (float32) or 1 (float64), got " + str(dtype));
+    if (b_dtype != dtype && !(dtype == PS_FLOAT32 && b_dtype == PS_BFLOAT16))
+        return fail(PS_ERR_INVALID_ARGUMENT, w + "b_dtype must be dtype (" + str(dtype) +
+                                                 "), or 2 (bfloat16) with dtype 0 (float32), got " + str(b_dtype));
     if (m < 0 || n < 0 || k < 0)
         return fail(PS_ERR_INVALID_ARGUMENT,
                     w + "sizes must be >= 0, got m=" + str(m) + " n=" + str(n) + " k=" + str(k));
@@ -249,7 +252,7 @@ int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, 
     if (!c || (k > 0 && (!a || !b))) return fail(PS_ERR_INVALID_ARGUMENT, w + "null array pointer");
     if (ldc < n) return fail(PS_ERR_INVALID_ARGUMENT, w + "ldc (" + str(ldc) + ") must be >= n (" + str(n) + ")");
     return run_kernel(who, [&] {
-        ps::cpu::gemm(dtype, m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate != 0, num_threads);
+        ps::cpu::gemm(dtype, b_dtype, m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate != 0, num_threads);
     });
 }
 

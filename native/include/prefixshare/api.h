@@ -94,10 +94,13 @@ int ps_scatter_add_rows_cpu(ps_dtype dtype, const int32_t* index, int64_t n, con
 /**
  * Matrix product of the linear layers: c[m,n] = sum_k A(i,k) B(k,j) (accumulate != 0: added to c), with A(i,k) at
  * a[i*a_rs + k*a_cs] and B(k,j) at b[k*b_rs + j*b_cs] (strides in elements, so transposes are free); c rows ldc
- * apart, contiguous, not overlapping a or b. m, n or k may be 0 (k = 0 gives zeros).
+ * apart, contiguous, not overlapping a or b. m, n or k may be 0 (k = 0 gives zeros). dtype is the type of a, c and
+ * the arithmetic (PS_FLOAT32 or PS_FLOAT64); b_dtype the storage type of b: dtype, or PS_BFLOAT16 with PS_FLOAT32
+ * (frozen bfloat16 weights, widened to float32 exactly as they are read: the result is bit for bit the float32
+ * product of the widened values).
  */
-int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs, int64_t a_cs,
-                const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
+int ps_gemm_cpu(ps_dtype dtype, ps_dtype b_dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs,
+                int64_t a_cs, const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
                 int32_t num_threads);
 
 /*

@@ -140,9 +140,9 @@ JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_scatter
 }
 
 JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_gemm(
-    JNIEnv* env, jclass, jint dtype, jlong m, jlong n, jlong k, jlong a, jlong a_rs, jlong a_cs, jlong b, jlong b_rs,
-    jlong b_cs, jlong c, jlong ldc, jboolean accumulate, jint num_threads) {
-    if (ps_gemm_cpu(dtype_of(dtype), m, n, k, cptr(a), a_rs, a_cs, cptr(b), b_rs, b_cs, mptr(c), ldc,
+    JNIEnv* env, jclass, jint dtype, jint b_dtype, jlong m, jlong n, jlong k, jlong a, jlong a_rs, jlong a_cs, jlong b,
+    jlong b_rs, jlong b_cs, jlong c, jlong ldc, jboolean accumulate, jint num_threads) {
+    if (ps_gemm_cpu(dtype_of(dtype), dtype_of(b_dtype), m, n, k, cptr(a), a_rs, a_cs, cptr(b), b_rs, b_cs, mptr(c), ldc,
                     accumulate ? 1 : 0, num_threads) != PS_OK)
         throw_iae(env, ps_last_error());
 }

@@ -13,6 +13,7 @@ import static org.prefixshare.ops.nativeload.NativeArrays.denseC;
 import static org.prefixshare.ops.nativeload.NativeArrays.isDenseC;
 import static org.prefixshare.ops.nativeload.NativeArrays.keepAlive;
 import static org.prefixshare.ops.nativeload.NativeKernels.dtypeCode;
+import static org.prefixshare.ops.nativeload.NativeKernels.storageCode;
 
 import java.util.Arrays;
 
@@ -205,7 +206,11 @@ final class FusedKernels {
         copyBack(gu, dup);
     }
 
-    /** y = x w^T: [rows, in] x [in, out] with w [out, in] read transposed through its strides. */
+    /**
+     * y = x w^T: [rows, in] x [in, out] with w [out, in] read transposed through its strides. x FLOAT or DOUBLE; w of
+     * that type, or BFLOAT16 beside FLOAT x (a frozen base weight kept at two bytes a parameter: the kernel widens it
+     * to float32 exactly while packing, so y is bit for bit that of a float32 w holding the same values).
+     */
     static void linearForward(String op, INDArray x, INDArray w, INDArray y) {
         linearForward(op, x, w, y, false);
     }
@@ -214,6 +219,7 @@ final class FusedKernels {
     static void linearForward(String op, INDArray x, INDArray w, INDArray y, boolean accumulate) {
         long[] yShape = linearOutputShape(op, x, w);
         DataType dt = kernelType(op, x);
+        DataType wt = weightType(w, dt);
         long in = w.size(1);
         long out = w.size(0);
         long rows = in == 0 ? 0 : x.length() / in;
@@ -223,9 +229,9 @@ final class FusedKernels {
         }
         if (rows > 0 && out > 0) {
             x = dense(x, dt);
-            w = dense(w, dt);
-            NativeKernels.gemm(dtypeCode(dt), rows, out, in, address(x), in, 1, address(w), 1, in, address(yy), out,
-                    accumulate, NativeKernels.THREADS);
+            w = dense(w, wt);
+            NativeKernels.gemm(dtypeCode(dt), storageCode(wt), rows, out, in, address(x), in, 1, address(w), 1, in,
+                    address(yy), out, accumulate, NativeKernels.THREADS);
             keepAlive(x, w);
         } else if (!accumulate) {
             yy.assign(0);
@@ -233,7 +239,10 @@ final class FusedKernels {
         copyBack(yy, y);
     }
 
-    /** dx = dy w ([rows, out] x [out, in]) and dw = dy^T x ([out, rows] x [rows, in]). */
+    /**
+     * dx = dy w ([rows, out] x [out, in]) and dw = dy^T x ([out, rows] x [rows, in]); {@code dw == null}: a frozen
+     * weight, dx only. Types as for {@link #linearForward(String, INDArray, INDArray, INDArray)}.
+     */
     static void linearBackward(String op, INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw) {
         linearBackward(op, x, w, dy, dx, dw, false);
     }
@@ -241,6 +250,7 @@ final class FusedKernels {
     /**
      * {@code dx (+)= dy w} and {@code dw = dy^T x}: as {@link #linearBackward(String, INDArray, INDArray, INDArray,
      * INDArray, INDArray)}, adding into dx's values when {@code accumulateDx} (a layer input read by several linears).
+     * {@code dw == null} skips the weight gradient's product altogether (a frozen weight: LoRA's base, a bfloat16 w).
      */
     static void linearBackward(String op, INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw,
                                boolean accumulateDx) {
@@ -250,31 +260,38 @@ final class FusedKernels {
                     + ", got " + shape(dy));
         }
         DataType dt = kernelType(op, x);
+        DataType wt = weightType(w, dt);
         long in = w.size(1);
         long out = w.size(0);
         long rows = in == 0 ? 0 : x.length() / in;
         INDArray gx = writable(op, "dx", dx, dt, x);
-        INDArray gw = writable(op, "dw", dw, dt, w);
+        INDArray gw = dw == null ? null : writable(op, "dw", dw, dt, w);
         if (accumulateDx && gx != dx) {
             gx.assign(dx);
         }
         if (rows > 0 && out > 0 && in > 0) {
-            x = dense(x, dt);
-            w = dense(w, dt);
             dy = dense(dy, dt);
-            NativeKernels.gemm(dtypeCode(dt), rows, in, out, address(dy), out, 1, address(w), in, 1, address(gx), in,
-                    accumulateDx, NativeKernels.THREADS);
-            NativeKernels.gemm(dtypeCode(dt), out, in, rows, address(dy), 1, out, address(x), in, 1, address(gw), in,
-                    false, NativeKernels.THREADS);
+            w = dense(w, wt);
+            NativeKernels.gemm(dtypeCode(dt), storageCode(wt), rows, in, out, address(dy), out, 1, address(w), in, 1,
+                    address(gx), in, accumulateDx, NativeKernels.THREADS);
+            if (gw != null) {
+                x = dense(x, dt);
+                NativeKernels.gemm(dtypeCode(dt), dtypeCode(dt), out, in, rows, address(dy), 1, out, address(x), in,
+                        1, address(gw), in, false, NativeKernels.THREADS);
+            }
             keepAlive(x, w, dy);
         } else {
             if (!accumulateDx) {
                 gx.assign(0);
             }
-            gw.assign(0);
+            if (gw != null) {
+                gw.assign(0);
+            }
         }
         copyBack(gx, dx);
-        copyBack(gw, dw);
+        if (gw != null) {
+            copyBack(gw, dw);
+        }
     }
 
     /** Checks logits {@code [N,V]} against labels (N elements); returns the output shape {@code [N]}. */
@@ -347,6 +364,14 @@ final class FusedKernels {
                     + " (shape " + shape(first) + ")");
         }
         return t;
+    }
+
+    /**
+     * The storage type a weight operand is handed to the kernels in: BFLOAT16 as it is beside FLOAT activations (the
+     * kernels widen it while packing), else the kernel type (other types are cast once, as every input is).
+     */
+    private static DataType weightType(INDArray w, DataType kernelType) {
+        return w.dataType() == DataType.BFLOAT16 && kernelType == DataType.FLOAT ? DataType.BFLOAT16 : kernelType;
     }
 
     private static INDArray dense(INDArray a, DataType t) {

@@ -157,7 +157,8 @@ public final class FusedOps {
 
     /**
      * HF {@code nn.Linear} without bias: x {@code [M,in]} times w^T, w {@code [out,in]}; {@code [M,out]}.
-     * Differentiable in x and w. The fused op is one native product forward and two backward; ND4J's mmul on these
+     * Differentiable in x and w, except a BFLOAT16 w beside FLOAT x: a frozen weight (LoRA's base, kept at two bytes
+     * a parameter and widened exactly as it is read), which gets no gradient. The fused op is one native product forward and two backward; ND4J's mmul on these
      * shapes (in = 128..352, M in the thousands) ran at 8-40 GFLOP/s on a 2-core machine (OpenBLAS's threads and
      * libgomp's spinning team contend, and each call computes into a temporary that is assigned), the native product
      * at 100-200.
@@ -173,10 +174,15 @@ public final class FusedOps {
         return new FusedLinear(sd, x, w).outputVariable();
     }
 
-    /** {@link #linear} as ND4J's matmul (the oracle and fallback; x must be rank 2). */
+    /**
+     * {@link #linear} as ND4J's matmul (the oracle and fallback; x must be rank 2). A BFLOAT16 w is cast to x's type
+     * first (exact), since ND4J multiplies only arrays of one type.
+     */
     public static SDVariable decomposedLinear(SameDiff sd, SDVariable x, SDVariable w) {
         PrefixShareOps.init();
-        return sd.mmul(x, w, false, true, false);
+        SDVariable wx = w.dataType() == DataType.BFLOAT16 && x.dataType() != DataType.BFLOAT16
+                ? w.castTo(x.dataType()) : w;
+        return sd.mmul(x, wx, false, true, false);
     }
 
     // ------------------------------------------------------------------------------------------------ label log-probs
