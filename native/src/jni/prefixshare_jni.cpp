@@ -147,4 +147,24 @@ JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_gemm(
         throw_iae(env, ps_last_error());
 }
 
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_lmHeadLogProbForward(
+    JNIEnv* env, jclass, jint dtype, jint head_dtype, jlong hidden, jlong head, jlong label, jlong logp, jlong lse,
+    jlong n, jlong h, jlong v, jint num_threads) {
+    if (ps_lm_head_logprob_fwd_cpu(dtype_of(dtype), dtype_of(head_dtype), cptr(hidden), cptr(head),
+                                   reinterpret_cast<const int32_t*>(label), mptr(logp), mptr(lse), n, h, v,
+                                   num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_lmHeadLogProbBackward(
+    JNIEnv* env, jclass, jint dtype, jint head_dtype, jlong hidden, jlong head, jlong label, jlong lse, jlong dy,
+    jlong dhidden, jlong dhead, jlong n, jlong h, jlong v, jboolean accumulate_dhidden, jboolean accumulate_dhead,
+    jint num_threads) {
+    if (ps_lm_head_logprob_bwd_cpu(dtype_of(dtype), dtype_of(head_dtype), cptr(hidden), cptr(head),
+                                   reinterpret_cast<const int32_t*>(label), cptr(lse), cptr(dy), mptr(dhidden),
+                                   mptr(dhead), n, h, v, accumulate_dhidden ? 1 : 0, accumulate_dhead ? 1 : 0,
+                                   num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
 }  // extern "C"

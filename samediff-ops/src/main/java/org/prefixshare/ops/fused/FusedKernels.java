@@ -308,7 +308,11 @@ final class FusedKernels {
     /** {@link #labelLogProbShape}'s checks, then the labels as dense int32, each checked to lie in the vocabulary. */
     private static INDArray labelIndices(String op, INDArray logits, INDArray labels) {
         labelLogProbShape(op, logits, labels);
-        long vocab = logits.size(1);
+        return tokenIds(op, labels, logits.size(1));
+    }
+
+    /** Labels of any numeric type (INT32 feeds, float-typed placeholders) as dense int32, each in [0, vocab). */
+    private static INDArray tokenIds(String op, INDArray labels, long vocab) {
         int[] ids = labels.reshape(labels.length()).toIntVector();
         for (int i = 0; i < ids.length; i++) {
             if (ids[i] < 0 || ids[i] >= vocab) {
@@ -352,6 +356,82 @@ final class FusedKernels {
             keepAlive(logits, ids, dy);
         }
         copyBack(gx, dLogits);
+    }
+
+    /**
+     * Checks hidden {@code [N,H]}, head {@code [V,H]} and labels (N values); returns the output shape {@code [N]}
+     * (of logp and of the saved lse).
+     */
+    static long[] lmHeadShape(String op, INDArray hidden, INDArray head, INDArray labels) {
+        requireRank(op, "hidden", hidden, 2);
+        requireRank(op, "head", head, 2);
+        requireRank(op, "labels", labels, 1);
+        if (hidden.rank() != 2 || head.rank() != 2 || head.size(1) != hidden.size(1)
+                || labels.length() != hidden.size(0) || head.size(0) == 0 || head.size(1) == 0) {
+            throw new IllegalArgumentException(op + ": need hidden [N, H], head [V, H] (V, H > 0) and N labels, got "
+                    + "hidden " + shape(hidden) + ", head " + shape(head) + " and labels " + shape(labels));
+        }
+        return new long[]{hidden.size(0)};
+    }
+
+    /**
+     * {@code logp[n] = log softmax(hidden[n] head^T)[labels[n]]} and its log-sum-exp {@code lse[n]} (saved for the
+     * backward), without the {@code [N,V]} logits. hidden FLOAT or DOUBLE; head of that type, or BFLOAT16 beside
+     * FLOAT (read as is, widened exactly).
+     */
+    static void lmHeadForward(String op, INDArray hidden, INDArray head, INDArray labels, INDArray logp,
+                              INDArray lse) {
+        long[] outShape = lmHeadShape(op, hidden, head, labels);
+        INDArray ids = tokenIds(op, labels, head.size(0));
+        DataType dt = kernelType(op, hidden);
+        DataType ht = weightType(head, dt);
+        INDArray lp = writableShaped(op, "logp", logp, dt, outShape);
+        INDArray ls = writableShaped(op, "lse", lse, dt, outShape);
+        long n = hidden.size(0);
+        if (n > 0) {
+            hidden = dense(hidden, dt);
+            head = dense(head, ht);
+            NativeKernels.lmHeadLogProbForward(dtypeCode(dt), storageCode(ht), address(hidden), address(head),
+                    address(ids), address(lp), address(ls), n, hidden.size(1), head.size(0), NativeKernels.THREADS);
+            keepAlive(hidden, head, ids);
+        }
+        copyBack(lp, logp);
+        copyBack(ls, lse);
+    }
+
+    /**
+     * From the forward's lse and dy {@code [N]}: {@code dHidden [N,H]} and {@code dHead [V,H]}, the logits recomputed
+     * a block at a time; {@code dHead == null} for a frozen head (its product skipped).
+     */
+    static void lmHeadBackward(String op, INDArray hidden, INDArray head, INDArray labels, INDArray lse, INDArray dy,
+                               INDArray dHidden, INDArray dHead) {
+        long[] outShape = lmHeadShape(op, hidden, head, labels);
+        if (lse.length() != outShape[0] || dy.length() != outShape[0]) {
+            throw new IllegalArgumentException(op + ": lse and dy must hold one value per row of hidden "
+                    + shape(hidden) + ", got " + shape(lse) + " and " + shape(dy));
+        }
+        INDArray ids = tokenIds(op, labels, head.size(0));
+        DataType dt = kernelType(op, hidden);
+        DataType ht = weightType(head, dt);
+        INDArray gh = writable(op, "dHidden", dHidden, dt, hidden);
+        INDArray gw = dHead == null ? null : writable(op, "dHead", dHead, dt, head);
+        long n = hidden.size(0);
+        if (n > 0) {
+            hidden = dense(hidden, dt);
+            head = dense(head, ht);
+            lse = dense(lse, dt);
+            dy = dense(dy, dt);
+            NativeKernels.lmHeadLogProbBackward(dtypeCode(dt), storageCode(ht), address(hidden), address(head),
+                    address(ids), address(lse), address(dy), address(gh), gw == null ? 0 : address(gw), n,
+                    hidden.size(1), head.size(0), false, false, NativeKernels.THREADS);
+            keepAlive(hidden, head, ids, lse, dy);
+        } else if (gw != null) {
+            gw.assign(0);  // no labelled position: an exact zero gradient
+        }
+        copyBack(gh, dHidden);
+        if (gw != null) {
+            copyBack(gw, dHead);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ arrays

@@ -136,4 +136,22 @@ public final class NativeKernels {
      */
     public static native void gemm(int dtype, int bDtype, long m, long n, long k, long a, long aRs, long aCs, long b,
                                    long bRs, long bCs, long c, long ldc, boolean accumulate, int numThreads);
+
+    /**
+     * The LM head fused with the log-softmax at the labels, without {@code [n,v]} logits:
+     * {@code logp[r] = <hidden[r], head[label[r]]> - lse[r]}, {@code lse[r] = log sum_j exp(<hidden[r], head[j]>)}.
+     * hidden {@code [n,h]}, logp and lse {@code [n]} of dtype; head {@code [v,h]} of headDtype (dtype, or
+     * {@link #BFLOAT16} beside {@link #FLOAT32}); label {@code [n]} int32 in {@code [0, v)}; dense.
+     */
+    public static native void lmHeadLogProbForward(int dtype, int headDtype, long hidden, long head, long label,
+                                                   long logp, long lse, long n, long h, long v, int numThreads);
+
+    /**
+     * Its backward from the forward's lse and dy {@code [n]}: {@code dhidden [n,h]} and {@code dhead [v,h]} (0: a
+     * frozen head, skipped; required for a bfloat16 head), each added into when its accumulate flag is set.
+     */
+    public static native void lmHeadLogProbBackward(int dtype, int headDtype, long hidden, long head, long label,
+                                                    long lse, long dy, long dhidden, long dhead, long n, long h,
+                                                    long v, boolean accumulateDhidden, boolean accumulateDhead,
+                                                    int numThreads);
 }
