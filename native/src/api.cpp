@@ -1,6 +1,7 @@
 // Flat C API: argument validation, error reporting (thread-local message), capability flags.
 
 #include <cmath>
+#include <cstdint>
 #include <exception>
 #include <initializer_list>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "cpu/attention_cpu.h"
 #include "cpu/gemm_cpu.h"
+#include "cpu/lm_head_cpu.h"
 #include "cpu/pointwise_cpu.h"
 
 #ifndef PS_VERSION_STRING
@@ -82,6 +84,31 @@ int check_rope(const char* who, int32_t heads, int32_t head_dim) {
         return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": need heads > 0 and an even head_dim > 0, got heads=" +
                                                  str(heads) + " head_dim=" + str(head_dim));
     return PS_OK;
+}
+
+/** A float type of the arithmetic, and the storage type of a weight operand beside it (itself, or bf16 with f32). */
+int check_types(const char* who, const char* weight, ps_dtype dtype, ps_dtype weight_dtype) {
+    const std::string w = std::string(who) + ": ";
+    if (dtype != PS_FLOAT32 && dtype != PS_FLOAT64)
+        return fail(PS_ERR_INVALID_ARGUMENT, w + "dtype must be 0 (float32) or 1 (float64), got " + str(dtype));
+    if (weight_dtype != dtype && !(dtype == PS_FLOAT32 && weight_dtype == PS_BFLOAT16))
+        return fail(PS_ERR_INVALID_ARGUMENT, w + weight + " must be dtype (" + str(dtype) +
+                                                 "), or 2 (bfloat16) with dtype 0 (float32), got " + str(weight_dtype));
+    return PS_OK;
+}
+
+/** The LM head's sizes, pointers and labels. */
+int check_lm_head(const char* who, ps_dtype dtype, ps_dtype head_dtype, int64_t n, int64_t h, int64_t v,
+                  const int32_t* label, std::initializer_list<const void*> ptrs) {
+    int rc = check_types(who, "head_dtype", dtype, head_dtype);
+    if (rc != PS_OK) return rc;
+    if (n < 0 || h <= 0 || v <= 0 || v > INT32_MAX)
+        return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": need n >= 0, h > 0 and 0 < v <= 2^31-1, got n=" +
+                                                 str(n) + " h=" + str(h) + " v=" + str(v));
+    if (n > 0)
+        for (const void* p : ptrs)
+            if (!p) return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": null array pointer");
+    return check_indices(who, "label", label, n, v);
 }
 
 /** Runs a kernel, turning exceptions (scratch allocation) into PS_ERR_INTERNAL. */
@@ -235,13 +262,13 @@ int ps_scatter_add_rows_cpu(ps_dtype dtype, const int32_t* index, int64_t n, con
     return run_kernel(who, [&] { ps::cpu::scatter_add_rows(dtype, index, n, src, dst, rows, cols, num_threads); });
 }
 
-int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs, int64_t a_cs,
-                const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
+int ps_gemm_cpu(ps_dtype dtype, ps_dtype b_dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs,
+                int64_t a_cs, const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
                 int32_t num_threads) {
     static const char* who = "ps_gemm_cpu";
     const std::string w = std::string(who) + ": ";
-    if (dtype != PS_FLOAT32 && dtype != PS_FLOAT64)
-        return fail(PS_ERR_INVALID_ARGUMENT, w + "dtype must be 0 (float32) or 1 (float64), got " + str(dtype));
+    const int rc = check_types(who, "b_dtype", dtype, b_dtype);
+    if (rc != PS_OK) return rc;
     if (m < 0 || n < 0 || k < 0)
         return fail(PS_ERR_INVALID_ARGUMENT,
                     w + "sizes must be >= 0, got m=" + str(m) + " n=" + str(n) + " k=" + str(k));
@@ -249,8 +276,41 @@ int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, 
     if (!c || (k > 0 && (!a || !b))) return fail(PS_ERR_INVALID_ARGUMENT, w + "null array pointer");
     if (ldc < n) return fail(PS_ERR_INVALID_ARGUMENT, w + "ldc (" + str(ldc) + ") must be >= n (" + str(n) + ")");
     return run_kernel(who, [&] {
-        ps::cpu::gemm(dtype, m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate != 0, num_threads);
+        ps::cpu::gemm(dtype, b_dtype, m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate != 0, num_threads);
     });
+}
+
+int ps_lm_head_logprob_fwd_cpu(ps_dtype dtype, ps_dtype head_dtype, const void* hidden, const void* head,
+                               const int32_t* label, void* logp, void* lse, int64_t n, int64_t h, int64_t v,
+                               int32_t num_threads) {
+    static const char* who = "ps_lm_head_logprob_fwd_cpu";
+    const int rc = check_lm_head(who, dtype, head_dtype, n, h, v, label, {hidden, head, label, logp, lse});
+    if (rc != PS_OK || n == 0) return rc;
+    return run_kernel(who, [&] {
+        ps::cpu::lm_head_logprob_fwd(dtype, head_dtype, hidden, head, label, logp, lse, n, h, v,
+                                     ps::cpu::lm_head_chunks(dtype, n, v), num_threads);
+    });
+}
+
+int ps_lm_head_logprob_bwd_cpu(ps_dtype dtype, ps_dtype head_dtype, const void* hidden, const void* head,
+                               const int32_t* label, const void* lse, const void* dy, void* dhidden, void* dhead,
+                               int64_t n, int64_t h, int64_t v, int32_t accumulate_dhidden, int32_t accumulate_dhead,
+                               int32_t num_threads) {
+    static const char* who = "ps_lm_head_logprob_bwd_cpu";
+    const int rc = check_lm_head(who, dtype, head_dtype, n, h, v, label, {hidden, head, label, lse, dy, dhidden});
+    if (rc != PS_OK) return rc;
+    if (dhead && head_dtype != dtype)
+        return fail(PS_ERR_INVALID_ARGUMENT, std::string(who) + ": a bfloat16 head is frozen: dhead must be NULL");
+    return run_kernel(who, [&] {
+        ps::cpu::lm_head_logprob_bwd(dtype, head_dtype, hidden, head, label, lse, dy, dhidden, dhead, n, h, v,
+                                     accumulate_dhidden != 0, accumulate_dhead != 0,
+                                     ps::cpu::lm_head_chunks(dtype, n, v), num_threads);
+    });
+}
+
+int64_t ps_lm_head_scratch_bytes_cpu(ps_dtype dtype, int64_t n, int64_t v) {
+    if ((dtype != PS_FLOAT32 && dtype != PS_FLOAT64) || n < 0 || v <= 0) return -1;
+    return ps::cpu::lm_head_scratch_bytes(dtype, n, v);
 }
 
 }  // extern "C"

@@ -94,11 +94,43 @@ int ps_scatter_add_rows_cpu(ps_dtype dtype, const int32_t* index, int64_t n, con
 /**
  * Matrix product of the linear layers: c[m,n] = sum_k A(i,k) B(k,j) (accumulate != 0: added to c), with A(i,k) at
  * a[i*a_rs + k*a_cs] and B(k,j) at b[k*b_rs + j*b_cs] (strides in elements, so transposes are free); c rows ldc
- * apart, contiguous, not overlapping a or b. m, n or k may be 0 (k = 0 gives zeros).
+ * apart, contiguous, not overlapping a or b. m, n or k may be 0 (k = 0 gives zeros). dtype is the type of a, c and
+ * the arithmetic (PS_FLOAT32 or PS_FLOAT64); b_dtype the storage type of b: dtype, or PS_BFLOAT16 with PS_FLOAT32
+ * (frozen bfloat16 weights, widened to float32 exactly as they are read: the result is bit for bit the float32
+ * product of the widened values).
  */
-int ps_gemm_cpu(ps_dtype dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs, int64_t a_cs,
-                const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
+int ps_gemm_cpu(ps_dtype dtype, ps_dtype b_dtype, int64_t m, int64_t n, int64_t k, const void* a, int64_t a_rs,
+                int64_t a_cs, const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, int32_t accumulate,
                 int32_t num_threads);
+
+/*
+ * The LM head fused with the log-softmax at the labels (Liger Kernel's fused linear cross-entropy, on the CPU): the
+ * [n, v] logits logit(r, j) = <hidden[r], head[j]> are never materialised, only a reused block of at most 64 MiB
+ * (ps_lm_head_scratch_bytes_cpu), computed a chunk of the vocabulary at a time by ps_gemm_cpu's product.
+ * hidden [n, h] of dtype (PS_FLOAT32 or PS_FLOAT64); head [v, h] of head_dtype: dtype, or PS_BFLOAT16 beside
+ * PS_FLOAT32 (a frozen head, widened exactly as it is read); label int32 [n], each in [0, v); logp, lse, dy [n] of
+ * dtype. Dense c-order; n may be 0. Returns PS_OK or an error code (message in ps_last_error()).
+ */
+
+/**
+ * logp[r] = logit(r, label[r]) - lse[r] and lse[r] = log sum_j exp(logit(r, j)) (saved for the backward): running
+ * max and sum of exponentials across vocabulary chunks, the sum in double.
+ */
+int ps_lm_head_logprob_fwd_cpu(ps_dtype dtype, ps_dtype head_dtype, const void* hidden, const void* head,
+                               const int32_t* label, void* logp, void* lse, int64_t n, int64_t h, int64_t v,
+                               int32_t num_threads);
+/**
+ * Backward from the forward's lse and dy = dL/dlogp: with dlogit(r, j) = dy[r] ([j == label[r]] - exp(logit(r, j) -
+ * lse[r])), the logits recomputed a block at a time, dhidden [n, h] = sum_j dlogit(r, j) head[j] and dhead [v, h] =
+ * sum_r dlogit(r, j) hidden[r], each added to the array's values when its accumulate flag is set. dhead NULL: a
+ * frozen head, its product skipped (required with a PS_BFLOAT16 head). dhidden and dhead must not overlap the inputs.
+ */
+int ps_lm_head_logprob_bwd_cpu(ps_dtype dtype, ps_dtype head_dtype, const void* hidden, const void* head,
+                               const int32_t* label, const void* lse, const void* dy, void* dhidden, void* dhead,
+                               int64_t n, int64_t h, int64_t v, int32_t accumulate_dhidden, int32_t accumulate_dhead,
+                               int32_t num_threads);
+/** Bytes of the logits block a call of n rows over a vocabulary of v reuses (kept per calling thread), or -1. */
+int64_t ps_lm_head_scratch_bytes_cpu(ps_dtype dtype, int64_t n, int64_t v);
 
 /*
  * CUDA kernels: exported by the separate library libprefixshare_cuda.so (built when nvcc is found; it links the

@@ -15,11 +15,21 @@ namespace cpu {
 
 /**
  * C[M,N] = op(A) op(B) (accumulate: C +=), C rows ldc apart and contiguous. A element (i,k) at a[i*a_rs + k*a_cs],
- * B element (k,j) at b[k*b_rs + j*b_cs]: any transpose is a choice of strides. Accumulation is in the element type,
- * in k order. C must not overlap A or B.
+ * B element (k,j) at b[k*b_rs + j*b_cs]: any transpose is a choice of strides. dt is the type of A, C and the
+ * arithmetic; b_dt the storage type of B: dt, or PS_BFLOAT16 with dt PS_FLOAT32 (widened to float32 exactly while B
+ * is packed, so the result is bit for bit that of float32 B holding the same values). Accumulation is in dt, in k
+ * order. C must not overlap A or B.
  */
-void gemm(ps_dtype dt, int64_t M, int64_t N, int64_t K, const void* a, int64_t a_rs, int64_t a_cs, const void* b,
-          int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, bool accumulate, int32_t num_threads);
+void gemm(ps_dtype dt, ps_dtype b_dt, int64_t M, int64_t N, int64_t K, const void* a, int64_t a_rs, int64_t a_cs,
+          const void* b, int64_t b_rs, int64_t b_cs, void* c, int64_t ldc, bool accumulate, int32_t num_threads);
+
+/**
+ * The packing step of gemm alone, for the test harness (its layout and its speed): B [K,N] (b_dt storage, strides as
+ * in gemm) into column panels dst [ceil(N/NR)][K][NR] of dt, NR = 2 vectors (16 floats, 8 doubles), columns past N
+ * zero. Parallel over panels as in gemm.
+ */
+void gemm_pack_b(ps_dtype dt, ps_dtype b_dt, int64_t N, int64_t K, const void* b, int64_t b_rs, int64_t b_cs,
+                 void* dst, int32_t num_threads);
 
 }  // namespace cpu
 }  // namespace ps

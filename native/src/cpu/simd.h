@@ -50,10 +50,9 @@ template <> struct Simd<float> {
     static inline reg bit_or(reg a, reg b) { return _mm256_or_ps(a, b); }
     /** Lanes of `a` where mask is clear, of `b` where it is set. */
     static inline reg select(reg mask, reg a, reg b) { return _mm256_blendv_ps(a, b, mask); }
-    /** dst[c * ldd + r] = src[r * lds + c] for one 8 x 8 block (unpack, shuffle, then swap 128-bit halves). */
-    static inline void transpose_block(const float* src, ptrdiff_t lds, float* dst, ptrdiff_t ldd) {
-        __m256 r[8], t[8];
-        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+    /** r[c] lane i = r[i] lane c before: an 8 x 8 transpose in registers (unpack, shuffle, swap 128-bit halves). */
+    static inline void transpose(reg r[8]) {
+        __m256 t[8];
         for (int i = 0; i < 8; i += 2) {
             t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
             t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -65,9 +64,17 @@ template <> struct Simd<float> {
             r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
         }
         for (int i = 0; i < 4; ++i) {
-            _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-            _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+            t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+            t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
         }
+        for (int i = 0; i < 8; ++i) r[i] = t[i];
+    }
+    /** dst[c * ldd + r] = src[r * lds + c] for one 8 x 8 block. */
+    static inline void transpose_block(const float* src, ptrdiff_t lds, float* dst, ptrdiff_t ldd) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+        transpose(r);
+        for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ldd, r[i]);
     }
     /**
      * exp(x), Cephes expf scheme: x = n ln2 + r (Cody-Waite), degree-7 polynomial in r, times 2^n.
@@ -125,16 +132,21 @@ template <> struct Simd<double> {
     static inline reg bit_or(reg a, reg b) { return _mm256_or_pd(a, b); }
     /** Lanes of `a` where mask is clear, of `b` where it is set. */
     static inline reg select(reg mask, reg a, reg b) { return _mm256_blendv_pd(a, b, mask); }
+    /** r[c] lane i = r[i] lane c before: a 4 x 4 transpose in registers. */
+    static inline void transpose(reg r[4]) {
+        const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]),
+                      t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+        r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+        r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+        r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+        r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+    }
     /** dst[c * ldd + r] = src[r * lds + c] for one 4 x 4 block. */
     static inline void transpose_block(const double* src, ptrdiff_t lds, double* dst, ptrdiff_t ldd) {
-        const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + lds), r2 = _mm256_loadu_pd(src + 2 * lds),
-                      r3 = _mm256_loadu_pd(src + 3 * lds);
-        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1), t2 = _mm256_unpacklo_pd(r2, r3),
-                      t3 = _mm256_unpackhi_pd(r2, r3);
-        _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
-        _mm256_storeu_pd(dst + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
-        _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
-        _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+        __m256d r[4] = {_mm256_loadu_pd(src), _mm256_loadu_pd(src + lds), _mm256_loadu_pd(src + 2 * lds),
+                        _mm256_loadu_pd(src + 3 * lds)};
+        transpose(r);
+        for (int i = 0; i < 4; ++i) _mm256_storeu_pd(dst + i * ldd, r[i]);
     }
     /**
      * exp(x): x = n ln2 + r with a two-constant Cody-Waite split (|r| <= 0.347), degree-13 Taylor polynomial
@@ -167,6 +179,32 @@ template <> struct Simd<double> {
         return _mm256_and_pd(_mm256_mul_pd(y, _mm256_castsi256_pd(e)), valid);
     }
 };
+
+/**
+ * bfloat16 storage: the upper 16 bits of an IEEE float32 (what ND4J's BFLOAT16 and safetensors' BF16 hold). The
+ * kernels never compute in it; they widen it to float32, which is exact (the low 16 mantissa bits become zeros).
+ */
+struct Bf16 {
+    uint16_t bits;
+};
+static_assert(sizeof(Bf16) == 2, "Bf16 is two bytes");
+
+inline float widen(Bf16 x) {
+    const uint32_t u = (uint32_t)x.bits << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+inline float widen(float x) { return x; }
+inline double widen(double x) { return x; }
+
+/** One vector of Simd<T> lanes read from storage of T, or of bfloat16 widened to float. */
+inline __m256 load_widened(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256d load_widened(const double* p) { return _mm256_loadu_pd(p); }
+inline __m256 load_widened(const Bf16* p) {
+    const __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+}
 
 /** 64-byte aligned scratch buffer (per thread, sized by tiles; never T x T). */
 template <class T> class AlignedBuf {

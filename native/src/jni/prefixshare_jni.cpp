@@ -140,10 +140,30 @@ JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_scatter
 }
 
 JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_gemm(
-    JNIEnv* env, jclass, jint dtype, jlong m, jlong n, jlong k, jlong a, jlong a_rs, jlong a_cs, jlong b, jlong b_rs,
-    jlong b_cs, jlong c, jlong ldc, jboolean accumulate, jint num_threads) {
-    if (ps_gemm_cpu(dtype_of(dtype), m, n, k, cptr(a), a_rs, a_cs, cptr(b), b_rs, b_cs, mptr(c), ldc,
+    JNIEnv* env, jclass, jint dtype, jint b_dtype, jlong m, jlong n, jlong k, jlong a, jlong a_rs, jlong a_cs, jlong b,
+    jlong b_rs, jlong b_cs, jlong c, jlong ldc, jboolean accumulate, jint num_threads) {
+    if (ps_gemm_cpu(dtype_of(dtype), dtype_of(b_dtype), m, n, k, cptr(a), a_rs, a_cs, cptr(b), b_rs, b_cs, mptr(c), ldc,
                     accumulate ? 1 : 0, num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_lmHeadLogProbForward(
+    JNIEnv* env, jclass, jint dtype, jint head_dtype, jlong hidden, jlong head, jlong label, jlong logp, jlong lse,
+    jlong n, jlong h, jlong v, jint num_threads) {
+    if (ps_lm_head_logprob_fwd_cpu(dtype_of(dtype), dtype_of(head_dtype), cptr(hidden), cptr(head),
+                                   reinterpret_cast<const int32_t*>(label), mptr(logp), mptr(lse), n, h, v,
+                                   num_threads) != PS_OK)
+        throw_iae(env, ps_last_error());
+}
+
+JNIEXPORT void JNICALL Java_org_prefixshare_ops_nativeload_NativeKernels_lmHeadLogProbBackward(
+    JNIEnv* env, jclass, jint dtype, jint head_dtype, jlong hidden, jlong head, jlong label, jlong lse, jlong dy,
+    jlong dhidden, jlong dhead, jlong n, jlong h, jlong v, jboolean accumulate_dhidden, jboolean accumulate_dhead,
+    jint num_threads) {
+    if (ps_lm_head_logprob_bwd_cpu(dtype_of(dtype), dtype_of(head_dtype), cptr(hidden), cptr(head),
+                                   reinterpret_cast<const int32_t*>(label), cptr(lse), cptr(dy), mptr(dhidden),
+                                   mptr(dhead), n, h, v, accumulate_dhidden ? 1 : 0, accumulate_dhead ? 1 : 0,
+                                   num_threads) != PS_OK)
         throw_iae(env, ps_last_error());
 }
 

@@ -12,6 +12,8 @@ import org.prefixshare.ops.fused.FusedLabelLogProbs;
 import org.prefixshare.ops.fused.FusedLabelLogProbsBp;
 import org.prefixshare.ops.fused.FusedLinear;
 import org.prefixshare.ops.fused.FusedLinearBp;
+import org.prefixshare.ops.fused.FusedLmHeadLogProbs;
+import org.prefixshare.ops.fused.FusedLmHeadLogProbsBp;
 import org.prefixshare.ops.fused.FusedRmsNorm;
 import org.prefixshare.ops.fused.FusedRmsNormBp;
 import org.prefixshare.ops.fused.FusedRope;
@@ -66,7 +68,7 @@ public final class PrefixShareOps {
 
     /**
      * Installs the executioner hook and registers our ops (attention and the fused RMSNorm / RoPE / SwiGLU / linear /
-     * label log-prob ops of {@link org.prefixshare.ops.fused.FusedOps}) with ND4J so graphs clone (gradients), save
+     * label log-prob / LM head ops of {@link org.prefixshare.ops.fused.FusedOps}) with ND4J so graphs clone (gradients), save
      * and load. Idempotent.
      */
     public static void init() {
@@ -91,6 +93,8 @@ public final class PrefixShareOps {
             ops.putIfAbsent(FusedLinearBp.OP_NAME, new FusedLinearBp());
             ops.putIfAbsent(FusedLabelLogProbs.OP_NAME, new FusedLabelLogProbs());
             ops.putIfAbsent(FusedLabelLogProbsBp.OP_NAME, new FusedLabelLogProbsBp());
+            ops.putIfAbsent(FusedLmHeadLogProbs.OP_NAME, new FusedLmHeadLogProbs());
+            ops.putIfAbsent(FusedLmHeadLogProbsBp.OP_NAME, new FusedLmHeadLogProbsBp());
             ops.putIfAbsent(FusedDecoderLayer.OP_NAME, new FusedDecoderLayer());
             ops.putIfAbsent(FusedDecoderLayerBp.OP_NAME, new FusedDecoderLayerBp());
             ops.putIfAbsent(ZeroOf.OP_NAME, new ZeroOf());

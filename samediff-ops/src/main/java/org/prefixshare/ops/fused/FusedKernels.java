@@ -13,6 +13,7 @@ import static org.prefixshare.ops.nativeload.NativeArrays.denseC;
 import static org.prefixshare.ops.nativeload.NativeArrays.isDenseC;
 import static org.prefixshare.ops.nativeload.NativeArrays.keepAlive;
 import static org.prefixshare.ops.nativeload.NativeKernels.dtypeCode;
+import static org.prefixshare.ops.nativeload.NativeKernels.storageCode;
 
 import java.util.Arrays;
 
@@ -205,7 +206,11 @@ final class FusedKernels {
         copyBack(gu, dup);
     }
 
-    /** y = x w^T: [rows, in] x [in, out] with w [out, in] read transposed through its strides. */
+    /**
+     * y = x w^T: [rows, in] x [in, out] with w [out, in] read transposed through its strides. x FLOAT or DOUBLE; w of
+     * that type, or BFLOAT16 beside FLOAT x (a frozen base weight kept at two bytes a parameter: the kernel widens it
+     * to float32 exactly while packing, so y is bit for bit that of a float32 w holding the same values).
+     */
     static void linearForward(String op, INDArray x, INDArray w, INDArray y) {
         linearForward(op, x, w, y, false);
     }
@@ -214,6 +219,7 @@ final class FusedKernels {
     static void linearForward(String op, INDArray x, INDArray w, INDArray y, boolean accumulate) {
         long[] yShape = linearOutputShape(op, x, w);
         DataType dt = kernelType(op, x);
+        DataType wt = weightType(w, dt);
         long in = w.size(1);
         long out = w.size(0);
         long rows = in == 0 ? 0 : x.length() / in;
@@ -223,9 +229,9 @@ final class FusedKernels {
         }
         if (rows > 0 && out > 0) {
             x = dense(x, dt);
-            w = dense(w, dt);
-            NativeKernels.gemm(dtypeCode(dt), rows, out, in, address(x), in, 1, address(w), 1, in, address(yy), out,
-                    accumulate, NativeKernels.THREADS);
+            w = dense(w, wt);
+            NativeKernels.gemm(dtypeCode(dt), storageCode(wt), rows, out, in, address(x), in, 1, address(w), 1, in,
+                    address(yy), out, accumulate, NativeKernels.THREADS);
             keepAlive(x, w);
         } else if (!accumulate) {
             yy.assign(0);
@@ -233,7 +239,10 @@ final class FusedKernels {
         copyBack(yy, y);
     }
 
-    /** dx = dy w ([rows, out] x [out, in]) and dw = dy^T x ([out, rows] x [rows, in]). */
+    /**
+     * dx = dy w ([rows, out] x [out, in]) and dw = dy^T x ([out, rows] x [rows, in]); {@code dw == null}: a frozen
+     * weight, dx only. Types as for {@link #linearForward(String, INDArray, INDArray, INDArray)}.
+     */
     static void linearBackward(String op, INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw) {
         linearBackward(op, x, w, dy, dx, dw, false);
     }
@@ -241,6 +250,7 @@ final class FusedKernels {
     /**
      * {@code dx (+)= dy w} and {@code dw = dy^T x}: as {@link #linearBackward(String, INDArray, INDArray, INDArray,
      * INDArray, INDArray)}, adding into dx's values when {@code accumulateDx} (a layer input read by several linears).
+     * {@code dw == null} skips the weight gradient's product altogether (a frozen weight: LoRA's base, a bfloat16 w).
      */
     static void linearBackward(String op, INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw,
                                boolean accumulateDx) {
@@ -250,31 +260,38 @@ final class FusedKernels {
                     + ", got " + shape(dy));
         }
         DataType dt = kernelType(op, x);
+        DataType wt = weightType(w, dt);
         long in = w.size(1);
         long out = w.size(0);
         long rows = in == 0 ? 0 : x.length() / in;
         INDArray gx = writable(op, "dx", dx, dt, x);
-        INDArray gw = writable(op, "dw", dw, dt, w);
+        INDArray gw = dw == null ? null : writable(op, "dw", dw, dt, w);
         if (accumulateDx && gx != dx) {
             gx.assign(dx);
         }
         if (rows > 0 && out > 0 && in > 0) {
-            x = dense(x, dt);
-            w = dense(w, dt);
             dy = dense(dy, dt);
-            NativeKernels.gemm(dtypeCode(dt), rows, in, out, address(dy), out, 1, address(w), in, 1, address(gx), in,
-                    accumulateDx, NativeKernels.THREADS);
-            NativeKernels.gemm(dtypeCode(dt), out, in, rows, address(dy), 1, out, address(x), in, 1, address(gw), in,
-                    false, NativeKernels.THREADS);
+            w = dense(w, wt);
+            NativeKernels.gemm(dtypeCode(dt), storageCode(wt), rows, in, out, address(dy), out, 1, address(w), in, 1,
+                    address(gx), in, accumulateDx, NativeKernels.THREADS);
+            if (gw != null) {
+                x = dense(x, dt);
+                NativeKernels.gemm(dtypeCode(dt), dtypeCode(dt), out, in, rows, address(dy), 1, out, address(x), in,
+                        1, address(gw), in, false, NativeKernels.THREADS);
+            }
             keepAlive(x, w, dy);
         } else {
             if (!accumulateDx) {
                 gx.assign(0);
             }
-            gw.assign(0);
+            if (gw != null) {
+                gw.assign(0);
+            }
         }
         copyBack(gx, dx);
-        copyBack(gw, dw);
+        if (gw != null) {
+            copyBack(gw, dw);
+        }
     }
 
     /** Checks logits {@code [N,V]} against labels (N elements); returns the output shape {@code [N]}. */
@@ -291,7 +308,11 @@ final class FusedKernels {
     /** {@link #labelLogProbShape}'s checks, then the labels as dense int32, each checked to lie in the vocabulary. */
     private static INDArray labelIndices(String op, INDArray logits, INDArray labels) {
         labelLogProbShape(op, logits, labels);
-        long vocab = logits.size(1);
+        return tokenIds(op, labels, logits.size(1));
+    }
+
+    /** Labels of any numeric type (INT32 feeds, float-typed placeholders) as dense int32, each in [0, vocab). */
+    private static INDArray tokenIds(String op, INDArray labels, long vocab) {
         int[] ids = labels.reshape(labels.length()).toIntVector();
         for (int i = 0; i < ids.length; i++) {
             if (ids[i] < 0 || ids[i] >= vocab) {
@@ -337,6 +358,82 @@ final class FusedKernels {
         copyBack(gx, dLogits);
     }
 
+    /**
+     * Checks hidden {@code [N,H]}, head {@code [V,H]} and labels (N values); returns the output shape {@code [N]}
+     * (of logp and of the saved lse).
+     */
+    static long[] lmHeadShape(String op, INDArray hidden, INDArray head, INDArray labels) {
+        requireRank(op, "hidden", hidden, 2);
+        requireRank(op, "head", head, 2);
+        requireRank(op, "labels", labels, 1);
+        if (hidden.rank() != 2 || head.rank() != 2 || head.size(1) != hidden.size(1)
+                || labels.length() != hidden.size(0) || head.size(0) == 0 || head.size(1) == 0) {
+            throw new IllegalArgumentException(op + ": need hidden [N, H], head [V, H] (V, H > 0) and N labels, got "
+                    + "hidden " + shape(hidden) + ", head " + shape(head) + " and labels " + shape(labels));
+        }
+        return new long[]{hidden.size(0)};
+    }
+
+    /**
+     * {@code logp[n] = log softmax(hidden[n] head^T)[labels[n]]} and its log-sum-exp {@code lse[n]} (saved for the
+     * backward), without the {@code [N,V]} logits. hidden FLOAT or DOUBLE; head of that type, or BFLOAT16 beside
+     * FLOAT (read as is, widened exactly).
+     */
+    static void lmHeadForward(String op, INDArray hidden, INDArray head, INDArray labels, INDArray logp,
+                              INDArray lse) {
+        long[] outShape = lmHeadShape(op, hidden, head, labels);
+        INDArray ids = tokenIds(op, labels, head.size(0));
+        DataType dt = kernelType(op, hidden);
+        DataType ht = weightType(head, dt);
+        INDArray lp = writableShaped(op, "logp", logp, dt, outShape);
+        INDArray ls = writableShaped(op, "lse", lse, dt, outShape);
+        long n = hidden.size(0);
+        if (n > 0) {
+            hidden = dense(hidden, dt);
+            head = dense(head, ht);
+            NativeKernels.lmHeadLogProbForward(dtypeCode(dt), storageCode(ht), address(hidden), address(head),
+                    address(ids), address(lp), address(ls), n, hidden.size(1), head.size(0), NativeKernels.THREADS);
+            keepAlive(hidden, head, ids);
+        }
+        copyBack(lp, logp);
+        copyBack(ls, lse);
+    }
+
+    /**
+     * From the forward's lse and dy {@code [N]}: {@code dHidden [N,H]} and {@code dHead [V,H]}, the logits recomputed
+     * a block at a time; {@code dHead == null} for a frozen head (its product skipped).
+     */
+    static void lmHeadBackward(String op, INDArray hidden, INDArray head, INDArray labels, INDArray lse, INDArray dy,
+                               INDArray dHidden, INDArray dHead) {
+        long[] outShape = lmHeadShape(op, hidden, head, labels);
+        if (lse.length() != outShape[0] || dy.length() != outShape[0]) {
+            throw new IllegalArgumentException(op + ": lse and dy must hold one value per row of hidden "
+                    + shape(hidden) + ", got " + shape(lse) + " and " + shape(dy));
+        }
+        INDArray ids = tokenIds(op, labels, head.size(0));
+        DataType dt = kernelType(op, hidden);
+        DataType ht = weightType(head, dt);
+        INDArray gh = writable(op, "dHidden", dHidden, dt, hidden);
+        INDArray gw = dHead == null ? null : writable(op, "dHead", dHead, dt, head);
+        long n = hidden.size(0);
+        if (n > 0) {
+            hidden = dense(hidden, dt);
+            head = dense(head, ht);
+            lse = dense(lse, dt);
+            dy = dense(dy, dt);
+            NativeKernels.lmHeadLogProbBackward(dtypeCode(dt), storageCode(ht), address(hidden), address(head),
+                    address(ids), address(lse), address(dy), address(gh), gw == null ? 0 : address(gw), n,
+                    hidden.size(1), head.size(0), false, false, NativeKernels.THREADS);
+            keepAlive(hidden, head, ids, lse, dy);
+        } else if (gw != null) {
+            gw.assign(0);  // no labelled position: an exact zero gradient
+        }
+        copyBack(gh, dHidden);
+        if (gw != null) {
+            copyBack(gw, dHead);
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------ arrays
 
     private static DataType kernelType(String op, INDArray first) {
@@ -347,6 +444,14 @@ final class FusedKernels {
                     + " (shape " + shape(first) + ")");
         }
         return t;
+    }
+
+    /**
+     * The storage type a weight operand is handed to the kernels in: BFLOAT16 as it is beside FLOAT activations (the
+     * kernels widen it while packing), else the kernel type (other types are cast once, as every input is).
+     */
+    private static DataType weightType(INDArray w, DataType kernelType) {
+        return w.dataType() == DataType.BFLOAT16 && kernelType == DataType.FLOAT ? DataType.BFLOAT16 : kernelType;
     }
 
     private static INDArray dense(INDArray a, DataType t) {

@@ -21,6 +21,7 @@ import java.util.List;
  * SDVariable act = FusedOps.swiGlu(sd, gate, up);            // silu(gate) * up, [M,I]
  * SDVariable y   = FusedOps.linear(sd, x, w);                // x w^T, x [M,in], w [out,in] (HF layout)
  * SDVariable lp  = FusedOps.labelLogProbs(sd, logits, ids, V); // log softmax(logits)[n, ids[n]], [N]
+ * SDVariable lq  = FusedOps.lmHeadLabelLogProbs(sd, h, head, ids, V); // the same from h [N,H], head [V,H]
  * }</pre>
  *
  * Each builds one fused native op ({@link FusedRmsNorm}, {@link FusedRope}, {@link FusedSwiGlu}, {@link FusedLinear},
@@ -157,7 +158,8 @@ public final class FusedOps {
 
     /**
      * HF {@code nn.Linear} without bias: x {@code [M,in]} times w^T, w {@code [out,in]}; {@code [M,out]}.
-     * Differentiable in x and w. The fused op is one native product forward and two backward; ND4J's mmul on these
+     * Differentiable in x and w, except a BFLOAT16 w beside FLOAT x: a frozen weight (LoRA's base, kept at two bytes
+     * a parameter and widened exactly as it is read), which gets no gradient. The fused op is one native product forward and two backward; ND4J's mmul on these
      * shapes (in = 128..352, M in the thousands) ran at 8-40 GFLOP/s on a 2-core machine (OpenBLAS's threads and
      * libgomp's spinning team contend, and each call computes into a temporary that is assigned), the native product
      * at 100-200.
@@ -173,10 +175,15 @@ public final class FusedOps {
         return new FusedLinear(sd, x, w).outputVariable();
     }
 
-    /** {@link #linear} as ND4J's matmul (the oracle and fallback; x must be rank 2). */
+    /**
+     * {@link #linear} as ND4J's matmul (the oracle and fallback; x must be rank 2). A BFLOAT16 w is cast to x's type
+     * first (exact), since ND4J multiplies only arrays of one type.
+     */
     public static SDVariable decomposedLinear(SameDiff sd, SDVariable x, SDVariable w) {
         PrefixShareOps.init();
-        return sd.mmul(x, w, false, true, false);
+        SDVariable wx = w.dataType() == DataType.BFLOAT16 && x.dataType() != DataType.BFLOAT16
+                ? w.castTo(x.dataType()) : w;
+        return sd.mmul(x, wx, false, true, false);
     }
 
     // ------------------------------------------------------------------------------------------------ label log-probs
@@ -212,6 +219,48 @@ public final class FusedOps {
         SDVariable logProbs = shifted.sub(lse);                                         // [N,V]
         SDVariable pick = sd.oneHot(labels.castTo(DataType.INT32), vocabSize, 1, 1.0, 0.0, logits.dataType());
         return sd.sum(logProbs.mul(pick), false, 1);                                    // [N]
+    }
+
+    // ------------------------------------------------------------------------------------------------ LM head
+
+    /**
+     * The LM head and the log-softmax at the labels in one: {@code logp[n] = log softmax(hidden[n] head^T)[labels[n]]}
+     * for hidden {@code [N,H]} (the final-normed hidden states of the labelled positions), head {@code [V,H]} (HF's
+     * {@code lm_head.weight}, or the embedding when tied) and labels {@code [N]} (token ids in {@code [0, vocabSize)},
+     * INT32 or any numeric type); returns {@code [N]}. Differentiable in hidden, and in the head unless it is BFLOAT16
+     * (a frozen head read at two bytes a parameter; hidden must then be FLOAT). The fused op ({@link
+     * FusedLmHeadLogProbs}) never materialises the {@code [N,V]} logits (one reused block of at most 64 MiB instead
+     * of N x V logits and their gradient: 2.5 GB at N = 2,048, V = 152,064); the decomposed formulation
+     * ({@link #decomposedLmHeadLabelLogProbs}: {@link #linear} then {@link #labelLogProbs}) is the fallback when fused
+     * ops are not {@link #enabled()}.
+     *
+     * <p>The fused op has a second output, the saved log-sum-exp; in a DL4J {@code SameDiffVertex}, where every
+     * unconsumed output is taken as a loss, consume it with {@link #zeroOf} as {@link #decoderLayerInVertex} does.
+     */
+    public static SDVariable lmHeadLabelLogProbs(SameDiff sd, SDVariable hidden, SDVariable head, SDVariable labels,
+                                                 int vocabSize) {
+        return enabled() ? fusedLmHeadLabelLogProbs(sd, hidden, head, labels)
+                : decomposedLmHeadLabelLogProbs(sd, hidden, head, labels, vocabSize);
+    }
+
+    /**
+     * {@link #lmHeadLabelLogProbs} as the fused native op (needs the native library; the vocabulary is the head's row
+     * count). Returns logp; the op's second output is the saved log-sum-exp.
+     */
+    public static SDVariable fusedLmHeadLabelLogProbs(SameDiff sd, SDVariable hidden, SDVariable head,
+                                                      SDVariable labels) {
+        PrefixShareOps.init();
+        NativeLibrary.require();
+        return new FusedLmHeadLogProbs(sd, hidden, head, labels).outputVariables()[0];
+    }
+
+    /**
+     * {@link #lmHeadLabelLogProbs} in plain SameDiff ops (the oracle and fallback): {@link #decomposedLinear} into
+     * {@code [N,V]} logits, then {@link #decomposedLabelLogProbs}.
+     */
+    public static SDVariable decomposedLmHeadLabelLogProbs(SameDiff sd, SDVariable hidden, SDVariable head,
+                                                           SDVariable labels, int vocabSize) {
+        return decomposedLabelLogProbs(sd, decomposedLinear(sd, hidden, head), labels, vocabSize);
     }
 
     // ------------------------------------------------------------------------------------------------ decoder layer

@@ -12,6 +12,8 @@ public final class NativeKernels {
     /** Element type codes of {@code ps_dtype}. */
     public static final int FLOAT32 = 0;
     public static final int FLOAT64 = 1;
+    /** bfloat16: only as the storage of a frozen weight operand ({@link #gemm}'s B, the LM head), read as float32. */
+    public static final int BFLOAT16 = 2;
 
     /** The {@code ps_dtype} code of FLOAT or DOUBLE (the kernels' element types). */
     public static int dtypeCode(DataType t) {
@@ -20,6 +22,14 @@ public final class NativeKernels {
             case DOUBLE -> FLOAT64;
             default -> throw new IllegalArgumentException("the native kernels run in FLOAT or DOUBLE, got " + t);
         };
+    }
+
+    /**
+     * The {@code ps_dtype} code of a weight operand's storage: FLOAT, DOUBLE, or BFLOAT16 (frozen weights kept at two
+     * bytes a parameter, widened to float32 exactly as the kernels read them; only beside FLOAT activations).
+     */
+    public static int storageCode(DataType t) {
+        return t == DataType.BFLOAT16 ? BFLOAT16 : dtypeCode(t);
     }
 
     /** Capability flags of {@code ps_capabilities()}. */
@@ -120,8 +130,28 @@ public final class NativeKernels {
 
     /**
      * Matrix product {@code c[m,n] (+)= sum_k A(i,k) B(k,j)} with {@code A(i,k) = a[i*aRs + k*aCs]},
-     * {@code B(k,j) = b[k*bRs + j*bCs]} (element strides: transposes are free) and c rows {@code ldc} apart.
+     * {@code B(k,j) = b[k*bRs + j*bCs]} (element strides: transposes are free) and c rows {@code ldc} apart. a and c
+     * are of {@code dtype}; b of {@code bDtype}: dtype, or {@link #BFLOAT16} with {@link #FLOAT32} (bit for bit the
+     * float32 product of the widened values).
      */
-    public static native void gemm(int dtype, long m, long n, long k, long a, long aRs, long aCs, long b, long bRs,
-                                   long bCs, long c, long ldc, boolean accumulate, int numThreads);
+    public static native void gemm(int dtype, int bDtype, long m, long n, long k, long a, long aRs, long aCs, long b,
+                                   long bRs, long bCs, long c, long ldc, boolean accumulate, int numThreads);
+
+    /**
+     * The LM head fused with the log-softmax at the labels, without {@code [n,v]} logits:
+     * {@code logp[r] = <hidden[r], head[label[r]]> - lse[r]}, {@code lse[r] = log sum_j exp(<hidden[r], head[j]>)}.
+     * hidden {@code [n,h]}, logp and lse {@code [n]} of dtype; head {@code [v,h]} of headDtype (dtype, or
+     * {@link #BFLOAT16} beside {@link #FLOAT32}); label {@code [n]} int32 in {@code [0, v)}; dense.
+     */
+    public static native void lmHeadLogProbForward(int dtype, int headDtype, long hidden, long head, long label,
+                                                   long logp, long lse, long n, long h, long v, int numThreads);
+
+    /**
+     * Its backward from the forward's lse and dy {@code [n]}: {@code dhidden [n,h]} and {@code dhead [v,h]} (0: a
+     * frozen head, skipped; required for a bfloat16 head), each added into when its accumulate flag is set.
+     */
+    public static native void lmHeadLogProbBackward(int dtype, int headDtype, long hidden, long head, long label,
+                                                    long lse, long dy, long dhidden, long dhead, long n, long h,
+                                                    long v, boolean accumulateDhidden, boolean accumulateDhead,
+                                                    int numThreads);
 }

@@ -245,6 +245,85 @@ class FusedOpsTest {
         }
     }
 
+    /** (rows, in, out) for bfloat16 weights: odd sizes, 1 x 1, a depth and a width past one packing chunk. */
+    private static final long[][] BF16_SHAPES = {{1, 1, 1}, {7, 97, 1025}, {97, 1025, 7}, {1025, 7, 97}, {5, 1025, 2100},
+            {33, 64, 16}};
+
+    /** A float32 array holding bfloat16 values (ND4J's cast rounds), and the same values stored as BFLOAT16. */
+    private static INDArray[] bf16Pair(long... shape) {
+        INDArray h = Nd4j.rand(DataType.FLOAT, shape).subi(0.5f).castTo(DataType.BFLOAT16);
+        return new INDArray[]{h.castTo(DataType.FLOAT), h};
+    }
+
+    @Test
+    void linearWithBfloat16WeightEqualsFloat32WeightBitForBit() {
+        Nd4j.getRandom().setSeed(12);
+        for (long[] s : BF16_SHAPES) {
+            INDArray x = uniform(DataType.FLOAT, -1, 1, s[0], s[1]);
+            INDArray dy = uniform(DataType.FLOAT, -1, 1, s[0], s[2]);
+            INDArray[] w = bf16Pair(s[2], s[1]);
+            String at = Arrays.toString(s);
+            INDArray y0 = Nd4j.rand(DataType.FLOAT, s[0], s[2]);
+            INDArray y32 = y0.dup();
+            INDArray y16 = y0.dup();
+            FusedKernels.linearForward("t", x, w[0], y32, true);
+            FusedKernels.linearForward("t", x, w[1], y16, true);
+            assertEquals(y32, y16, "y " + at);
+            assertTrue(Errors.maxRelative(y32.sub(y0), x.mmul(w[0].transpose())) <= 1e-5, "y vs ND4J " + at);
+
+            INDArray dx32 = Nd4j.create(DataType.FLOAT, s[0], s[1]);
+            INDArray dw32 = Nd4j.create(DataType.FLOAT, s[2], s[1]);
+            INDArray dx16 = Nd4j.create(DataType.FLOAT, s[0], s[1]);
+            INDArray dxFrozen = Nd4j.create(DataType.FLOAT, s[0], s[1]);
+            FusedKernels.linearBackward("t", x, w[0], dy, dx32, dw32);
+            FusedKernels.linearBackward("t", x, w[1], dy, dx16, null);
+            FusedKernels.linearBackward("t", x, w[0], dy, dxFrozen, null);
+            assertEquals(dx32, dx16, "dx, bfloat16 frozen w " + at);
+            assertEquals(dx32, dxFrozen, "dx, float32 frozen w " + at);
+            assertTrue(Errors.maxRelative(dx32, dy.mmul(w[0])) <= 1e-5, "dx vs ND4J " + at);
+            assertTrue(Errors.maxRelative(dw32, dy.transpose().mmul(x)) <= 1e-5, "dw vs ND4J " + at);
+        }
+    }
+
+    @Test
+    void linearAccumulatesIntoDxWithAFrozenWeight() {
+        INDArray x = uniform(DataType.FLOAT, -1, 1, 9, 20);
+        INDArray dy = uniform(DataType.FLOAT, -1, 1, 9, 30);
+        INDArray[] w = bf16Pair(30, 20);
+        INDArray before = uniform(DataType.FLOAT, -1, 1, 9, 20);
+        INDArray dx = before.dup();
+        FusedKernels.linearBackward("t", x, w[1], dy, dx, null, true);
+        assertTrue(Errors.maxRelative(dx, before.add(dy.mmul(w[0]))) <= 1e-6);
+    }
+
+    @Test
+    void fusedLinearGivesABfloat16WeightNoGradient() {
+        Nd4j.getRandom().setSeed(13);
+        INDArray[] w = bf16Pair(19, 11);
+        INDArray x = uniform(DataType.FLOAT, -1, 1, 7, 11);
+        INDArray r = uniform(DataType.FLOAT, -1, 1, 7, 19);
+        Map<String, INDArray> g = new LinkedHashMap<>();
+        for (int i = 0; i < 2; i++) {
+            SameDiff sd = SameDiff.create();
+            SDVariable xv = sd.var("x", x.dup());
+            SDVariable wv = sd.constant("w", w[i].dup());
+            SDVariable y = FusedOps.fusedLinear(sd, xv, wv).rename("y");
+            y.mul(sd.constant(r)).sum("loss").markAsLoss();
+            g.put("y" + i, sd.output(Collections.emptyMap(), "y").get("y"));
+            g.put("dx" + i, sd.calculateGradients(Collections.emptyMap(), "x").get("x"));
+            int bpOps = 0;
+            for (DifferentialFunction f : sd.getFunction("grad").ops()) {
+                if (f instanceof FusedLinearBp) {
+                    assertEquals(2 - i, f.outputVariables().length, "a frozen weight's backward computes dx only");
+                    bpOps++;
+                }
+            }
+            assertEquals(1, bpOps);
+        }
+        assertEquals(g.get("y0"), g.get("y1"));
+        assertEquals(g.get("dx0"), g.get("dx1"));
+    }
+
     // ------------------------------------------------------------------------------------------------ label log-probs
 
     /**
