@@ -76,6 +76,16 @@ public final class DecoderMath {
         return FusedOps.labelLogProbs(sd, logits, labels, vocabSize);
     }
 
+    /**
+     * The LM head and the label log-probs in one: log-softmax(hidden head^T)[n, label[n]] for hidden [N,H], head
+     * [V,H] (HF layout; bfloat16 when frozen) and labels [N]: [N] ({@link FusedOps#lmHeadLabelLogProbs}, which never
+     * materialises the [N,V] logits).
+     */
+    public static SDVariable lmHeadLabelLogProbs(SameDiff sd, SDVariable hidden, SDVariable head, SDVariable labels,
+                                                 int vocabSize) {
+        return FusedOps.lmHeadLabelLogProbs(sd, hidden, head, labels, vocabSize);
+    }
+
     /** SwiGLU activation silu(gate) * up of [M,I] ({@link FusedOps#swiGlu}). */
     public static SDVariable swiGlu(SameDiff sd, SDVariable gate, SDVariable up) {
         return FusedOps.swiGlu(sd, gate, up);

@@ -7,9 +7,14 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.layout.LayoutBatch;
+import org.prefixshare.model.lora.LoraAdapters;
+import org.prefixshare.model.lora.LoraConfig;
+import org.prefixshare.model.lora.LoraTarget;
 import org.prefixshare.ops.attention.PrefixShareOps;
+import org.prefixshare.ops.fused.DecoderLayerAdapters;
 import org.prefixshare.ops.fused.DecoderLayerWeights;
 import org.prefixshare.ops.fused.FusedOps;
+import org.prefixshare.ops.fused.LayerProjection;
 
 import java.util.ArrayList;
 import java.util.Collection;
@@ -79,31 +84,119 @@ public final class DecoderModel {
     public record LossAndGradients(double loss, INDArray logps, Map<String, INDArray> gradients) {
     }
 
+    /**
+     * How the model is trained: full fine-tuning (every base parameter trainable, in the compute type), or a frozen
+     * base (its matrices stored in {@code baseType}, e.g. bfloat16 at 2 bytes a parameter) with LoRA adapters (PEFT's,
+     * on the projections of {@code lora}) or none (a reference: forward only); and whether decoder layers recompute
+     * their activations in the backward.
+     *
+     * @param lora      the adapters, or null
+     * @param adapters  where the adapters' values come from ({@link LoraAdapters#initial}, or a PEFT directory);
+     *                  null without adapters
+     * @param baseType  null: full fine-tuning; else the base is frozen and its matrices (embeddings, projections, LM
+     *                  head) are stored in this type (the compute type, or BFLOAT16)
+     * @param recompute activation recompute (gradient checkpointing) in the fused decoder layers
+     */
+    public record Options(LoraConfig lora, WeightSource adapters, DataType baseType, boolean recompute) {
+
+        /** Full fine-tuning with saved activations. */
+        public static final Options FULL = new Options(null, null, null, false);
+
+        public Options {
+            if ((lora == null) != (adapters == null)) {
+                throw new IllegalArgumentException("LoRA needs its config and the source of its adapters, together");
+            }
+            if (lora != null && baseType == null) {
+                throw new IllegalArgumentException("LoRA freezes the base: give its storage type");
+            }
+            if (baseType != null && !baseType.isFPType()) {
+                throw new IllegalArgumentException("the base's storage type must be a float type, got " + baseType);
+            }
+        }
+
+        /** LoRA with adapters from {@code adapters} on a frozen base stored in {@code baseType}. */
+        public static Options lora(LoraConfig lora, WeightSource adapters, DataType baseType, boolean recompute) {
+            return new Options(lora, adapters, baseType, recompute);
+        }
+
+        /** A frozen base without adapters, stored in {@code baseType}: a reference model (forward only). */
+        public static Options frozen(DataType baseType) {
+            return new Options(null, null, baseType, false);
+        }
+
+        /** Whether the base is frozen. */
+        public boolean frozenBase() {
+            return baseType != null;
+        }
+
+        /** These options with activation recompute on or off. */
+        public Options withRecompute(boolean on) {
+            return new Options(lora, adapters, baseType, on);
+        }
+    }
+
+    /** Placeholder: the scalar INT64 seed of the adapters' dropout this step (negative: no dropout). */
+    public static final String DROPOUT_SEED = "loraDropoutSeed";
+
     private final DecoderConfig config;
     private final PrefixShareOps.Implementation implementation;
+    private final Options options;
     private final SameDiff sd;
     private final SDVariable logps;
     private final List<String> parameterNames;
+    private final List<String> baseNames;
     private String lossName;
+    private long dropoutSeed = -1;
 
-    private DecoderModel(DecoderConfig config, WeightSource weights, PrefixShareOps.Implementation implementation) {
+    private DecoderModel(DecoderConfig config, WeightSource weights, PrefixShareOps.Implementation implementation,
+                         Options options) {
         this.config = config;
         this.implementation = implementation == PrefixShareOps.Implementation.AUTO
                 ? PrefixShareOps.defaultImplementation() : implementation;
+        this.options = options;
         this.sd = SameDiff.create();
         Map<String, long[]> shapes = config.parameterShapes();
-        this.parameterNames = List.copyOf(shapes.keySet());
+        this.baseNames = List.copyOf(shapes.keySet());
+        boolean frozen = options.frozenBase();
+        boolean fused = FusedOps.decoderLayerEnabled(this.implementation);
+        if (!fused && ((frozen && options.baseType() != config.dataType()) || options.recompute()
+                || (options.lora() != null && options.lora().dropout() > 0))) {
+            throw new IllegalArgumentException("a " + options.baseType() + " frozen base, activation recompute and "
+                    + "LoRA dropout need the fused native decoder layer (native library loaded, -Dprefixshare.fused "
+                    + "not false)");
+        }
         Map<String, SDVariable> p = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-            INDArray value = weights.load(e.getKey(), e.getValue(), config.dataType());
-            if (!java.util.Arrays.equals(value.shape(), e.getValue()) || value.dataType() != config.dataType()) {
-                throw new IllegalArgumentException(e.getKey() + ": the weight source gave " + value.dataType() + " "
-                        + java.util.Arrays.toString(value.shape()) + ", the model needs " + config.dataType() + " "
-                        + java.util.Arrays.toString(e.getValue()));
-            }
-            p.put(e.getKey(), sd.var(e.getKey(), value));
+            DataType type = frozen && isMatrix(e.getKey()) ? options.baseType() : config.dataType();
+            INDArray value = load(weights, e.getKey(), e.getValue(), type);
+            // a frozen base is constant: SameDiff keeps it out of its gradients entirely
+            p.put(e.getKey(), frozen ? sd.constant(e.getKey(), value) : sd.var(e.getKey(), value));
         }
+        List<String> trainable = new ArrayList<>(frozen ? List.of() : baseNames);
+        if (options.lora() != null) {
+            for (Map.Entry<String, long[]> e : LoraAdapters.shapes(config, options.lora()).entrySet()) {
+                p.put(e.getKey(), sd.var(e.getKey(), load(options.adapters(), e.getKey(), e.getValue(),
+                        config.dataType())));
+                trainable.add(e.getKey());
+            }
+        }
+        this.parameterNames = List.copyOf(trainable);
         this.logps = buildGraph(p);
+    }
+
+    private static INDArray load(WeightSource source, String name, long[] shape, DataType type) {
+        INDArray value = source.load(name, shape, type);
+        if (!java.util.Arrays.equals(value.shape(), shape) || value.dataType() != type) {
+            throw new IllegalArgumentException(name + ": the weight source gave " + value.dataType() + " "
+                    + java.util.Arrays.toString(value.shape()) + ", the model needs " + type + " "
+                    + java.util.Arrays.toString(shape));
+        }
+        return value;
+    }
+
+    /** Whether a parameter is one of the large matrices a frozen base may store narrower (not a norm or a bias). */
+    private static boolean isMatrix(String name) {
+        return name.endsWith("proj.weight") || name.equals(EMBED) || name.equals(LM_HEAD);
     }
 
     /** A model with seeded initial weights (normal, std 0.02; norms 1; biases 0) and the default attention. */
@@ -134,8 +227,27 @@ public final class DecoderModel {
      */
     public static DecoderModel create(DecoderConfig config, WeightSource weights,
                                       PrefixShareOps.Implementation implementation) {
+        return create(config, weights, implementation, Options.FULL);
+    }
+
+    /** A model whose parameters come from {@code weights}, trained as {@code options} say (LoRA, recompute). */
+    public static DecoderModel create(DecoderConfig config, WeightSource weights,
+                                      PrefixShareOps.Implementation implementation, Options options) {
         GatherRows.register();
-        return new DecoderModel(config, weights, implementation);
+        return new DecoderModel(config, weights, implementation, options);
+    }
+
+    /**
+     * The reference of a LoRA model: the same base with the adapters disabled (TRL's reference for a PEFT model
+     * without {@code ref_model}), sharing this model's base arrays (no second copy of the weights). Forward only.
+     */
+    public DecoderModel adaptersDisabled() {
+        if (options.lora() == null) {
+            throw new IllegalStateException("the model has no adapters to disable");
+        }
+        Map<String, INDArray> base = baseParameters();
+        return create(config, (name, shape, type) -> base.get(name), implementation,
+                Options.frozen(options.baseType()));
     }
 
     /** Hugging Face layer prefix {@code model.layers.<l>.}. */
@@ -168,6 +280,11 @@ public final class DecoderModel {
 
         SDVariable embed = p.get(EMBED);
         SDVariable h = gatherRows(embed, sd.reshape(token, -1));                      // [RT,H]
+        if (h.dataType() != dt) {
+            h = h.castTo(dt);                                                         // a narrower frozen table
+        }
+        LoraConfig lora = options.lora();
+        SDVariable seed = lora != null && lora.dropout() > 0 ? sd.placeHolder(DROPOUT_SEED, DataType.INT64) : null;
 
         double eps = c.rmsNormEps();
         SDVariable[] rope = DecoderMath.ropeTables(sd, position, d, c.ropeTheta(), c.ropeScaling(), dt); // [RT,D]
@@ -177,14 +294,16 @@ public final class DecoderModel {
         boolean fusedLayers = FusedOps.decoderLayerEnabled(impl);
         for (int l = 0; l < c.numLayers(); l++) {
             DecoderLayerWeights w = layerWeights(p, layerPrefix(l));
+            DecoderLayerAdapters adapters = lora == null ? null : layerAdapters(p, lora, l, seed);
             if (fusedLayers) {
-                h = FusedOps.decoderLayer(sd, h, w, rope[0], rope[1], node, subtreeEnd, eps, scale);
+                h = FusedOps.decoderLayer(sd, h, w, adapters, rope[0], rope[1], node, subtreeEnd, eps, scale,
+                        options.recompute(), l);
                 continue;
             }
             SDVariable x = DecoderMath.rmsNorm(sd, h, w.inputNorm(), eps);
-            SDVariable q = DecoderMath.linear(sd, x, w.qProj(), w.qBias());
-            SDVariable k = DecoderMath.linear(sd, x, w.kProj(), w.kBias());
-            SDVariable v = DecoderMath.linear(sd, x, w.vProj(), w.vBias());
+            SDVariable q = adapted(x, DecoderMath.linear(sd, x, w.qProj(), w.qBias()), adapters, LayerProjection.Q);
+            SDVariable k = adapted(x, DecoderMath.linear(sd, x, w.kProj(), w.kBias()), adapters, LayerProjection.K);
+            SDVariable v = adapted(x, DecoderMath.linear(sd, x, w.vProj(), w.vBias()), adapters, LayerProjection.V);
             q = DecoderMath.rope(sd, q, rope);                                        // [RT,Hq*D]
             k = DecoderMath.rope(sd, k, rope);                                        // [RT,Hkv*D]
             SDVariable q4 = sd.reshape(q, qShape);                                    // [R,T,Hq,D]
@@ -194,25 +313,52 @@ public final class DecoderModel {
             SDVariable att = PrefixShareOps.attentionWithLse(sd, q4, k4, v4, node, subtreeEnd, scale, hq, hkv,
                     impl)[0];
             SDVariable a2 = sd.reshape(att, -1, (long) hq * d);                       // [RT,Hq*D]
-            h = h.add(DecoderMath.linear(sd, a2, w.oProj(), null));
+            h = h.add(adapted(a2, DecoderMath.linear(sd, a2, w.oProj(), null), adapters, LayerProjection.O));
             SDVariable y = DecoderMath.rmsNorm(sd, h, w.postAttentionNorm(), eps);
-            SDVariable gate = DecoderMath.linear(sd, y, w.gateProj(), null);          // [RT,I]
-            SDVariable up = DecoderMath.linear(sd, y, w.upProj(), null);              // [RT,I]
+            SDVariable gate = adapted(y, DecoderMath.linear(sd, y, w.gateProj(), null), adapters,
+                    LayerProjection.GATE);                                            // [RT,I]
+            SDVariable up = adapted(y, DecoderMath.linear(sd, y, w.upProj(), null), adapters,
+                    LayerProjection.UP);                                              // [RT,I]
             SDVariable act = DecoderMath.swiGlu(sd, gate, up);                        // silu(gate) * up
-            h = h.add(DecoderMath.linear(sd, act, w.downProj(), null));
+            h = h.add(adapted(act, DecoderMath.linear(sd, act, w.downProj(), null), adapters,
+                    LayerProjection.DOWN));
         }
         h = DecoderMath.rmsNorm(sd, h, p.get(FINAL_NORM), eps);
 
         // scoring: only the N labelled positions reach the LM head
         SDVariable hl = gatherRows(h, labelIndex);                                     // [N,H]
         SDVariable head = c.tieWordEmbeddings() ? embed : p.get(LM_HEAD);
-        SDVariable logits = DecoderMath.linear(sd, hl, head, null);                    // [N,V]
-        SDVariable tokenLogps = DecoderMath.labelLogProbs(sd, logits, labelToken, c.vocabSize())
+        // the LM head and the log-softmax at the labels in one op, never materialising the [N,V] logits
+        SDVariable tokenLogps = DecoderMath.lmHeadLabelLogProbs(sd, hl, head, labelToken, c.vocabSize())
                 .rename(TOKEN_LOGPS);                                                  // [N]
         // the per-sequence sums accumulate in float32 at least, whatever the model type
         SDVariable lp = dt == sumType ? tokenLogps : tokenLogps.castTo(sumType);
         SDVariable perSeq = sd.mmul(seqMatrix, sd.reshape(lp, -1, 1));                // [S,1]
         return sd.reshape(LOGPS, perSeq, -1);                                          // [S]
+    }
+
+    /**
+     * {@code y + scale (x A^T) B^T} when projection {@code p} has an adapter (the op-per-step formulation of what the
+     * fused layer does; no dropout), else y.
+     */
+    private SDVariable adapted(SDVariable x, SDVariable y, DecoderLayerAdapters adapters, LayerProjection p) {
+        if (adapters == null || adapters.a()[p.ordinal()] == null) {
+            return y;
+        }
+        SDVariable u = DecoderMath.linear(sd, x, adapters.a()[p.ordinal()], null);      // [M,r]
+        return y.add(DecoderMath.linear(sd, u, adapters.b()[p.ordinal()], null).mul(adapters.scale()));
+    }
+
+    /** Layer l's adapters (A and B of each targeted projection). */
+    private static DecoderLayerAdapters layerAdapters(Map<String, SDVariable> p, LoraConfig lora, int l,
+                                                      SDVariable seed) {
+        SDVariable[] a = new SDVariable[LayerProjection.values().length];
+        SDVariable[] b = new SDVariable[a.length];
+        for (LoraTarget t : lora.orderedTargets()) {
+            a[t.projection().ordinal()] = p.get(LoraAdapters.aName(t, l));
+            b[t.projection().ordinal()] = p.get(LoraAdapters.bName(t, l));
+        }
+        return new DecoderLayerAdapters(lora.scale(), lora.dropout(), a, b, seed);
     }
 
     /** Layer {@code pre}'s parameters (biases null when the config has none). */
@@ -252,17 +398,34 @@ public final class DecoderModel {
         return logps;
     }
 
-    /** Parameter names (HF), in definition order. */
+    /**
+     * Names of the trainable parameters, in definition order: every base parameter (HF names) in full fine-tuning,
+     * the adapters (PEFT names) with LoRA.
+     */
     public List<String> parameterNames() {
         return parameterNames;
     }
 
-    /** Number of parameters. */
+    /** Number of parameters of the base model. */
     public long parameterCount() {
         return config.parameterCount();
     }
 
-    /** The live parameter arrays by HF name (not copies). */
+    /** Number of trainable parameters (all of them, or the adapters'). */
+    public long trainableParameterCount() {
+        long n = 0;
+        for (INDArray a : parameters().values()) {
+            n += a.length();
+        }
+        return n;
+    }
+
+    /** How the model is trained. */
+    public Options options() {
+        return options;
+    }
+
+    /** The live trainable parameter arrays by name (not copies). */
     public Map<String, INDArray> parameters() {
         Map<String, INDArray> m = new LinkedHashMap<>();
         for (String n : parameterNames) {
@@ -271,29 +434,50 @@ public final class DecoderModel {
         return m;
     }
 
+    /** The live base parameter arrays by HF name (not copies; frozen ones may be stored narrower). */
+    public Map<String, INDArray> baseParameters() {
+        Map<String, INDArray> m = new LinkedHashMap<>();
+        for (String n : baseNames) {
+            m.put(n, sd.getVariable(n).getArr());
+        }
+        return m;
+    }
+
     /**
-     * Copies the given arrays into the parameters by HF name (e.g. from a checkpoint or another model). Every
-     * parameter must be present with its exact shape; values are cast to the model's type. Extra keys (such as
-     * {@code rotary_emb.inv_freq}, or {@code lm_head.weight} of a tied model) are ignored.
+     * Copies the given arrays into the trainable parameters by name (e.g. from a checkpoint or another model). Every
+     * trainable parameter must be present with its exact shape; values are cast to the model's type. Extra keys (such
+     * as {@code rotary_emb.inv_freq}, or {@code lm_head.weight} of a tied model) are ignored.
      */
     public void setParameters(Map<String, INDArray> values) {
-        Map<String, long[]> shapes = config.parameterShapes();
         for (String n : parameterNames) {
             INDArray v = values.get(n);
+            INDArray target = sd.getVariable(n).getArr();
             if (v == null) {
                 throw new IllegalArgumentException("missing parameter " + n);
             }
-            if (!java.util.Arrays.equals(v.shape(), shapes.get(n))) {
-                throw new IllegalArgumentException(n + " must have shape " + java.util.Arrays.toString(shapes.get(n))
+            if (!java.util.Arrays.equals(v.shape(), target.shape())) {
+                throw new IllegalArgumentException(n + " must have shape " + java.util.Arrays.toString(target.shape())
                         + ", got " + java.util.Arrays.toString(v.shape()));
             }
-            sd.getVariable(n).getArr().assign(v.castTo(config.dataType()));
+            target.assign(v.castTo(config.dataType()));
         }
+    }
+
+    /**
+     * The seed of the adapters' dropout for the next passes (a training step sets its own; negative: no dropout, as
+     * in evaluation). Only models with LoRA dropout read it.
+     */
+    public void setDropoutSeed(long seed) {
+        this.dropoutSeed = seed;
     }
 
     /** The placeholder arrays of a batch (see {@link DecoderFeeds}). */
     public Map<String, INDArray> feeds(LayoutBatch batch) {
-        return DecoderFeeds.of(batch, config).asMap();
+        Map<String, INDArray> f = DecoderFeeds.of(batch, config).asMap();
+        if (sd.hasVariable(DROPOUT_SEED)) {
+            f.put(DROPOUT_SEED, Nd4j.scalar(DataType.INT64, dropoutSeed));
+        }
+        return f;
     }
 
     /** Per-sequence log-probs [S] of a batch, in the order of its sequence table. */
@@ -342,7 +526,7 @@ public final class DecoderModel {
         Map<String, INDArray> grads = new LinkedHashMap<>();
         for (String n : parameterNames) {
             INDArray g = og.getGradients().get(n);
-            grads.put(n, g == null ? Nd4j.zeros(config.dataType(), config.parameterShapes().get(n)) : g);
+            grads.put(n, g == null ? Nd4j.zeros(config.dataType(), sd.getVariable(n).getArr().shape()) : g);
         }
         return new LossAndGradients(outs.get(lossName).getDouble(0), outs.get(LOGPS), grads);
     }

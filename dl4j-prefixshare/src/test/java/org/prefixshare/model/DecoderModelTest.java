@@ -19,9 +19,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The graph against an independent plain-Java forward, names, parameter I/O and feed checks. */
-class DecoderModelTest {
+public class DecoderModelTest {
 
-    static List<TokenizedExample> examples(long seed, int n, int vocab) {
+    public static List<TokenizedExample> examples(long seed, int n, int vocab) {
         SplittableRandom rnd = new SplittableRandom(seed);
         List<TokenizedExample> ex = new ArrayList<>();
         for (int i = 0; i < n; i++) {

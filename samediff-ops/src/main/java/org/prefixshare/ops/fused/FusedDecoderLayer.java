@@ -34,12 +34,9 @@ public class FusedDecoderLayer extends JavaCustomOp {
     public FusedDecoderLayer() {
     }
 
-    /**
-     * @param layoutGradients give cos, sin, node and subtreeEnd exact zero gradients (a DL4J vertex needs a gradient
-     *                        path to every input) instead of none
-     */
-    public FusedDecoderLayer(SameDiff sd, SDVariable[] inputs, double eps, double scale, boolean layoutGradients) {
-        super(sd, inputs, eps, scale, layoutGradients ? 1 : 0);
+    /** The op over {@code inputs} (see {@link DecoderLayerKernels.Inputs} for their order) with attributes c. */
+    FusedDecoderLayer(SameDiff sd, SDVariable[] inputs, LayerConfig c) {
+        super(sd, inputs, c.tArgs());
     }
 
     @Override
@@ -52,16 +49,8 @@ public class FusedDecoderLayer extends JavaCustomOp {
         return 2;
     }
 
-    double eps() {
-        return tArgs()[0];
-    }
-
-    double scale() {
-        return tArgs()[1];
-    }
-
-    boolean layoutGradients() {
-        return tArgs().length > 2 && tArgs()[2] == 1;
+    LayerConfig config() {
+        return LayerConfig.of(tArgs());
     }
 
     @Override
@@ -72,15 +61,17 @@ public class FusedDecoderLayer extends JavaCustomOp {
 
     @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
-        DecoderLayerKernels.Inputs a = DecoderLayerKernels.Inputs.of(in);
+        LayerConfig c = config();
+        DecoderLayerKernels.Inputs a = DecoderLayerKernels.Inputs.of(in, c);
         DataType t = a.type();
-        return List.of(LongShapeDescriptor.fromShape(a.h().shape(), t),
-                LongShapeDescriptor.fromShape(new long[]{a.workspace().length()}, LayerWorkspace.storageType(t)));
+        return List.of(LongShapeDescriptor.fromShape(a.h().shape(), t), LongShapeDescriptor.fromShape(
+                new long[]{DecoderLayerKernels.workspaceLength(a, c)}, LayerWorkspace.storageType(t)));
     }
 
     @Override
     public void execute(List<INDArray> in, List<INDArray> out) {
-        DecoderLayerKernels.forward(DecoderLayerKernels.Inputs.of(in), eps(), scale(), out.get(0), out.get(1));
+        LayerConfig c = config();
+        DecoderLayerKernels.forward(DecoderLayerKernels.Inputs.of(in, c), c, out.get(0), out.get(1));
     }
 
     @Override
@@ -91,16 +82,21 @@ public class FusedDecoderLayer extends JavaCustomOp {
         List<SDVariable> bpInputs = new ArrayList<>(Arrays.asList(in));
         bpInputs.add(outputs[1]);
         bpInputs.add(dOut);
-        SDVariable[] g = new FusedDecoderLayerBp(sameDiff, bpInputs.toArray(new SDVariable[0]), eps(), scale())
-                .outputVariables();
+        LayerConfig c = config();
+        SDVariable[] g = new FusedDecoderLayerBp(sameDiff, bpInputs.toArray(new SDVariable[0]), c).outputVariables();
         List<SDVariable> result = new ArrayList<>(Arrays.asList(g));
-        if (layoutGradients()) {
+        if (c.layoutGradients()) {
+            if (c.lora() || c.loraDropout() > 0) {
+                throw new IllegalStateException(OP_NAME + ": zero layout gradients (DL4J vertices) are only built "
+                        + "for layers without adapters");
+            }
             for (int i = in.length - DecoderLayerKernels.Inputs.LAYOUT_INPUTS; i < in.length; i++) {
                 result.add(sameDiff.zerosLike(in[i]));
             }
         }
-        // Otherwise only h and the weights: SameDiff's DifferentialFunction.diff walks the returned list, so leaving
-        // the trailing tables and layout out gives them no gradient ops at all (zerosLike + accumulating adds per layer)
+        // Otherwise only the inputs that get gradients (h and the weights; with adapters h and the adapters), which
+        // come first: SameDiff's DifferentialFunction.diff walks the returned list, so leaving the trailing frozen
+        // weights, tables and layout out gives them no gradient ops at all (zerosLike + accumulating adds per layer)
         return result;
     }
 }

@@ -24,8 +24,12 @@ public class FusedDecoderLayerBp extends JavaBackwardOp {
     public FusedDecoderLayerBp() {
     }
 
-    public FusedDecoderLayerBp(SameDiff sd, SDVariable[] inputs, double eps, double scale) {
-        super(sd, inputs, eps, scale);
+    FusedDecoderLayerBp(SameDiff sd, SDVariable[] inputs, LayerConfig c) {
+        super(sd, inputs, c.tArgs());
+    }
+
+    private LayerConfig config() {
+        return LayerConfig.of(tArgs());
     }
 
     @Override
@@ -39,11 +43,14 @@ public class FusedDecoderLayerBp extends JavaBackwardOp {
     }
 
     /**
-     * Gradients this op outputs for {@code inputs} inputs: h and the 9 weights, plus 3 biases when present, i.e. the
-     * forward's inputs (all but the trailing workspace and gradient) less the 4 layout inputs.
+     * Gradients this op outputs for {@code inputs} inputs: h and, with adapters, A and B of each adapted projection,
+     * else the 9 weights and the 3 biases when present (the forward's inputs less the workspace and gradient, the
+     * layout inputs and the dropout seed, and with adapters the frozen weights).
      */
-    private static int gradientCount(int inputs) {
-        return inputs - 2 - DecoderLayerKernels.Inputs.LAYOUT_INPUTS;
+    private int gradientCount(int inputs) {
+        LayerConfig c = config();
+        int forward = inputs - 2 - DecoderLayerKernels.Inputs.LAYOUT_INPUTS - (c.loraDropout() > 0 ? 1 : 0);
+        return c.lora() ? 1 + 2 * Integer.bitCount(c.loraMask()) : forward;
     }
 
     @Override
@@ -59,9 +66,10 @@ public class FusedDecoderLayerBp extends JavaBackwardOp {
     @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> in) {
         List<INDArray> forward = forwardInputs(in);
-        DecoderLayerKernels.Inputs a = DecoderLayerKernels.Inputs.of(forward);
+        LayerConfig c = config();
+        DecoderLayerKernels.Inputs a = DecoderLayerKernels.Inputs.of(forward, c);
         List<LongShapeDescriptor> shapes = new ArrayList<>();
-        for (int i = 0; i < a.differentiable(); i++) {
+        for (int i = 0; i < a.differentiable(c); i++) {
             shapes.add(LongShapeDescriptor.fromShape(forward.get(i).shape(), a.type()));
         }
         return shapes;
@@ -69,8 +77,9 @@ public class FusedDecoderLayerBp extends JavaBackwardOp {
 
     @Override
     public void execute(List<INDArray> in, List<INDArray> out) {
-        DecoderLayerKernels.backward(DecoderLayerKernels.Inputs.of(forwardInputs(in)), tArgs()[0], tArgs()[1],
-                in.get(in.size() - 2), in.get(in.size() - 1), out);
+        LayerConfig c = config();
+        DecoderLayerKernels.backward(DecoderLayerKernels.Inputs.of(forwardInputs(in), c), c, in.get(in.size() - 2),
+                in.get(in.size() - 1), out);
     }
 
     @Override

@@ -284,7 +284,26 @@ public final class FusedOps {
     public static SDVariable decoderLayer(SameDiff sd, SDVariable h, DecoderLayerWeights weights, SDVariable cos,
                                           SDVariable sin, SDVariable node, SDVariable subtreeEnd, double eps,
                                           double scale) {
-        return decoderLayerOp(sd, h, weights, cos, sin, node, subtreeEnd, eps, scale, false).outputVariables()[0];
+        return decoderLayer(sd, h, weights, null, cos, sin, node, subtreeEnd, eps, scale, false, 0);
+    }
+
+    /**
+     * {@link #decoderLayer(SameDiff, SDVariable, DecoderLayerWeights, SDVariable, SDVariable, SDVariable, SDVariable,
+     * double, double)} with LoRA adapters (null: none) and activation recompute. With adapters the base weights are
+     * frozen (they get no gradient, and may be bfloat16 with a float32 h) and h and the adapters get gradients. With
+     * {@code recompute} the op saves nothing for its backward but its input, and the backward reruns the forward
+     * (bit for bit) before differentiating.
+     *
+     * @param layer the layer's index (mixed into the adapters' dropout seed)
+     */
+    public static SDVariable decoderLayer(SameDiff sd, SDVariable h, DecoderLayerWeights weights,
+                                          DecoderLayerAdapters adapters, SDVariable cos, SDVariable sin,
+                                          SDVariable node, SDVariable subtreeEnd, double eps, double scale,
+                                          boolean recompute, int layer) {
+        LayerConfig c = adapters == null ? new LayerConfig(eps, scale, false, 0, 0, 0, recompute, layer)
+                : new LayerConfig(eps, scale, false, adapters.scale(), adapters.mask(), adapters.dropout(), recompute,
+                layer);
+        return decoderLayerOp(sd, h, weights, adapters, cos, sin, node, subtreeEnd, c).outputVariables()[0];
     }
 
     /**
@@ -296,22 +315,27 @@ public final class FusedOps {
     public static SDVariable decoderLayerInVertex(SameDiff sd, SDVariable h, DecoderLayerWeights weights,
                                                   SDVariable cos, SDVariable sin, SDVariable node,
                                                   SDVariable subtreeEnd, double eps, double scale) {
-        SDVariable[] out = decoderLayerOp(sd, h, weights, cos, sin, node, subtreeEnd, eps, scale, true)
-                .outputVariables();
+        SDVariable[] out = decoderLayerOp(sd, h, weights, null, cos, sin, node, subtreeEnd,
+                LayerConfig.plain(eps, scale, true)).outputVariables();
         return out[0].add(zeroOf(sd, out[1], out[0].dataType()));
     }
 
     private static FusedDecoderLayer decoderLayerOp(SameDiff sd, SDVariable h, DecoderLayerWeights weights,
-                                                    SDVariable cos, SDVariable sin, SDVariable node,
-                                                    SDVariable subtreeEnd, double eps, double scale,
-                                                    boolean layoutGradients) {
+                                                    DecoderLayerAdapters adapters, SDVariable cos, SDVariable sin,
+                                                    SDVariable node, SDVariable subtreeEnd, LayerConfig c) {
         PrefixShareOps.init();
         NativeLibrary.require();
         List<SDVariable> in = new ArrayList<>();
         in.add(h);
+        if (adapters != null) {
+            in.addAll(adapters.inOrder());
+        }
         in.addAll(weights.inOrder());
         in.addAll(List.of(cos, sin, node, subtreeEnd));
-        return new FusedDecoderLayer(sd, in.toArray(new SDVariable[0]), eps, scale, layoutGradients);
+        if (adapters != null && adapters.seed() != null) {
+            in.add(adapters.seed());
+        }
+        return new FusedDecoderLayer(sd, in.toArray(new SDVariable[0]), c);
     }
 
     /** A scalar exact zero of {@code type} that depends on x (any type) without reading it; no gradient to x. */
