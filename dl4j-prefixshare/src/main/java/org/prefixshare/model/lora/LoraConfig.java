@@ -53,6 +53,11 @@ public record LoraConfig(int r, double alpha, double dropout, Set<LoraTarget> ta
         baseModelNameOrPath = baseModelNameOrPath == null ? "" : baseModelNameOrPath;
     }
 
+    /** This config naming another base model. */
+    public LoraConfig withBaseModel(String nameOrPath) {
+        return new LoraConfig(r, alpha, dropout, targets, useRslora, nameOrPath);
+    }
+
     /** The factor of B A: alpha / r, or alpha / sqrt(r) with rsLoRA. */
     public double scale() {
         return useRslora ? alpha / Math.sqrt(r) : alpha / r;
