@@ -113,7 +113,7 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
                 LossConfig.Term.parseList(lossTypes));
     }
 
-    static void registerOps() {
+    static synchronized void registerOps() {
         PrefixShareOps.init();
         Map<String, org.nd4j.autodiff.functions.DifferentialFunction> m = ImportClassMapping.getOpNameMapping();
         m.putIfAbsent(GatherRows.OP_NAME, new GatherRows());
