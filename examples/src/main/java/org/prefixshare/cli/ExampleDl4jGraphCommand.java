@@ -72,6 +72,10 @@ public final class ExampleDl4jGraphCommand implements Callable<Integer> {
             + "training) or live (the frozen graph on every batch); default ${DEFAULT-VALUE}.")
     String reference;
 
+    @Option(names = "--examples", defaultValue = "240", description = "Synthetic training examples (default "
+            + "${DEFAULT-VALUE}).")
+    int count;
+
     @Option(names = "--json", description = "End with one line holding a JSON object of the results.")
     boolean json;
 
@@ -136,14 +140,15 @@ public final class ExampleDl4jGraphCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        if (steps < 2) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--steps must be >= 2, got " + steps);
+        if (steps < 2 || count < 8) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "need --steps >= 2 and --examples >= 8, got "
+                    + steps + " and " + count);
         }
         LossConfig lossConfig = lossConfig(spec.commandLine(), loss);
         boolean live = liveReference(spec.commandLine(), reference);
         long t0 = System.nanoTime();
         int seqLen = 256;
-        List<TokenizedExample> examples = syntheticExamples(240, seed);
+        List<TokenizedExample> examples = syntheticExamples(count, seed);
         PackConfig pc = PackConfig.defaults(seqLen, 2, seed).withPrefetch(1);
 
         ComputationGraph graph = new ComputationGraph(configuration(seqLen, lr, seed, lossConfig));

@@ -69,6 +69,10 @@ public final class ExampleDl4jNetworkCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}.")
     String reference;
 
+    @Option(names = "--examples", defaultValue = "240", description = "Synthetic training examples (default "
+            + "${DEFAULT-VALUE}).")
+    int count;
+
     @Option(names = "--json", description = "End with one line holding a JSON object of the results.")
     boolean json;
 
@@ -101,13 +105,14 @@ public final class ExampleDl4jNetworkCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        if (steps < 2) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--steps must be >= 2, got " + steps);
+        if (steps < 2 || count < 8) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "need --steps >= 2 and --examples >= 8, got "
+                    + steps + " and " + count);
         }
         LossConfig lossConfig = ExampleDl4jGraphCommand.lossConfig(spec.commandLine(), loss);
         boolean live = ExampleDl4jGraphCommand.liveReference(spec.commandLine(), reference);
         long t0 = System.nanoTime();
-        List<TokenizedExample> examples = ExampleDl4jGraphCommand.syntheticExamples(240, seed);
+        List<TokenizedExample> examples = ExampleDl4jGraphCommand.syntheticExamples(count, seed);
         PackConfig pc = PackConfig.defaults(256, 2, seed).withPrefetch(1);
 
         MultiLayerNetwork net = new MultiLayerNetwork(configuration(lr, seed, lossConfig));
