@@ -1,6 +1,7 @@
 package org.prefixshare.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -42,7 +43,8 @@ public final class ExampleSparkCommand implements Callable<Integer> {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--workers", defaultValue = "2", description = "Spark local[N] workers (default ${DEFAULT-VALUE}).")
+    @Option(names = "--workers", defaultValue = "2", description = "Workers: Spark local[N] when run alone, the "
+            + "partitions and parameter-averaging workers under spark-submit (default ${DEFAULT-VALUE}).")
     int workers;
 
     @Option(names = "--epochs", defaultValue = "2", description = "Passes over the training examples (default "
@@ -92,7 +94,10 @@ public final class ExampleSparkCommand implements Callable<Integer> {
         FrozenReference frozen = lossConfig.needsReference() ? FrozenReference.copyOf(graph) : null;
         ReferenceLogps heldOutRefs = frozen == null ? ReferenceLogps.NONE : frozen.precompute(heldOut, pc);
 
-        JavaSparkContext sc = new JavaSparkContext(LocalSpark.conf(workers, "prefixshare-example-spark"));
+        // under spark-submit the master and the rest come from its spark.* properties; alone, local[N]
+        boolean submitted = System.getProperty("spark.master") != null;
+        JavaSparkContext sc = new JavaSparkContext(submitted ? new SparkConf().setAppName("prefixshare-example-spark")
+                : LocalSpark.conf(workers, "prefixshare-example-spark"));
         sc.setLogLevel("WARN");
         try {
             SparkDpoTraining spark = SparkDpoTraining.builder(sc, graph).pack(pc).workers(workers)
@@ -104,8 +109,8 @@ public final class ExampleSparkCommand implements Callable<Integer> {
                     .build();
             JavaRDD<MultiDataSet> batches = spark.batches(sc.parallelize(train, workers));
             long n = batches.count();
-            out.printf(Locale.ROOT, "Spark local[%d]: %d examples in %d packed batches of %d rows x %d tokens, "
-                            + "loss %s, averaging every %d minibatches%n", workers, train.size(), n,
+            out.printf(Locale.ROOT, "Spark %s, %d workers: %d examples in %d packed batches of %d rows x %d tokens, "
+                            + "loss %s, averaging every %d minibatches%n", sc.master(), workers, train.size(), n,
                     pc.rowsPerBatch(), pc.packLength(), loss, averagingFrequency);
             for (int e = 0; e < epochs; e++) {
                 List<Double> rounds = spark.fitEpoch(batches);
