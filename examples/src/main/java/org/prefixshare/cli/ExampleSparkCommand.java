@@ -72,6 +72,17 @@ public final class ExampleSparkCommand implements Callable<Integer> {
     @Option(names = "--json", description = "End with one line holding a JSON object of the results.")
     boolean json;
 
+    /** Spark's own INFO lines (slf4j-simple, the command line's logger) drown the round losses: warnings only. */
+    private static void quietSparkLogs() {
+        for (String pkg : new String[]{"org.apache.spark", "org.sparkproject", "org.apache.hadoop", "io.netty",
+                "org.deeplearning4j.spark"}) {
+            String key = "org.slf4j.simpleLogger.log." + pkg;
+            if (System.getProperty(key) == null) {
+                System.setProperty(key, "warn");
+            }
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         CommandLine cl = spec.commandLine();
@@ -82,6 +93,7 @@ public final class ExampleSparkCommand implements Callable<Integer> {
                     + count);
         }
         LossConfig lossConfig = ExampleDl4jGraphCommand.lossConfig(cl, loss);
+        quietSparkLogs();
         long t0 = System.nanoTime();
         List<TokenizedExample> train = ExampleDl4jGraphCommand.syntheticExamples(count, seed);
         List<TokenizedExample> heldOut = ExampleDl4jGraphCommand.syntheticExamples(60, seed + 1_000_003);
