@@ -48,6 +48,13 @@ import java.util.Objects;
  * <p><b>Activations.</b> {@code output(...)} returns next-token logits at every position, [B,V,T] (NCW) or [B,T,V]
  * (NWC): labels are not needed for inference.
  *
+ * <p><b>Input.</b> Hidden states {@code [B,H,T]} (NCW) or {@code [B,T,H]} (NWC); in a {@code MultiLayerNetwork}
+ * {@code [B, H + 3, T]} with {@code layoutChannels(3)} (the row layout behind the hidden states, see
+ * {@link LayoutChannels}).
+ *
+ * <p><b>Reference.</b> Losses that need reference log-probs read them from the labels; {@link FrozenReference}
+ * computes them with a frozen copy of the network (precomputed per example, or live per batch).
+ *
  * <p>Metrics of the last scored batch (loss, rewards/*, logps/*) are kept by the layer and reported by
  * {@link DpoMetricsListener}.
  */
