@@ -146,7 +146,6 @@ public final class DpoLabels {
     /** Number of scored sequences S in a packed labels array (its sequence table's entries). */
     public static int numSequences(INDArray labels) {
         checkShape(labels);
-        int t = (int) labels.size(2);
         INDArray valid = labels.get(NDArrayIndex.all(), NDArrayIndex.point(SEQ_VALID), NDArrayIndex.all())
                 .castTo(DataType.DOUBLE).dup('c');
         double[] v = valid.data().asDouble();
