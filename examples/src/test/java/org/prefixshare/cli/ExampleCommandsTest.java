@@ -23,19 +23,19 @@ class ExampleCommandsTest {
 
     @Test
     void dl4jGraphTrainsStandardDpoWithReferencesByTheGraph() throws Exception {
-        assertTrained(CliRun.of("example", "dl4j-graph", "--loss", "sigmoid", "--steps", "12", "--examples", "40",
+        assertTrained(CliRun.of("example", "dl4j-graph", "--loss", "sigmoid", "--steps", "8", "--examples", "24",
                 "--json"), "example dl4j-graph");
     }
 
     @Test
     void dl4jNetworkTrainsThroughADataSetIterator() throws Exception {
-        assertTrained(CliRun.of("example", "dl4j-network", "--steps", "12", "--examples", "40", "--json"),
+        assertTrained(CliRun.of("example", "dl4j-network", "--steps", "8", "--examples", "24", "--json"),
                 "example dl4j-network");
     }
 
     @Test
     void sparkTrainsOnLocal2() throws Exception {
-        CliRun r = CliRun.of("example", "spark", "--workers", "2", "--epochs", "1", "--examples", "40",
+        CliRun r = CliRun.of("example", "spark", "--workers", "2", "--epochs", "1", "--examples", "24",
                 "--averaging-frequency", "1", "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = r.lastJson();
