@@ -207,6 +207,31 @@ class NetworkTest {
         assertFalse(n.params().isNaN().any());
     }
 
+    @Test
+    void masksAndAnotherRowLengthAreRefusedWithAMessage() {
+        LossConfig loss = LossConfig.defaults();
+        DataSet ds = PreferenceDataSetIterator.toDataSet(Tiny.data(Tiny.batch(2), DataType.DOUBLE), DataType.DOUBLE);
+        INDArray mask = Nd4j.ones(DataType.DOUBLE, ds.getFeatures().size(0), ds.getFeatures().size(2));
+        MultiLayerNetwork a = network(Tiny.config(1), loss, new NoOp(), 1);
+        DataSet masked = new DataSet(ds.getFeatures(), ds.getLabels(), mask, null);
+        String msg = GraphReferenceTest.rootMessage(assertThrows(RuntimeException.class, () -> a.fit(masked)));
+        assertTrue(msg.contains("PrefixSharedEmbedding") && msg.contains("feature masks are not supported"), msg);
+
+        MultiLayerNetwork b = network(Tiny.config(1), loss, new NoOp(), 1);
+        DataSet labelMasked = new DataSet(ds.getFeatures(), ds.getLabels(), null, mask);
+        msg = GraphReferenceTest.rootMessage(assertThrows(RuntimeException.class, () -> b.fit(labelMasked)));
+        assertTrue(msg.contains("labels mask is not supported"), msg);
+
+        MultiLayerNetwork c = network(Tiny.config(1), loss, new NoOp(), 1);
+        c.fit(ds);
+        long t = ds.getFeatures().size(2);
+        DataSet longer = PreferenceDataSetIterator.toDataSet(DpoGraphIterator.convert(DpoGraphIterator.pad(
+                org.prefixshare.pack.PreferenceBatchIterator.toMultiDataSet(Tiny.batch(2)), 2, (int) t + 3, 0),
+                DataType.DOUBLE, 0.0), DataType.DOUBLE);
+        msg = GraphReferenceTest.rootMessage(assertThrows(RuntimeException.class, () -> c.fit(longer)));
+        assertTrue(msg.contains("T=" + (t + 3)) && msg.contains("T=" + t) && msg.contains("packLength"), msg);
+    }
+
     /** DL4J's GradientCheckUtil (float64, central differences) on the whole network: embedding to DPO loss. */
     @Test
     void dl4jGradientCheckOfTheWholeNetwork() {
