@@ -16,7 +16,8 @@ import java.util.List;
  * @param boundaryMerges how many responses hit a tokenizer merge across the prompt/response boundary (see
  *                       {@link ExampleTokenizer})
  */
-public record TokenizedExample(long id, String source, int[] prompt, List<int[]> responses, int boundaryMerges) {
+public record TokenizedExample(long id, String source, int[] prompt, List<int[]> responses, int boundaryMerges)
+        implements java.io.Serializable {
 
     public TokenizedExample {
         prompt = prompt.clone();

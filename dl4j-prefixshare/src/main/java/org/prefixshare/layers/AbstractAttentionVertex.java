@@ -5,11 +5,13 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.inputs.InvalidInputTypeException;
-import org.deeplearning4j.nn.conf.layers.samediff.SDVertexParams;
+import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.deeplearning4j.nn.conf.layers.samediff.SameDiffVertex;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.nn.api.MaskState;
 import org.nd4j.common.base.Preconditions;
+import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -92,7 +94,7 @@ public abstract class AbstractAttentionVertex extends SameDiffVertex {
     }
 
     /** Adds the attention block's parameters under {@code prefix}. */
-    protected void defineAttentionParams(SDVertexParams p, String prefix) {
+    protected void defineAttentionParams(SDLayerParams p, String prefix) {
         long q = (long) numHeads * headDim;
         long kv = (long) numKvHeads * headDim;
         p.addWeightParam(prefix + ParamKeys.Q_PROJ, q, hiddenSize);
@@ -120,6 +122,18 @@ public abstract class AbstractAttentionVertex extends SameDiffVertex {
                                    boolean initializeParams, DataType networkDatatype) {
         setName(name);
         return new HalvedEpsilonGraphVertex(this, graph, name, idx, paramsView, initializeParams, networkDatatype);
+    }
+
+    /** DL4J masks are refused with a message (the row layout already marks padding and scored positions). */
+    @Override
+    public Pair<INDArray, MaskState> feedForwardMaskArrays(INDArray[] maskArrays, MaskState currentMaskState,
+                                                           int minibatchSize) {
+        if (maskArrays != null) {
+            for (INDArray m : maskArrays) {
+                InputGuard.refuseFeatureMask(m, describe());
+            }
+        }
+        return new Pair<>(null, currentMaskState);
     }
 
     @Override

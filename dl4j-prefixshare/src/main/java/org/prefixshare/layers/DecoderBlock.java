@@ -6,6 +6,7 @@ import org.prefixshare.ops.fused.FusedOps;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.deeplearning4j.nn.conf.layers.samediff.SDVertexParams;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -51,6 +52,11 @@ public class DecoderBlock extends AbstractAttentionVertex {
     @Override
     public void defineParametersAndInputs(SDVertexParams params) {
         params.defineInputs(ParamKeys.INPUT, ParamKeys.POSITION, ParamKeys.NODE, ParamKeys.SUBTREE_END);
+        defineBlockParameters(params);
+    }
+
+    /** The block's parameters (HF names relative to the layer), shared with {@link DecoderBlockLayer}. */
+    void defineBlockParameters(SDLayerParams params) {
         params.addBiasParam(ParamKeys.INPUT_LAYERNORM, hiddenSize);
         defineAttentionParams(params, ParamKeys.SELF_ATTN);
         params.addBiasParam(ParamKeys.POST_ATTENTION_LAYERNORM, hiddenSize);
@@ -65,21 +71,27 @@ public class DecoderBlock extends AbstractAttentionVertex {
         SDVariable x = in.get(ParamKeys.INPUT);
         SDVariable position = in.get(ParamKeys.POSITION);
         SDVariable h = LayerMath.toRows(sd, x, dataFormat, hiddenSize);                       // [BT,H]
-        SDVariable[] rope = DecoderMath.ropeTables(sd, position, headDim, ropeTheta, x.dataType());
-        SDVariable node = in.get(ParamKeys.NODE);
-        SDVariable subtreeEnd = in.get(ParamKeys.SUBTREE_END);
+        h = blockRows(sd, h, p, position, in.get(ParamKeys.NODE), in.get(ParamKeys.SUBTREE_END));
+        return LayerMath.fromRows(sd, h, position, dataFormat, hiddenSize);
+    }
+
+    /**
+     * The block on hidden-state rows h [B*T,H] with the layout arrays [B,T]; returns [B*T,H]. Shared with
+     * {@link DecoderBlockLayer}.
+     */
+    SDVariable blockRows(SameDiff sd, SDVariable h, Map<String, SDVariable> p, SDVariable position, SDVariable node,
+                         SDVariable subtreeEnd) {
+        SDVariable[] rope = DecoderMath.ropeTables(sd, position, headDim, ropeTheta, h.dataType());
         if (FusedOps.decoderLayerEnabled(attentionShape().resolvedImplementation())) {
             // the whole layer as one op (one forward, one backward)
-            SDVariable out = FusedOps.decoderLayerInVertex(sd, h, layerWeights(p), rope[0], rope[1], node, subtreeEnd,
+            return FusedOps.decoderLayerInVertex(sd, h, layerWeights(p), rope[0], rope[1], node, subtreeEnd,
                     rmsNormEps, 1.0 / Math.sqrt(headDim));
-            return LayerMath.fromRows(sd, out, position, dataFormat, hiddenSize);
         }
         SDVariable n = DecoderMath.rmsNorm(sd, h, p.get(ParamKeys.INPUT_LAYERNORM), rmsNormEps);
         h = h.add(LayerMath.attention(sd, n, p, ParamKeys.SELF_ATTN, attentionShape(), rope, position, node,
                 subtreeEnd));
         SDVariable n2 = DecoderMath.rmsNorm(sd, h, p.get(ParamKeys.POST_ATTENTION_LAYERNORM), rmsNormEps);
-        h = h.add(LayerMath.swiglu(sd, n2, p, ParamKeys.MLP));
-        return LayerMath.fromRows(sd, h, position, dataFormat, hiddenSize);
+        return h.add(LayerMath.swiglu(sd, n2, p, ParamKeys.MLP));
     }
 
     private static DecoderLayerWeights layerWeights(Map<String, SDVariable> p) {

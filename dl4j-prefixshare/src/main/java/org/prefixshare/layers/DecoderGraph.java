@@ -56,11 +56,7 @@ public final class DecoderGraph {
      */
     public static ComputationGraphConfiguration configuration(DecoderConfig c, LossConfig loss, IUpdater updater,
                                                               long seed, String implementation) {
-        if (c.tieWordEmbeddings()) {
-            throw new IllegalArgumentException("DecoderGraph: tied embeddings (tie_word_embeddings) cannot be "
-                    + "expressed in a ComputationGraph (a parameter belongs to one layer); copy "
-                    + "model.embed_tokens.weight into lm_head.weight and use an untied config");
-        }
+        refuseTied(c);
         ComputationGraphConfiguration.GraphBuilder g = new NeuralNetConfiguration.Builder()
                 .seed(seed)
                 .dataType(c.dataType())
@@ -91,9 +87,16 @@ public final class DecoderGraph {
      */
     public static Map<String, INDArray> hfParameters(ComputationGraph graph) {
         Map<String, INDArray> out = new LinkedHashMap<>();
+        Map<String, INDArray> table = graph.paramTable();
+        hfNames(graph).forEach((k, hf) -> out.put(hf, table.get(k)));
+        return out;
+    }
+
+    /** DL4J parameter key ({@code <vertex>_<key>}, as in the param and gradient tables) to Hugging Face name. */
+    public static Map<String, String> hfNames(ComputationGraph graph) {
+        Map<String, String> out = new LinkedHashMap<>();
         Map<String, GraphVertex> vertices = graph.getConfiguration().getVertices();
-        for (Map.Entry<String, INDArray> e : graph.paramTable().entrySet()) {
-            String k = e.getKey();
+        for (String k : graph.paramTable().keySet()) {
             int us = k.indexOf('_');
             String vertex = k.substring(0, us);
             String key = k.substring(us + 1);
@@ -109,24 +112,59 @@ public final class DecoderGraph {
             } else {
                 hf = k;
             }
-            out.put(hf.replace('-', '_'), e.getValue());
+            out.put(k, hf.replace('-', '_'));
         }
         return out;
     }
 
-    /** Copies parameters by Hugging Face name into the graph (every graph parameter must be given, shapes equal). */
+    static void refuseTied(DecoderConfig c) {
+        if (c.tieWordEmbeddings()) {
+            throw new IllegalArgumentException("tied embeddings (tie_word_embeddings) cannot be expressed in a DL4J "
+                    + "network (a parameter belongs to one layer): use the untied config (DecoderConfig with "
+                    + "tieWordEmbeddings false); setHfParameters copies model.embed_tokens.weight into lm_head.weight "
+                    + "when the checkpoint has no lm_head.weight");
+        }
+    }
+
+    /**
+     * Copies parameters by Hugging Face name into the graph, cast to the graph's type: every graph parameter must be
+     * given with its shape (a tied checkpoint's missing {@code lm_head.weight} is taken from
+     * {@code model.embed_tokens.weight}), and a name the graph does not have is an error (nothing is dropped
+     * silently). The inverse of {@link #hfParameters}; the names and shapes of {@link DecoderConfig#parameterShapes()}
+     * and {@link org.prefixshare.model.DecoderModel#parameters()}.
+     */
     public static void setHfParameters(ComputationGraph graph, Map<String, INDArray> values) {
-        DataType dt = graph.params().dataType();
-        for (Map.Entry<String, INDArray> e : hfParameters(graph).entrySet()) {
-            INDArray v = values.get(e.getKey());
-            if (v == null) {
-                throw new IllegalArgumentException("missing parameter " + e.getKey());
+        assign(hfParameters(graph), values, graph.params().dataType(), "DecoderGraph");
+    }
+
+    static void assign(Map<String, INDArray> targets, Map<String, INDArray> values, DataType dt, String who) {
+        java.util.List<String> missing = new java.util.ArrayList<>();
+        for (String k : targets.keySet()) {
+            if (!values.containsKey(k) && !(k.equals(LM_HEAD) && values.containsKey(EMBED_HF))) {
+                missing.add(k);
             }
+        }
+        java.util.List<String> unknown = new java.util.ArrayList<>();
+        for (String k : values.keySet()) {
+            if (!targets.containsKey(k)) {
+                unknown.add(k);
+            }
+        }
+        if (!missing.isEmpty() || !unknown.isEmpty()) {
+            throw new IllegalArgumentException(who + ".setHfParameters: " + (missing.isEmpty() ? "" : "missing "
+                    + missing + (unknown.isEmpty() ? "" : "; ")) + (unknown.isEmpty() ? "" : "not in this network "
+                    + unknown + " (its decoder config differs?)"));
+        }
+        for (Map.Entry<String, INDArray> e : targets.entrySet()) {
+            INDArray v = values.containsKey(e.getKey()) ? values.get(e.getKey()) : values.get(EMBED_HF);
             if (!Arrays.equals(v.shape(), e.getValue().shape())) {
-                throw new IllegalArgumentException(e.getKey() + " must have shape "
+                throw new IllegalArgumentException(who + ".setHfParameters: " + e.getKey() + " must have shape "
                         + Arrays.toString(e.getValue().shape()) + ", got " + Arrays.toString(v.shape()));
             }
             e.getValue().assign(v.castTo(dt));
         }
     }
+
+    private static final String LM_HEAD = "lm_head.weight";
+    private static final String EMBED_HF = "model.embed_tokens.weight";
 }

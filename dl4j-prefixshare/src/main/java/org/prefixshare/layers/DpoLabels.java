@@ -3,6 +3,7 @@ package org.prefixshare.layers;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.layout.RowLayout;
 import org.prefixshare.layout.SequenceInfo;
@@ -142,6 +143,44 @@ public final class DpoLabels {
         return Nd4j.createFromArray(out).reshape('c', rows, CHANNELS, t).castTo(dt);
     }
 
+    /** Number of scored sequences S in a packed labels array (its sequence table's entries). */
+    public static int numSequences(INDArray labels) {
+        checkShape(labels);
+        INDArray valid = labels.get(NDArrayIndex.all(), NDArrayIndex.point(SEQ_VALID), NDArrayIndex.all())
+                .castTo(DataType.DOUBLE).dup('c');
+        double[] v = valid.data().asDouble();
+        int s = 0;
+        while (s < v.length && v[s] == 1.0) {
+            s++;
+        }
+        return s;
+    }
+
+    /**
+     * A copy of a packed labels array with the reference log-probs {@code logps} [S] (any float type) in the
+     * {@value #REF_LOGP} channel; null writes zeros (a pass that does not read them, e.g. the reference's own).
+     */
+    public static INDArray withReferenceLogps(INDArray labels, INDArray logps) {
+        int s = numSequences(labels);
+        if (logps != null && logps.length() != s) {
+            throw new IllegalArgumentException("DpoLabels: " + logps.length() + " reference log-probs for a batch of "
+                    + s + " sequences");
+        }
+        INDArray out = labels.dup('c');
+        int t = (int) labels.size(2);
+        for (int j = 0; j < s; j++) {
+            out.putScalar(new long[]{j / t, REF_LOGP, j % t}, logps == null ? 0.0 : logps.getDouble(j));
+        }
+        return out;
+    }
+
+    private static void checkShape(INDArray labels) {
+        if (labels.rank() != 3 || labels.size(1) != CHANNELS) {
+            throw new IllegalArgumentException("DpoOutputLayer: labels must be [B, " + CHANNELS + ", T] (DpoLabels), "
+                    + "got " + java.util.Arrays.toString(labels.shape()));
+        }
+    }
+
     /**
      * A decoded labels array: the N labelled positions (flat index {@code b*T + t} into the {@code [B*T, H]} rows,
      * row-major), their labels, the {@code [S,N]} membership matrix, the pairs and the per-sequence vectors.
@@ -156,16 +195,21 @@ public final class DpoLabels {
 
     /** Reads a packed labels array back; checks what the graph relies on (vocabulary when {@code vocab > 0}). */
     public static Decoded decode(INDArray labels, int vocab) {
-        if (labels.rank() != 3 || labels.size(1) != CHANNELS) {
-            throw new IllegalArgumentException("DpoOutputLayer: labels must be [B, " + CHANNELS + ", T] (DpoLabels), "
-                    + "got " + java.util.Arrays.toString(labels.shape()));
-        }
+        checkShape(labels);
         int rows = (int) labels.size(0);
         int t = (int) labels.size(2);
         double[] a = labels.castTo(DataType.DOUBLE).dup('c').data().asDouble();
         int s = 0;
         while (s < rows * t && a[((s / t) * CHANNELS + SEQ_VALID) * t + s % t] == 1.0) {
             s++;
+        }
+        for (int j = s + 1; j < rows * t; j++) {
+            if (a[((j / t) * CHANNELS + SEQ_VALID) * t + j % t] == 1.0) {
+                throw new IllegalArgumentException("DpoOutputLayer: the labels' sequence table is not contiguous (entry "
+                        + j + " after a gap at " + s + "): two DpoLabels arrays were concatenated or one was split "
+                        + "(DL4J merges and splits minibatches to a batch size, e.g. Spark's batchSizePerWorker): "
+                        + "give every minibatch exactly that many rows");
+            }
         }
         int n = 0;
         for (int r = 0; r < rows; r++) {

@@ -48,6 +48,13 @@ import java.util.Objects;
  * <p><b>Activations.</b> {@code output(...)} returns next-token logits at every position, [B,V,T] (NCW) or [B,T,V]
  * (NWC): labels are not needed for inference.
  *
+ * <p><b>Input.</b> Hidden states {@code [B,H,T]} (NCW) or {@code [B,T,H]} (NWC); in a {@code MultiLayerNetwork}
+ * {@code [B, H + 3, T]} with {@code layoutChannels(3)} (the row layout behind the hidden states, see
+ * {@link LayoutChannels}).
+ *
+ * <p><b>Reference.</b> Losses that need reference log-probs read them from the labels; {@link FrozenReference}
+ * computes them with a frozen copy of the network (precomputed per example, or live per batch).
+ *
  * <p>Metrics of the last scored batch (loss, rewards/*, logps/*) are kept by the layer and reported by
  * {@link DpoMetricsListener}.
  */
@@ -82,6 +89,8 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
     private double cpoAlpha = LossConfig.DEFAULT_CPO_ALPHA;
     @JsonProperty
     private double discopopTau = LossConfig.DEFAULT_DISCOPOP_TAU;
+    @JsonProperty
+    private int layoutChannels;
 
     /** For JSON. */
     public DpoOutputLayer() {
@@ -93,6 +102,7 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
         this.rmsNormEps = b.rmsNormEps;
         this.dataFormat = b.dataFormat;
         this.initStd = b.initStd;
+        this.layoutChannels = b.layoutChannels;
         LossConfig l = b.loss;
         this.lossTypes = String.join(",", l.terms().stream().map(LossConfig.Term::toString).toList());
         this.beta = l.beta();
@@ -110,7 +120,7 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
                 LossConfig.Term.parseList(lossTypes));
     }
 
-    static void registerOps() {
+    static synchronized void registerOps() {
         PrefixShareOps.init();
         Map<String, org.nd4j.autodiff.functions.DifferentialFunction> m = ImportClassMapping.getOpNameMapping();
         m.putIfAbsent(GatherRows.OP_NAME, new GatherRows());
@@ -134,6 +144,9 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
         registerOps();
         LossConfig loss = lossConfig();
         DataType dt = input.dataType();
+        if (layoutChannels > 0) {
+            input = LayoutChannels.channels(input, 0, hiddenSize);   // [B,H,T]: the layout channels are not read
+        }
         SDVariable h = DecoderMath.rmsNorm(sd, LayerMath.toRows(sd, input, dataFormat, hiddenSize),
                 p.get(ParamKeys.FINAL_NORM), rmsNormEps);                                     // [BT,H]
         SDVariable head = p.get(ParamKeys.LM_HEAD);
@@ -208,6 +221,11 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
         return dataFormat;
     }
 
+    /** Trailing input channels that carry the row layout and are not read (3 in a MultiLayerNetwork, else 0). */
+    public int getLayoutChannels() {
+        return layoutChannels;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof DpoOutputLayer x && super.equals(o) && key().equals(x.key());
@@ -220,7 +238,7 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
 
     private java.util.List<Object> key() {
         return Arrays.asList(hiddenSize, vocabSize, rmsNormEps, dataFormat, initStd, lossTypes, beta, labelSmoothing,
-                simpoGamma, cpoAlpha, discopopTau);
+                simpoGamma, cpoAlpha, discopopTau, layoutChannels);
     }
 
     @Override
@@ -236,6 +254,7 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
         private RNNFormat dataFormat = RNNFormat.NCW;
         private double initStd = 0.02;
         private LossConfig loss = LossConfig.defaults();
+        private int layoutChannels;
         private String layerName;
         private IUpdater updater;
 
@@ -266,6 +285,16 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
         /** Standard deviation of the LM head's normal initial weights (default 0.02). */
         public Builder initStd(double s) {
             this.initStd = s;
+            return this;
+        }
+
+        /**
+         * Trailing input channels to ignore: 3 when the input carries the row layout behind the hidden states
+         * ({@code [B, H + 3, T]}, the form of {@link DecoderBlockLayer} in a {@code MultiLayerNetwork}; NCW only);
+         * 0 (default) in a {@code ComputationGraph}.
+         */
+        public Builder layoutChannels(int n) {
+            this.layoutChannels = n;
             return this;
         }
 
@@ -307,6 +336,10 @@ public class DpoOutputLayer extends SameDiffOutputLayer {
             Preconditions.checkArgument(loss != null, "DpoOutputLayer: loss is required (e.g. LossConfig.defaults())");
             Preconditions.checkArgument(initStd >= 0 && !Double.isInfinite(initStd),
                     "DpoOutputLayer: initStd must be finite and >= 0, got %s", initStd);
+            Preconditions.checkArgument(layoutChannels == 0 || layoutChannels == LayoutChannels.LAYOUT,
+                    "DpoOutputLayer: layoutChannels must be 0 or %s, got %s", LayoutChannels.LAYOUT, layoutChannels);
+            Preconditions.checkArgument(layoutChannels == 0 || dataFormat == RNNFormat.NCW,
+                    "DpoOutputLayer: layoutChannels needs NCW input [B, H + 3, T], got %s", dataFormat);
             return new DpoOutputLayer(this);
         }
     }

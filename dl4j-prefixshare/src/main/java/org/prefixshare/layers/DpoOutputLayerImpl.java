@@ -37,8 +37,57 @@ public class DpoOutputLayerImpl extends SameDiffOutputLayer {
         return lastMetrics;
     }
 
+    private void guard() {
+        InputGuard.refuseLabelMask(maskArray, "DpoOutputLayer");
+        DpoOutputLayer c = (DpoOutputLayer) layerConf();
+        InputGuard.checkShape(sameDiff, INPUT_KEY, input, "DpoOutputLayer",
+                c.getDataFormat() == org.deeplearning4j.nn.conf.RNNFormat.NCW ? 2 : 1);
+        InputGuard.checkShape(sameDiff, LABELS_KEY, labels, "DpoOutputLayer", 2);
+    }
+
+    @Override
+    public org.nd4j.common.primitives.Pair<org.deeplearning4j.nn.gradient.Gradient, INDArray> backpropGradient(
+            INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        guard();
+        return super.backpropGradient(epsilon, workspaceMgr);
+    }
+
+    /**
+     * The per-sequence log-probs {@code [S]} (float64, detached) of the labels' sequence table, for hidden states
+     * {@code input} (this layer's input) and packed {@link DpoLabels}: the frozen reference's pass
+     * ({@link FrozenReference}). The labels' reference channel is not read.
+     */
+    public INDArray sequenceLogps(INDArray input, INDArray labels) {
+        setInput(input, LayerWorkspaceMgr.noWorkspaces());
+        setLabels(DpoLabels.withReferenceLogps(labels, null));
+        guard();
+        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            if (sameDiff == null) {
+                doInit();
+            }
+            InferenceSession is = sameDiff.getSessions().get(Thread.currentThread().getId());
+            if (is == null) {
+                is = new InferenceSession(sameDiff);
+                sameDiff.getSessions().put(Thread.currentThread().getId(), is);
+            }
+            is.setMmgr(new org.nd4j.autodiff.samediff.internal.memory.NoOpMemoryMgr());
+            Map<String, INDArray> ph = new HashMap<>();
+            ph.put(INPUT_KEY, this.input);
+            ph.put(LABELS_KEY, this.labels);
+            INDArray out = sameDiff.output(ph, List.of(DpoOutputLayer.LOGPS)).get(DpoOutputLayer.LOGPS)
+                    .castTo(DataType.DOUBLE).dup();
+            sameDiff.clearPlaceholders(true);
+            sameDiff.clearOpInputs();
+            return out;
+        } finally {
+            clear();
+            setLabels(null);
+        }
+    }
+
     @Override
     public double computeScore(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
+        guard();
         try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             if (sameDiff == null) {
                 doInit();

@@ -1,30 +1,68 @@
 package org.prefixshare.pack;
 
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
-import org.nd4j.linalg.factory.Nd4j;
+import org.prefixshare.layers.DpoGraphIterator;
+import org.prefixshare.layers.DpoLabels;
+import org.prefixshare.layers.FrozenReference;
+import org.prefixshare.layers.LayoutChannels;
 import org.prefixshare.layout.LayoutBatch;
-import org.prefixshare.layout.RowLayout;
 
 import java.util.List;
+import java.util.function.DoubleSupplier;
 
 /**
- * A {@link DataSetIterator} view of a {@link PreferenceBatchIterator} for single-input pipelines:
- * features = token ids {@code [rows, T]}, labels = next-token ids {@code [rows, T]} (0 where there is none),
- * features mask = real (non-padding) tokens, labels mask = scored tokens. Positions, nodes and the sequence table are
- * not in the DataSet; {@link #lastLayout()} gives the whole batch. Use it with one document per row (packing off,
- * or the paired format) when the consumer only knows causal attention.
+ * A {@link DataSetIterator} of packed prefix-shared batches for single-input networks ({@code MultiLayerNetwork}s
+ * built from {@code org.prefixshare.layers}: {@code PrefixSharedEmbedding}, {@code DecoderBlockLayer}s,
+ * {@code DpoOutputLayer}). One {@link DataSet} per batch of the {@link PreferenceBatchIterator}:
+ * <ul>
+ *   <li>features {@code [B, 4, T]}: the row layout's {@code token, position, node, subtreeEnd} as channels
+ *       ({@link LayoutChannels});</li>
+ *   <li>labels {@code [B, 8, T]}: the {@code DpoOutputLayer}'s packed labels ({@link DpoLabels}: next-token labels,
+ *       their sequence, the sequence table with the reference log-probs, the BCO baseline);</li>
+ *   <li>no masks: padding is in the layout (its own nodes, no labels).</li>
+ * </ul>
+ * Every batch has the same T (the source's packLength; see {@link DpoGraphIterator}, which does the conversion).
+ * Reference log-probs come from the source (built with a {@link org.prefixshare.train.ReferenceStore}) or live from
+ * a frozen copy of the network ({@link #liveReference}). Works with {@code net.fit(iterator)}, DL4J's
+ * {@code AsyncDataSetIterator} and listeners. {@link #lastLayout()} gives the last batch's full layout.
  */
 public final class PreferenceDataSetIterator implements DataSetIterator {
 
     private static final long serialVersionUID = 1L;
 
     private final PreferenceBatchIterator source;
+    private final DpoGraphIterator graphForm;
+    private final DataType dataType;
     private DataSetPreProcessor preProcessor;
 
-    public PreferenceDataSetIterator(PreferenceBatchIterator source) {
+    /**
+     * @param source   the packed batches
+     * @param dataType the network's float type (FLOAT to train; DOUBLE for checks)
+     * @param bcoDelta the BCO baseline per batch (only {@code bco_pair} reads it); null for 0
+     */
+    public PreferenceDataSetIterator(PreferenceBatchIterator source, DataType dataType, DoubleSupplier bcoDelta) {
         this.source = source;
+        this.dataType = dataType;
+        this.graphForm = new DpoGraphIterator(source, dataType, bcoDelta);
+    }
+
+    public PreferenceDataSetIterator(PreferenceBatchIterator source, DataType dataType) {
+        this(source, dataType, null);
+    }
+
+    /** Reference log-probs evaluated per batch by {@code reference} (a frozen copy made before training). */
+    public PreferenceDataSetIterator liveReference(FrozenReference reference) {
+        graphForm.liveReference(reference);
+        return this;
+    }
+
+    /** The row length T of every batch. */
+    public int rowLength() {
+        return graphForm.rowLength();
     }
 
     /** The full layout of the batch last returned. */
@@ -32,27 +70,14 @@ public final class PreferenceDataSetIterator implements DataSetIterator {
         return source.lastLayout();
     }
 
+    /** The DataSet of one batch in the graph's form ({@link DpoGraphIterator}'s output). */
+    public static DataSet toDataSet(MultiDataSet graphBatch, DataType dataType) {
+        return new DataSet(LayoutChannels.stack(graphBatch.getFeatures(), dataType), graphBatch.getLabels(0));
+    }
+
     @Override
     public DataSet next() {
-        LayoutBatch b = source.nextLayout();
-        int rows = b.rows().size();
-        int t = b.length();
-        float[][] f = new float[rows][t];
-        float[][] l = new float[rows][t];
-        float[][] fm = new float[rows][t];
-        float[][] lm = new float[rows][t];
-        for (int r = 0; r < rows; r++) {
-            RowLayout row = b.rows().get(r);
-            for (int i = 0; i < t; i++) {
-                f[r][i] = row.token(i);
-                int lab = row.label(i);
-                l[r][i] = Math.max(lab, 0);
-                fm[r][i] = i < row.used() ? 1 : 0;
-                lm[r][i] = lab >= 0 ? 1 : 0;
-            }
-        }
-        DataSet ds = new DataSet(Nd4j.createFromArray(f), Nd4j.createFromArray(l), Nd4j.createFromArray(fm),
-                Nd4j.createFromArray(lm));
+        DataSet ds = toDataSet(graphForm.next(), dataType);
         if (preProcessor != null) {
             preProcessor.preProcess(ds);
         }
@@ -66,12 +91,12 @@ public final class PreferenceDataSetIterator implements DataSetIterator {
 
     @Override
     public int inputColumns() {
-        return 1;
+        return LayoutChannels.FEATURES;
     }
 
     @Override
     public int totalOutcomes() {
-        return 1;
+        return DpoLabels.CHANNELS;
     }
 
     @Override
@@ -79,6 +104,7 @@ public final class PreferenceDataSetIterator implements DataSetIterator {
         return true;
     }
 
+    /** False: the source prefetches by itself; wrap in DL4J's AsyncDataSetIterator explicitly if wanted. */
     @Override
     public boolean asyncSupported() {
         return false;
@@ -113,5 +139,4 @@ public final class PreferenceDataSetIterator implements DataSetIterator {
     public boolean hasNext() {
         return source.hasNext();
     }
-
 }

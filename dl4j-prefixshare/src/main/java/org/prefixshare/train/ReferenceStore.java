@@ -34,6 +34,12 @@ public final class ReferenceStore implements ReferenceLogps {
     private static final Logger log = LoggerFactory.getLogger(ReferenceStore.class);
     private static final String HEADER = "# prefixshare reference log-probs v1 fingerprint=";
 
+    /** Per-sequence log-probs [S] of a batch (in its sequence table's order) under the frozen reference model. */
+    @FunctionalInterface
+    public interface Scorer {
+        INDArray logps(LayoutBatch batch);
+    }
+
     private final Map<Long, double[]> byExample;
 
     private ReferenceStore(Map<Long, double[]> byExample) {
@@ -57,6 +63,12 @@ public final class ReferenceStore implements ReferenceLogps {
      */
     public static ReferenceStore loadOrCompute(Path dir, String fingerprint, DecoderModel frozen,
                                                List<TokenizedExample> examples, PackConfig pack) {
+        return loadOrCompute(dir, fingerprint, frozen::logps, examples, pack);
+    }
+
+    /** As {@link #loadOrCompute(Path, String, DecoderModel, List, PackConfig)} with any scorer (e.g. a DL4J graph). */
+    public static ReferenceStore loadOrCompute(Path dir, String fingerprint, Scorer frozen,
+                                               List<TokenizedExample> examples, PackConfig pack) {
         Path file = dir.resolve(FILE_NAME);
         if (Files.isRegularFile(file)) {
             ReferenceStore stored = read(file, fingerprint);
@@ -76,21 +88,27 @@ public final class ReferenceStore implements ReferenceLogps {
 
     /** One forward pass of {@code frozen} over every example (no shuffling, one epoch). */
     public static ReferenceStore compute(DecoderModel frozen, List<TokenizedExample> examples, PackConfig pack) {
+        return compute((Scorer) frozen::logps, examples, pack);
+    }
+
+    /** One pass of any frozen scorer over every example (no shuffling, one epoch, one shard). */
+    public static ReferenceStore compute(Scorer frozen, List<TokenizedExample> examples, PackConfig pack) {
         return compute(frozen, examples, pack, done -> { });
     }
 
     /**
-     * {@link #compute(DecoderModel, List, PackConfig)}, telling {@code progress} the number of examples scored so
-     * far after each batch.
+     * {@link #compute(Scorer, List, PackConfig)}, telling {@code progress} the number of examples scored so far after
+     * each batch.
      */
-    public static ReferenceStore compute(DecoderModel frozen, List<TokenizedExample> examples, PackConfig pack,
+    public static ReferenceStore compute(Scorer frozen, List<TokenizedExample> examples, PackConfig pack,
                                          IntConsumer progress) {
         Map<Long, double[]> m = new HashMap<>();
         for (TokenizedExample e : examples) {
             m.put(e.id(), new double[e.responseCount()]);
         }
         int done = 0;
-        try (PreferenceBatchIterator it = new PreferenceBatchIterator(examples, pack.withShuffle(false))) {
+        try (PreferenceBatchIterator it = new PreferenceBatchIterator(examples,
+                pack.withShuffle(false).withShard(0, 1))) {
             while (it.hasNext()) {
                 LayoutBatch b = it.nextLayout();
                 INDArray logps = frozen.logps(b);

@@ -47,6 +47,22 @@ final class Tiny {
         return DpoGraphIterator.convert(PreferenceBatchIterator.toMultiDataSet(b), dt, 0.0);
     }
 
+    /**
+     * The worst relative error of DL4J gradients (keys as in the gradient table, raw: of rows x loss) against the
+     * SameDiff decoder's by Hugging Face name; every expected gradient must be matched.
+     */
+    static double worstGradientError(java.util.Map<String, INDArray> dl4jGrads, java.util.Map<String, String> hfNames,
+                                     double rows, java.util.Map<String, INDArray> expected) {
+        org.junit.jupiter.api.Assertions.assertEquals(expected.keySet(), new java.util.HashSet<>(hfNames.values()));
+        org.junit.jupiter.api.Assertions.assertEquals(expected.size(), dl4jGrads.size());
+        double worst = 0;
+        for (java.util.Map.Entry<String, INDArray> e : dl4jGrads.entrySet()) {
+            INDArray exp = expected.get(hfNames.get(e.getKey()));
+            worst = Math.max(worst, maxRelErr(e.getValue().div(rows), exp));
+        }
+        return worst;
+    }
+
     static double maxRelErr(INDArray a, INDArray b) {
         double scale = Math.max(a.amaxNumber().doubleValue(), b.amaxNumber().doubleValue());
         return scale == 0 ? 0 : a.castTo(DataType.DOUBLE).sub(b.castTo(DataType.DOUBLE)).amaxNumber().doubleValue()

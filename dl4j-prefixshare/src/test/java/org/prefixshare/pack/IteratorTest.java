@@ -2,7 +2,9 @@ package org.prefixshare.pack;
 
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
+import org.prefixshare.layers.DpoLabels;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.layout.LayoutBatch;
@@ -18,6 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -178,17 +181,30 @@ class IteratorTest {
             it.next();
             assertEquals(1, calls.get());
             it.reset();
-            PreferenceDataSetIterator view = new PreferenceDataSetIterator(it);
+            PreferenceDataSetIterator view = new PreferenceDataSetIterator(it, DataType.FLOAT);
             DataSet d = view.next();
             LayoutBatch lb = view.lastLayout();
             RowLayout r0 = lb.rows().get(0);
-            assertArrayEquals(new long[]{lb.rows().size(), r0.length()}, d.getFeatures().shape());
-            assertEquals(0, r0.length() % 64);
-            for (int t = 0; t < r0.length(); t++) {
-                assertEquals(r0.token(t), d.getFeatures().getInt(0, t));
-                assertEquals(r0.label(t) >= 0 ? 1 : 0, d.getLabelsMaskArray().getInt(0, t));
-                assertEquals(t < r0.used() ? 1 : 0, d.getFeaturesMaskArray().getInt(0, t));
+            // features [B,4,T]: token, position, node, subtreeEnd; every batch padded on to packLength
+            int t = view.rowLength();
+            assertEquals(cfg().packLength(), t);
+            assertArrayEquals(new long[]{lb.rows().size(), 4, t}, d.getFeatures().shape());
+            assertArrayEquals(new long[]{lb.rows().size(), DpoLabels.CHANNELS, t}, d.getLabels().shape());
+            assertNull(d.getFeaturesMaskArray());
+            assertNull(d.getLabelsMaskArray());
+            for (int i = 0; i < r0.length(); i++) {
+                assertEquals(r0.token(i), d.getFeatures().getInt(0, 0, i));
+                assertEquals(r0.position(i), d.getFeatures().getInt(0, 1, i));
+                assertEquals(r0.node(i), d.getFeatures().getInt(0, 2, i));
+                assertEquals(r0.subtreeEnd(i), d.getFeatures().getInt(0, 3, i));
+                assertEquals(r0.label(i), d.getLabels().getInt(0, DpoLabels.LABEL, i));
             }
+            for (int i = r0.length(); i < t; i++) {   // padding: own nodes, no label
+                assertEquals(-1, d.getLabels().getInt(0, DpoLabels.LABEL, i));
+                assertEquals(d.getFeatures().getInt(0, 2, i), d.getFeatures().getInt(0, 3, i));
+                assertTrue(d.getFeatures().getInt(0, 2, i) > d.getFeatures().getInt(0, 2, i - 1));
+            }
+            assertEquals(lb.sequences().size(), DpoLabels.numSequences(d.getLabels()));
             assertEquals(3, view.batch());
         }
     }

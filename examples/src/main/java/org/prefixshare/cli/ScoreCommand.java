@@ -80,7 +80,7 @@ public final class ScoreCommand implements Callable<Integer> {
 
         long t1 = System.nanoTime();
         PackConfig pc = PackConfig.defaults(pack, rows, seed).withShuffle(false);
-        ReferenceStore logps = ReferenceStore.compute(m, loaded.examples(), pc, new Progress(err, "score",
+        ReferenceStore logps = ReferenceStore.compute(m::logps, loaded.examples(), pc, new Progress(err, "score",
                 loaded.examples().size()));
         double scoreSeconds = (System.nanoTime() - t1) / 1e9;
 
