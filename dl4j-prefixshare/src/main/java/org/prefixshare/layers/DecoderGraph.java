@@ -56,7 +56,7 @@ public final class DecoderGraph {
      */
     public static ComputationGraphConfiguration configuration(DecoderConfig c, LossConfig loss, IUpdater updater,
                                                               long seed, String implementation) {
-        refuseTied(c);
+        requireExpressible(c);
         ComputationGraphConfiguration.GraphBuilder g = new NeuralNetConfiguration.Builder()
                 .seed(seed)
                 .dataType(c.dataType())
@@ -117,7 +117,12 @@ public final class DecoderGraph {
         return out;
     }
 
-    static void refuseTied(DecoderConfig c) {
+    /** Refuses what the DL4J layers cannot express (tied embeddings, RoPE scaling), naming it. */
+    static void requireExpressible(DecoderConfig c) {
+        if (c.ropeScaling().type() != org.prefixshare.model.RopeScaling.Type.NONE) {
+            throw new IllegalArgumentException("rope_scaling " + c.ropeScaling().type().hfName() + " is not supported "
+                    + "by the DL4J layers (their RoPE has no scaling); use the SameDiff DecoderModel for this model");
+        }
         if (c.tieWordEmbeddings()) {
             throw new IllegalArgumentException("tied embeddings (tie_word_embeddings) cannot be expressed in a DL4J "
                     + "network (a parameter belongs to one layer): use the untied config (DecoderConfig with "

@@ -34,7 +34,7 @@ public final class DecoderNetwork {
      */
     public static MultiLayerConfiguration configuration(DecoderConfig c, LossConfig loss, IUpdater updater, long seed,
                                                         String implementation) {
-        DecoderGraph.refuseTied(c);
+        DecoderGraph.requireExpressible(c);
         NeuralNetConfiguration.ListBuilder b = new NeuralNetConfiguration.Builder()
                 .seed(seed)
                 .dataType(c.dataType())
