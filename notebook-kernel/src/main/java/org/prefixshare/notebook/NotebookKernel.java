@@ -8,6 +8,7 @@ import io.github.spencerpark.jupyter.kernel.LanguageInfo;
 import io.github.spencerpark.jupyter.kernel.ReplacementOptions;
 import io.github.spencerpark.jupyter.kernel.display.DisplayData;
 
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,8 +56,16 @@ public final class NotebookKernel extends BaseKernel {
 
     @Override
     public DisplayData eval(String code) throws Exception {
-        Object value = evaluator.eval(code);
-        return value == null ? null : render(value);
+        PrintStream cellOut = System.out; // the notebook's stdout while the cell runs (BaseKernel sets it)
+        PrintStream quiet = QuietLines.over(cellOut);
+        System.setOut(quiet);
+        try {
+            Object value = evaluator.eval(code);
+            return value == null ? null : render(value);
+        } finally {
+            quiet.flush();
+            System.setOut(cellOut);
+        }
     }
 
     @Override
