@@ -8,6 +8,8 @@ import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -60,7 +62,9 @@ public final class MaskPicture {
     private static final int GAP = 2;          // between a strip and the grid
     private static final int MARGIN = 10;
     private static final int TITLE = 26;
-    private static final int LEGEND = 28;
+    private static final int LEGEND_ROW = 18;
+    private static final Font TITLE_FONT = new Font(Font.SANS_SERIF, Font.BOLD, 13);
+    private static final Font LEGEND_FONT = new Font(Font.SANS_SERIF, Font.PLAIN, 11);
 
     private final RowLayout row;
     private final int n;
@@ -137,8 +141,9 @@ public final class MaskPicture {
     /** Draws the picture. */
     public BufferedImage image() {
         int grid = n * px;
-        int width = Math.max(x(0) + grid + MARGIN, 560);
-        int height = y(0) + grid + LEGEND + 8;
+        int width = Math.max(x(0) + grid + MARGIN, 480);
+        List<List<LegendItem>> legendRows = legendRows(width);
+        int height = y(0) + grid + 8 + LEGEND_ROW * legendRows.size() + 4;
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
         try {
@@ -161,39 +166,62 @@ public final class MaskPicture {
                 }
             }
             g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
-            g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
             g.setColor(Color.BLACK);
-            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
+            g.setFont(TITLE_FONT);
             g.drawString(title(), MARGIN, 17);
-            legend(g, y(0) + grid + 20);
+            g.setFont(LEGEND_FONT);
+            int baseline = y(0) + grid + 8 + 12;
+            for (List<LegendItem> line : legendRows) {
+                int x = MARGIN;
+                for (LegendItem item : line) {
+                    g.setColor(item.colour());
+                    g.fillRect(x, baseline - 9, 10, 10);
+                    g.setColor(Color.DARK_GRAY);
+                    g.drawString(item.label(), x + 14, baseline);
+                    x += item.width();
+                }
+                baseline += LEGEND_ROW;
+            }
         } finally {
             g.dispose();
         }
         return img;
     }
 
+    /** One legend entry: a swatch of {@code colour}, its label, and the width both take. */
+    private record LegendItem(Color colour, String label, int width) {
+    }
+
+    /** The legend's entries, in as many lines as the picture's width needs. */
+    private static List<List<LegendItem>> legendRows(int width) {
+        Graphics2D probe = new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB).createGraphics();
+        FontMetrics fm = probe.getFontMetrics(LEGEND_FONT);
+        probe.dispose();
+        List<LegendItem> items = new ArrayList<>();
+        for (Role r : Role.values()) {
+            items.add(new LegendItem(colour(r, 0), r.label(), 28 + fm.stringWidth(r.label())));
+        }
+        items.add(new LegendItem(MASKED, "masked", 28 + fm.stringWidth("masked")));
+        List<List<LegendItem>> rows = new ArrayList<>();
+        List<LegendItem> line = new ArrayList<>();
+        int x = MARGIN;
+        for (LegendItem item : items) {
+            if (!line.isEmpty() && x + item.width() > width - MARGIN) {
+                rows.add(line);
+                line = new ArrayList<>();
+                x = MARGIN;
+            }
+            line.add(item);
+            x += item.width();
+        }
+        rows.add(line);
+        return rows;
+    }
+
     private String title() {
         String cut = n < row.length() ? String.format(Locale.ROOT, " (first %d shown)", n) : "";
         return String.format(Locale.ROOT, "attention mask: %d tokens%s, %d documents, %d used, %.1f%% visible",
                 row.length(), cut, documentCount, row.used(), 100 * row.visibleFraction());
-    }
-
-    private void legend(Graphics2D g, int baseline) {
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
-        FontMetrics fm = g.getFontMetrics();
-        int x = MARGIN;
-        for (Role r : Role.values()) {
-            x = legendItem(g, fm, x, baseline, colour(r, 0), r.label());
-        }
-        legendItem(g, fm, x, baseline, MASKED, "masked");
-    }
-
-    private static int legendItem(Graphics2D g, FontMetrics fm, int x, int baseline, Color c, String text) {
-        g.setColor(c);
-        g.fillRect(x, baseline - 9, 10, 10);
-        g.setColor(Color.DARK_GRAY);
-        g.drawString(text, x + 14, baseline);
-        return x + 14 + fm.stringWidth(text) + 14;
     }
 
     /**

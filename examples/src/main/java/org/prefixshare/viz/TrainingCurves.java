@@ -27,16 +27,20 @@ import java.util.Map;
  * Per-step training metrics under TRL's names ({@code loss}, {@code rewards/accuracies}, {@code rewards/margins},
  * {@code rewards/chosen}, {@code rewards/rejected}, ...; held-out ones with an {@code eval_} prefix), read from a run's
  * {@code metrics.jsonl} or from DL4J's {@link org.prefixshare.layers.DpoMetricsListener}, drawn as XChart line charts:
- * {@link #picture()} puts loss, reward accuracy and reward margins side by side, {@link #chart} gives one XChart
- * chart to style further.
+ * {@link #picture()} puts loss, reward accuracy and reward margin side by side, {@link #chart} gives one XChart
+ * chart of any metrics to style further.
  */
 public final class TrainingCurves {
 
-    /** The three panels of {@link #picture()}: title, then the metrics drawn in it. */
+    /** The three panels of {@link #picture()}: title, then the metric drawn in it. */
     private static final List<List<String>> PANELS = List.of(
             List.of("loss", "loss"),
             List.of("reward accuracy", "rewards/accuracies"),
-            List.of("rewards", "rewards/margins", "rewards/chosen", "rewards/rejected"));
+            List.of("reward margin", "rewards/margins"));
+
+    /** Series colours, in order (matplotlib's first four); a held-out series takes its training series' colour. */
+    private static final Color[] COLOURS = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c),
+            new Color(0x9467bd)};
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -140,22 +144,32 @@ public final class TrainingCurves {
     public XYChart chart(String title, int width, int height, String... metrics) {
         XYChart c = new XYChartBuilder().width(width).height(height).title(title).xAxisTitle("step").build();
         Styler st = c.getStyler();
-        st.setLegendPosition(Styler.LegendPosition.InsideNE);
+        st.setLegendPosition(Styler.LegendPosition.OutsideS);
+        st.setLegendLayout(Styler.LegendLayout.Horizontal);
+        st.setLegendBorderColor(Color.WHITE);
         st.setChartBackgroundColor(Color.WHITE);
         st.setPlotBorderVisible(false);
-        st.setLegendBorderColor(new Color(0xdddddd));
-        c.getStyler().setMarkerSize(7);
+        st.setMarkerSize(7);
+        c.getStyler().setXAxisTickMarkSpacingHint(90);
+        int colour = 0;
         for (String metric : metrics) {
+            Color col = COLOURS[colour % COLOURS.length];
+            boolean drawn = false;
             if (series.containsKey(metric)) {
                 XYSeries s = c.addSeries(metric, steps(metric), values(metric));
                 s.setMarker(SeriesMarkers.NONE);
+                s.setLineColor(col);
+                drawn = true;
             }
             String eval = "eval_" + metric;
             if (series.containsKey(eval)) {
                 XYSeries s = c.addSeries(eval + " (held out)", steps(eval), values(eval));
                 s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
                 s.setMarker(SeriesMarkers.CIRCLE);
+                s.setMarkerColor(col.darker());
+                drawn = true;
             }
+            colour += drawn ? 1 : 0;
         }
         if (c.getSeriesMap().isEmpty()) {
             throw new IllegalArgumentException("none of " + List.of(metrics) + " was recorded; metrics present: "
@@ -164,7 +178,10 @@ public final class TrainingCurves {
         return c;
     }
 
-    /** Loss, reward accuracy and reward margins (with the chosen and rejected rewards) side by side. */
+    /**
+     * Loss, reward accuracy and reward margin side by side (training steps as lines, held-out evaluations as
+     * points). {@code chart("rewards", 600, 400, "rewards/chosen", "rewards/rejected")} draws the rewards themselves.
+     */
     public BufferedImage picture() {
         return picture(1200, 340);
     }
