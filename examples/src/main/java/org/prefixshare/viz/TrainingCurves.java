@@ -139,7 +139,7 @@ public final class TrainingCurves {
 
     /**
      * One chart: each named training metric as a line and, when the run evaluated held-out data, its
-     * {@code eval_} twin as points. Metrics the run did not record are left out.
+     * {@code eval_} twin as points of the same colour. Metrics the run did not record are left out.
      */
     public XYChart chart(String title, int width, int height, String... metrics) {
         XYChart c = new XYChartBuilder().width(width).height(height).title(title).xAxisTitle("step").build();
@@ -163,7 +163,8 @@ public final class TrainingCurves {
             }
             String eval = "eval_" + metric;
             if (series.containsKey(eval)) {
-                XYSeries s = c.addSeries(eval + " (held out)", steps(eval), values(eval));
+                // one metric: the point series is just "held out"; several: each says whose it is
+                XYSeries s = c.addSeries(metrics.length == 1 ? "held out" : eval, steps(eval), values(eval));
                 s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
                 s.setMarker(SeriesMarkers.CIRCLE);
                 s.setMarkerColor(col.darker());

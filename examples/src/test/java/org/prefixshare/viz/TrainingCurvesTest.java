@@ -47,7 +47,10 @@ class TrainingCurvesTest {
     @Test
     void aChartHasTheTrainLinesAndTheHeldOutPoints() throws Exception {
         XYChart chart = TrainingCurves.fromJsonl(metrics()).chart("loss", 400, 300, "loss");
-        assertEquals(List.of("loss", "eval_loss (held out)"), List.copyOf(chart.getSeriesMap().keySet()));
+        assertEquals(List.of("loss", "held out"), List.copyOf(chart.getSeriesMap().keySet()));
+        XYChart two = TrainingCurves.fromJsonl(metrics()).chart("two", 400, 300, "loss", "rewards/margins");
+        assertEquals(List.of("loss", "eval_loss", "rewards/margins", "eval_rewards/margins"),
+                List.copyOf(two.getSeriesMap().keySet()));
         assertThrows(IllegalArgumentException.class,
                 () -> TrainingCurves.fromJsonl(metrics()).chart("x", 400, 300, "grad_norm"));
     }
