@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/mask.h"
 #include "prefixshare/api.h"
 #include "layouts.h"
 
@@ -54,7 +55,7 @@ double visible_fraction(const Layout& L) {
         const int32_t* node = &L.node[(size_t)b * L.T];
         const int32_t* end = &L.end[(size_t)b * L.T];
         for (int q = 0; q < L.T; ++q)
-            for (int k = 0; k <= q; ++k) n += node[k] <= node[q] && node[q] <= end[k];
+            for (int k = 0; k <= q; ++k) n += ps::visible(q, k, node, end);
     }
     return n / ((double)L.B * L.T * L.T);
 }

@@ -25,10 +25,9 @@ using namespace ps_test;
 
 namespace {
 
+// The rule itself (common/mask.h), per element: the reference the tiled kernels are checked against.
 bool ref_visible(const Layout& L, int b, int q, int k) {
-    const int32_t* node = &L.node[(size_t)b * L.T];
-    const int32_t* end = &L.end[(size_t)b * L.T];
-    return k <= q && node[k] <= node[q] && node[q] <= end[k];
+    return ps::visible(q, k, &L.node[(size_t)b * L.T], &L.end[(size_t)b * L.T]);
 }
 
 double visible_pairs(const Layout& L) {

@@ -4,8 +4,9 @@
 // the key's node is an ancestor-or-self of the query's node (pre-order numbering: node q lies in k's subtree)
 // and the key does not come later in the row. Causal attention is the special case node == subtree_end == 0.
 //
-// Tile classification (DESIGN.md, "The row layout") needs only per-tile min/max of position, node and
-// subtree_end, computed once per (batch row, tile size) by summarize_tiles() and reused by every (q, k) tile pair:
+// Tile classification (docs/design.md, "The mask rule, and where it lives") needs only per-tile min/max of
+// position, node and subtree_end, computed once per (batch row, tile size) by summarize_tiles() and reused by every
+// (q, k) tile pair:
 //   EMPTY   if minK(k) > maxQ(q) or minK(node) > maxQ(node) or maxK(subtreeEnd) < minQ(node);
 //   FULL    if maxK(k) <= minQ(q) and maxK(node) <= minQ(node) and minK(subtreeEnd) >= maxQ(node);
 //   PARTIAL otherwise (the kernel evaluates visible() per element).

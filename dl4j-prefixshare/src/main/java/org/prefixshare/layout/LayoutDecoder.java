@@ -1,5 +1,7 @@
 package org.prefixshare.layout;
 
+import org.prefixshare.ops.attention.AncestorMask;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -135,12 +137,11 @@ public final class LayoutDecoder {
         final int[] label;
         final int[] seq;
         final int[] start;
-        final int[] node;
-        final int[] subtreeEnd;
         final int[] seqMin;
         final int[] seqMax;
         final boolean[] consecutive;
         final int[] rowNode;
+        final int[] rowSubtreeEnd;
         final int n;
 
         /** @param row the row's arrays (read only), as {@link RowLayout#arraysUnsafe} gives them */
@@ -148,28 +149,24 @@ public final class LayoutDecoder {
             token = row[0];
             position = row[1];
             rowNode = row[2];
-            int[] sub = row[3];
+            rowSubtreeEnd = row[3];
             label = row[4];
             seq = row[5];
             int t = token.length;
             int[] st = new int[t + 1];
             int k = 0;
             for (int i = 0; i < t; i++) {
-                if (i == 0 || rowNode[i] != rowNode[i - 1] || sub[i] != sub[i - 1]) {
+                if (i == 0 || rowNode[i] != rowNode[i - 1] || rowSubtreeEnd[i] != rowSubtreeEnd[i - 1]) {
                     st[k++] = i;
                 }
             }
             st[k] = t;
             n = k;
             start = Arrays.copyOf(st, k + 1);
-            node = new int[k];
-            subtreeEnd = new int[k];
             seqMin = new int[k];
             seqMax = new int[k];
             consecutive = new boolean[k];
             for (int r = 0; r < k; r++) {
-                node[r] = rowNode[start[r]];
-                subtreeEnd[r] = sub[start[r]];
                 int lo = Integer.MAX_VALUE;
                 int hi = -1;
                 boolean step = true;
@@ -188,7 +185,6 @@ public final class LayoutDecoder {
 
         /** Sequence s, whose last scored token is q: the tokens visible to q, then label[q]. */
         Decoded decodeSequence(int ri, int s, int q, int scoredCount, int tableCount, List<String> problems) {
-            int nq = rowNode[q];
             int[] toks = new int[q + 2];
             int[] scored = new int[scoredCount];
             int[] scoredLabel = new int[scoredCount];
@@ -197,11 +193,13 @@ public final class LayoutDecoder {
             for (int r = 0; r < n && start[r] <= q; r++) {
                 int hi = Math.min(start[r + 1], q + 1);
                 boolean holdsS = seqMin[r] <= s && s <= seqMax[r];
-                if (node[r] <= nq && nq <= subtreeEnd[r] && consecutive[r] && position[start[r]] == m && !holdsS) {
+                // the whole run is visible to q or not: its first token decides (start[r] <= q)
+                boolean visible = AncestorMask.visible(rowNode, rowSubtreeEnd, q, start[r]);
+                if (visible && consecutive[r] && position[start[r]] == m && !holdsS) {
                     // visible, positions continue the sequence, no label of s: the tokens as they are
                     System.arraycopy(token, start[r], toks, m, hi - start[r]);
                     m += hi - start[r];
-                } else if (node[r] <= nq && nq <= subtreeEnd[r]) {
+                } else if (visible) {
                     for (int k = start[r]; k < hi; k++) {
                         if (position[k] != m) {
                             problems.add("row " + ri + " seq " + s + ": visible key t=" + k + " has position "

@@ -5,7 +5,7 @@ import org.prefixshare.ops.attention.AncestorMask;
 import java.util.Arrays;
 
 /**
- * One row of a batch in the prefix-shared row layout (see DESIGN.md, "The row layout"); the paired format uses the
+ * One row of a batch in the prefix-shared row layout (see docs/design.md, "The row layout"); the paired format uses the
  * same record with one node per sequence. Per token {@code t < length()}:
  * <ul>
  *   <li>{@code token[t]}: token id (padding: the pad id);</li>

@@ -7,7 +7,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Builds the prefix-shared document of one example (DESIGN.md, "The row layout").
+ * Builds the prefix-shared document of one example (docs/design.md, "The row layout").
  *
  * <p>The prompt node (node 0, subtree end N) holds {@code p[0..P-2]} at positions {@code 0..P-2}, unscored. Each
  * response r is a branch (node {@code 1 + r}, subtree end {@code 1 + r}) holding {@code [p[P-1], c_r[0..L_r-1]]} at

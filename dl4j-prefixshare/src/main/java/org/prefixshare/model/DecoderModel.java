@@ -25,8 +25,8 @@ import java.util.Map;
 
 /**
  * A Llama / Mistral / Qwen2 decoder as one SameDiff graph that scores sequences laid out in the row layout
- * (DESIGN.md): the same graph serves the prefix-shared packed format and the paired format, because both are
- * {@link LayoutBatch}es and attention follows the ancestor rule of {@code node}/{@code subtreeEnd}.
+ * (docs/design.md, "The row layout"): the same graph serves the prefix-shared packed format and the paired format,
+ * because both are {@link LayoutBatch}es and attention follows the ancestor rule of {@code node}/{@code subtreeEnd}.
  *
  * <p>Graph, per token of the {@code [R,T]} rows (flattened to R*T): embedding gather, then per layer
  * {@code h += o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n)))} with {@code n = input_layernorm(h)} and

@@ -3,9 +3,7 @@ package org.prefixshare.bench.training;
 import org.junit.jupiter.api.Test;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.layout.LayoutBatch;
-import org.prefixshare.layout.RowLayout;
 import org.prefixshare.model.DecoderConfig;
-import org.prefixshare.ops.attention.AncestorMask;
 
 import java.util.List;
 
@@ -79,17 +77,6 @@ class IdealTest {
         assertEquals(8, d.sequences().size());
         assertEquals(8, e.sequences().size());
         assertEquals(256.0 / 192.0, Ideal.tokens(StepCost.of(e), StepCost.of(d)), 1e-12);
-    }
-
-    @Test
-    void fastVisiblePairCountMatchesTheAncestorRule() {
-        List<TokenizedExample> step = List.of(ex(0, 20, 10, 12), ex(1, 5, 30, 3), ex(2, 40, 8, 8), ex(3, 1, 1, 1));
-        for (TrainingMode m : TrainingMode.values()) {
-            for (RowLayout r : ModeBatches.build(step, m, 128).rows()) {
-                assertEquals(AncestorMask.visiblePairs(r.node(), r.subtreeEnd()),
-                        StepCost.visiblePairs(r.node(), r.subtreeEnd()), m + " " + r);
-            }
-        }
     }
 
     @Test

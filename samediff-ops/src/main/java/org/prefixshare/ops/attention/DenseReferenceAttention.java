@@ -32,7 +32,7 @@ public final class DenseReferenceAttention {
         SDVariable vh = sd.permute(vq, 0, 2, 1, 3);                       // [B,Hq,T,D]
         SDVariable scores = sd.mmul(qh, kh, false, true, false).mul(scale); // [B,Hq,T,T]
 
-        SDVariable visible = visibility(sd, node.castTo(dt), subtreeEnd.castTo(dt)); // [B,1,T,T] of 0/1
+        SDVariable visible = AncestorMask.visibility(sd, node.castTo(dt), subtreeEnd.castTo(dt)); // [B,1,T,T], 0/1
         SDVariable masked = scores.add(visible.sub(1.0).mul(MASKED));
         SDVariable rowMax = sd.max(masked, true, 3);                      // [B,Hq,T,1]
         SDVariable p = sd.math().exp(masked.sub(rowMax)).mul(visible);
@@ -59,20 +59,5 @@ public final class DenseReferenceAttention {
         SDVariable ones = sd.constant(org.nd4j.linalg.factory.Nd4j.ones(kv.dataType(), 1, 1, 1, group, 1));
         SDVariable repeated = sd.expandDims(kv, 3).mul(ones);            // [B,T,Hkv,G,D]
         return sd.reshape(repeated, sd.shape(q));                        // [B,T,Hq,D]
-    }
-
-    /** The ancestor rule over every (query, key) pair: [B,1,T,T], 1 where key k is visible to query q. */
-    static SDVariable visibility(SameDiff sd, SDVariable node, SDVariable subtreeEnd) {
-        SDVariable index = sd.cumsum(sd.onesLike(node), false, false, 1).sub(1.0); // [B,T]: 0..T-1
-        SDVariable qIndex = sd.expandDims(sd.expandDims(index, 1), 3);           // [B,1,T,1]
-        SDVariable kIndex = sd.expandDims(sd.expandDims(index, 1), 2);           // [B,1,1,T]
-        SDVariable qNode = sd.expandDims(sd.expandDims(node, 1), 3);
-        SDVariable kNode = sd.expandDims(sd.expandDims(node, 1), 2);
-        SDVariable kEnd = sd.expandDims(sd.expandDims(subtreeEnd, 1), 2);
-        DataType dt = node.dataType();
-        SDVariable causal = sd.lte(kIndex, qIndex).castTo(dt);
-        SDVariable ancestor = sd.lte(kNode, qNode).castTo(dt);
-        SDVariable inSubtree = sd.lte(qNode, kEnd).castTo(dt);
-        return causal.mul(ancestor).mul(inSubtree);
     }
 }

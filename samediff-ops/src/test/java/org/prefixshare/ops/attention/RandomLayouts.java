@@ -3,8 +3,9 @@ package org.prefixshare.ops.attention;
 import java.util.Random;
 
 /**
- * Random row layouts (node / subtreeEnd) as DESIGN.md defines them: documents of a prompt node followed by 2 to 4
- * response nodes, packed into a row, the rest padding (a node of its own). Prompts may be empty or one token.
+ * Random row layouts (node / subtreeEnd) as docs/design.md ("The row layout") defines them: documents of a prompt
+ * node followed by 2 to 4 response nodes, packed into a row, the rest padding (a node of its own). Prompts may be
+ * empty or one token.
  */
 final class RandomLayouts {
 
