@@ -31,16 +31,26 @@ public final class ChatTemplate {
             + "{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
 
     private final String source;
+    private final String origin;
     private final String bosToken;
     private final String eosToken;
     private final Jinjava jinjava;
 
     /** A template with the given special-token texts (empty strings when the tokenizer has none). */
     public ChatTemplate(String source, String bosToken, String eosToken) {
+        this(source, bosToken, eosToken, "chat template");
+    }
+
+    /**
+     * A template whose errors name where it came from ({@code origin}: "the chat template of
+     * /models/x/tokenizer_config.json").
+     */
+    public ChatTemplate(String source, String bosToken, String eosToken, String origin) {
         if (source == null || source.isBlank()) {
-            throw new IllegalArgumentException("chat template is empty");
+            throw new IllegalArgumentException(origin + " is empty");
         }
         this.source = source;
+        this.origin = origin;
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
         this.jinjava = new Jinjava(JinjavaConfig.newBuilder()
@@ -88,7 +98,7 @@ public final class ChatTemplate {
         List<TemplateError> fatal = r.getErrors().stream()
                 .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL).collect(Collectors.toList());
         if (!fatal.isEmpty()) {
-            throw new IllegalArgumentException("chat template failed: " + fatal.stream()
+            throw new IllegalArgumentException(origin + " failed: " + fatal.stream()
                     .map(e -> rootMessage(e) + (e.getLineno() > 0 ? " (template line " + e.getLineno() + ")" : ""))
                     .collect(Collectors.joining("; ")));
         }
@@ -105,6 +115,11 @@ public final class ChatTemplate {
             t = t.getCause();
         }
         return msg;
+    }
+
+    /** This template with errors naming {@code origin} (e.g. "the chat template of FILE"). */
+    public ChatTemplate from(String origin) {
+        return new ChatTemplate(source, bosToken, eosToken, origin);
     }
 
     /** The template source. */

@@ -4,7 +4,6 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import ai.djl.huggingface.tokenizers.jni.TokenizersLibrary;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,13 +71,20 @@ public final class HfTokenizer implements TextTokenizer {
 
     private HfTokenizer(Path tokenizerJson, TokenizerConfig config, Backend backend) throws IOException {
         this.path = tokenizerJson;
-        this.tokenizer = HuggingFaceTokenizer.newInstance(tokenizerJson,
-                Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
+        // read as JSON first: a syntax error gets its line and column, and DJL only sees a well-formed file
+        JsonNode json = StrictJson.readObject(tokenizerJson, "tokenizer");
+        try {
+            this.tokenizer = HuggingFaceTokenizer.newInstance(tokenizerJson,
+                    Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
+        } catch (RuntimeException e) {
+            // the Rust library's reason ("missing field `model`", "unknown variant", ...)
+            throw new IllegalArgumentException("tokenizer " + tokenizerJson + " is not a Hugging Face tokenizer.json "
+                    + "this version of the tokenizers library can load: " + e.getMessage());
+        }
         this.handle = tokenizer.getHandle();
         TokenizersLibrary.LIB.disableTruncation(handle);
         TokenizersLibrary.LIB.disablePadding(handle);
 
-        JsonNode json = new ObjectMapper().readTree(tokenizerJson.toFile());
         int vocab = json.path("model").path("vocab").size();
         int maxAdded = -1;
         for (JsonNode a : json.path("added_tokens")) {

@@ -2,14 +2,18 @@ package org.prefixshare.data;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 
 /**
  * Builds JSON trees from a parser without losing anything silently: a key given twice in one object is reported
@@ -28,6 +32,33 @@ final class StrictJson {
             .build();
 
     private StrictJson() {
+    }
+
+    /**
+     * Reads a whole JSON file that must hold one object ({@code what} names it in errors: "tokenizer config").
+     *
+     * @throws IllegalArgumentException naming the file and, for a syntax error, the line and column
+     */
+    static JsonNode readObject(Path file, String what) {
+        JsonNode n;
+        try (JsonParser p = FACTORY.createParser(file.toFile())) {
+            n = new ObjectMapper(FACTORY).readTree(p);
+            if (n != null && p.nextToken() != null) {
+                throw new IllegalArgumentException(what + " " + file + " holds something after its JSON object "
+                        + "(line " + p.currentTokenLocation().getLineNr() + ")");
+            }
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(what + " " + file + " is not valid JSON: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr() + ")"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + what + " " + file + ": " + e.getMessage(), e);
+        }
+        if (n == null || !n.isObject()) {
+            throw new IllegalArgumentException(what + " " + file + " must hold a JSON object, got "
+                    + (n == null ? "nothing" : n.getNodeType()));
+        }
+        return n;
     }
 
     /** A value read; {@code duplicateKey} is the path of the first key given twice ("prompt[0].content"), or null. */

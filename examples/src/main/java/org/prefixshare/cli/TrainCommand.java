@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.prefixshare.data.DropCounts;
 import org.prefixshare.data.ExampleTokenizer;
+import org.prefixshare.data.HeldOutSplit;
 import org.prefixshare.data.PreferenceExample;
 import org.prefixshare.data.PreferenceFormat;
 import org.prefixshare.data.PreferenceReader;
@@ -27,6 +28,7 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -57,7 +59,8 @@ public final class TrainCommand implements Callable<Integer> {
     int examples;
 
     @Option(names = "--eval-fraction", defaultValue = "0.15",
-            description = "Held-out share of the examples (default ${DEFAULT-VALUE}).")
+            description = "Held-out share of the examples, drawn by a seeded shuffle of the prompts (every example of "
+                    + "a prompt on one side; default ${DEFAULT-VALUE}).")
     double evalFraction;
 
     @Option(names = "--model", defaultValue = "tiny", description = "Preset: tiny, small, mistral-7b, llama-3-8b, "
@@ -111,7 +114,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint interval (0 = at the end).")
     int checkpointEvery;
 
-    @Option(names = "--pack-length", defaultValue = "512", description = "Tokens per packed row.")
+    @Option(names = "--pack-length", defaultValue = "0", description = "Tokens per packed row. 0 (default): the "
+            + "longest document after truncation, at least 512, rounded up to a multiple of 64, so no example that "
+            + "--max-length admits is dropped (a prompt shared by two responses makes a document of up to "
+            + "2 x max-length - prompt + 1 tokens).")
     int packLength;
 
     @Option(names = "--rows", defaultValue = "4", description = "Rows per micro-batch.")
@@ -131,6 +137,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--json", description = "End with one JSON line of the final metrics.")
     boolean json;
 
+    @Option(names = "--max-skipped-steps", defaultValue = "10", description = "A step whose loss or gradient norm is "
+            + "not finite is skipped (no weight changes; counted as train/skipped_steps); this many in a row stop the "
+            + "run with exit status 3 (default ${DEFAULT-VALUE}).")
+    int maxSkippedSteps;
+
     @Override
     public Integer call() throws Exception {
         applyYaml();
@@ -147,9 +158,14 @@ public final class TrainCommand implements Callable<Integer> {
             all = loadExamples(tok, out);
             vocab = tok.vocabSize();
         }
-        int heldOut = (int) Math.round(all.size() * evalFraction);
-        List<TokenizedExample> train = all.subList(0, all.size() - heldOut);
-        List<TokenizedExample> eval = all.subList(all.size() - heldOut, all.size());
+        if (all.isEmpty()) {
+            throw new IllegalArgumentException("no examples left to train on" + (data.input == null ? ""
+                    : " in " + data.input));
+        }
+        HeldOutSplit.Split<TokenizedExample> split = HeldOutSplit.split(all, e -> promptOf.get(e.id()), evalFraction,
+                seed);
+        List<TokenizedExample> train = split.train();
+        List<TokenizedExample> eval = split.heldOut();
         DecoderConfig mc = (Files.isRegularFile(Path.of(model)) ? DecoderConfig.fromHfJson(Path.of(model), dt)
                 : DecoderConfig.preset(model).withDataType(dt));
         if (mc.vocabSize() < vocab) {
@@ -162,7 +178,8 @@ public final class TrainCommand implements Callable<Integer> {
                 checkpointEvery, packLength, rows, !noPacking, seed, output);
         out.printf("training on %d examples (%d held out), output %s%n", train.size(), eval.size(), output);
         out.flush();
-        DpoTrainer trainer = new DpoTrainer(tc, train, eval, System.out);
+        // progress goes to standard error: standard output holds the results (and --json's last line)
+        DpoTrainer trainer = new DpoTrainer(tc, train, eval, System.err).maxSkippedSteps(maxSkippedSteps);
         DpoTrainer.Result r = trainer.train();
         Map<String, Object> fin = new LinkedHashMap<>();
         fin.put("steps", r.steps());
@@ -188,6 +205,9 @@ public final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The raw prompt of each example by id: the held-out split keeps every example of a prompt on one side. */
+    private final Map<Long, Object> promptOf = new HashMap<>();
+
     private List<TokenizedExample> loadExamples(TextTokenizer tok, PrintWriter out) {
         ExampleTokenizer et = data.exampleTokenizer(tok);
         List<PreferenceExample> raw;
@@ -200,11 +220,17 @@ public final class TrainCommand implements Callable<Integer> {
             out.printf("data: %d examples from %s (%d records skipped as invalid)%n", raw.size(), data.input,
                     rc.skippedTotal());
         }
+        raw.forEach(e -> promptOf.put(e.id(), e.prompt()));
         DropCounts dropped = new DropCounts();
         List<TokenizedExample> kept = new Truncator(data.truncation(packLength), tok.bosId())
                 .applyAll(et.tokenizeAll(raw), dropped);
         if (kept.size() < raw.size()) {
             out.printf("dropped %d examples that do not fit: %s%n", raw.size() - kept.size(), dropped);
+        }
+        if (packLength == 0) {
+            packLength = DatasetOptions.packLengthFor(kept);
+            out.printf("pack length %d (the longest document, at least %d; --pack-length sets it)%n", packLength,
+                    DatasetOptions.MIN_AUTO_PACK_LENGTH);
         }
         return kept;
     }
