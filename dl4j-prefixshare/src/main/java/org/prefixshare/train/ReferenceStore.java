@@ -2,6 +2,7 @@ package org.prefixshare.train;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.io.Progress;
 import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.layout.SequenceInfo;
 import org.prefixshare.model.DecoderModel;
@@ -80,6 +81,8 @@ public final class ReferenceStore implements ReferenceLogps {
             m.put(e.id(), new double[e.responseCount()]);
         }
         try (PreferenceBatchIterator it = new PreferenceBatchIterator(examples, pack.withShuffle(false))) {
+            int batches = it.batchesPerEpoch();
+            Progress progress = new Progress("reference log-probs", batches, log::info, 30).quietWhenShort();
             while (it.hasNext()) {
                 LayoutBatch b = it.nextLayout();
                 INDArray logps = frozen.logps(b);
@@ -87,6 +90,7 @@ public final class ReferenceStore implements ReferenceLogps {
                 for (int s = 0; s < seqs.size(); s++) {
                     m.get(seqs.get(s).exampleId())[seqs.get(s).rank()] = logps.getDouble(s);
                 }
+                progress.advance(1, "batch " + (progress.done() + 1) + " of " + batches);
             }
         }
         return new ReferenceStore(m);

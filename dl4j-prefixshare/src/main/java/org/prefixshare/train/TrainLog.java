@@ -2,6 +2,7 @@ package org.prefixshare.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.prefixshare.io.Progress;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -32,6 +33,7 @@ final class TrainLog implements AutoCloseable {
     private final int totalSteps;
     private final long startNanos = System.nanoTime();
     private int firstStep = -1;
+    private double lastPrinted;
 
     TrainLog(Path dir, PrintStream terminal, int totalSteps) {
         try {
@@ -110,15 +112,16 @@ final class TrainLog implements AutoCloseable {
                         + " | %s elapsed, ~%s left%s",
                 "#".repeat(filled), ".".repeat(width - filled), step, totalSteps, num(m, "loss"),
                 num(m, "rewards/accuracies"), num(m, "rewards/margins"), num(m, "tokens_per_s"),
-                num(m, "samples_per_s"), duration(elapsed), duration(remaining),
+                num(m, "samples_per_s"), Progress.duration(elapsed), Progress.duration(remaining),
                 skipped > 0 ? String.format(" | skipped %.0f", skipped) : "");
         if (interactive) {
             terminal.print("\r" + line);
             if (step == totalSteps) {
                 terminal.println();
             }
-        } else if (step == 1 || step % 10 == 0 || step == totalSteps) {
-            terminal.println(line);
+        } else if (step == 1 || step % 10 == 0 || step == totalSteps || elapsed - lastPrinted >= 30) {
+            terminal.println(line); // every 10 steps, or every 30 s when steps are slow
+            lastPrinted = elapsed;
         }
     }
 
@@ -131,18 +134,6 @@ final class TrainLog implements AutoCloseable {
             terminal.printf("eval @ step %d: loss %.4f rewards/accuracies %.3f rewards/margins %.3f%n", step,
                     num(m, "eval_loss"), num(m, "eval_rewards/accuracies"), num(m, "eval_rewards/margins"));
         }
-    }
-
-    /** "42s", "3m05s", "2h04m". */
-    static String duration(double seconds) {
-        long s = Math.round(seconds);
-        if (s < 60) {
-            return s + "s";
-        }
-        if (s < 3600) {
-            return String.format("%dm%02ds", s / 60, s % 60);
-        }
-        return String.format("%dh%02dm", s / 3600, s / 60 % 60);
     }
 
     private static double num(Map<String, Object> m, String k) {

@@ -2,9 +2,10 @@ package org.prefixshare.cli;
 
 import picocli.CommandLine;
 
+import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -35,11 +36,13 @@ public final class ConsoleLogging {
         // ND4J warns about its own op tables at every start; DJL fails to count GPUs where there are none
         setDefault(p + "log.org.nd4j.imports.converters.ImportClassMapping", verbose ? "debug" : "error");
         setDefault(p + "log.ai.djl.util.cuda.CudaUtils", verbose ? "debug" : "error");
+        // which native library loaded is debug information; a failure to load still warns
+        setDefault(p + "log.org.prefixshare.ops.nativeload", verbose ? "debug" : "warn");
         setDefault(p + "showThreadName", verbose ? "true" : "false");
         setDefault(p + "showShortLogName", "true");
         setDefault(p + "levelInBrackets", "false");
         if (!verbose && !(System.out instanceof NoiseFilter)) {
-            System.setOut(new NoiseFilter(System.out));
+            System.setOut(withoutNoise(System.out));
         }
     }
 
@@ -72,32 +75,47 @@ public final class ConsoleLogging {
         }
     }
 
-    /** Standard output without the lines of {@link #STDOUT_NOISE} (printed by libraries with println). */
-    static final class NoiseFilter extends PrintStream {
+    /**
+     * A stream that passes whole lines to {@code out}, except the lines of {@link #STDOUT_NOISE} (libraries print
+     * them with println).
+     */
+    static PrintStream withoutNoise(PrintStream out) {
+        return new NoiseFilter(out);
+    }
+
+    /** See {@link #withoutNoise}. */
+    private static final class NoiseFilter extends PrintStream {
         NoiseFilter(PrintStream out) {
-            super((OutputStream) out, true, Charset.defaultCharset());
-        }
+            super(new OutputStream() {
+                private final ByteArrayOutputStream line = new ByteArrayOutputStream();
 
-        @Override
-        public void println(String line) {
-            if (line != null && isNoise(line)) {
-                return;
-            }
-            super.println(line);
-        }
-
-        @Override
-        public void println(Object o) {
-            println(String.valueOf(o));
-        }
-
-        static boolean isNoise(String line) {
-            for (String n : STDOUT_NOISE) {
-                if (line.startsWith(n)) {
-                    return true;
+                @Override
+                public void write(int b) {
+                    line.write(b);
+                    if (b == '\n') {
+                        flushLine();
+                    }
                 }
-            }
-            return false;
+
+                @Override
+                public void flush() {
+                    if (line.size() > 0) {
+                        flushLine();
+                    }
+                    out.flush();
+                }
+
+                private void flushLine() {
+                    String text = line.toString(StandardCharsets.UTF_8);
+                    line.reset();
+                    for (String n : STDOUT_NOISE) {
+                        if (text.startsWith(n)) {
+                            return;
+                        }
+                    }
+                    out.print(text);
+                }
+            }, true, StandardCharsets.UTF_8);
         }
     }
 }
