@@ -69,10 +69,15 @@ public final class ChatTemplate {
 
     /** The template of a tokenizer config, else {@link #DEFAULT_TEMPLATE}, with the tokenizer's BOS / EOS texts. */
     public static ChatTemplate of(TokenizerConfig config, TextTokenizer tokenizer) {
+        return of(config, tokenizer, "chat template");
+    }
+
+    /** {@link #of(TokenizerConfig, TextTokenizer)} whose errors name {@code origin} ("the chat template of FILE"). */
+    public static ChatTemplate of(TokenizerConfig config, TextTokenizer tokenizer, String origin) {
         String src = config == null || config.chatTemplate() == null ? DEFAULT_TEMPLATE : config.chatTemplate();
         String bos = config != null && config.bosToken() != null ? config.bosToken() : tokenizer.bosToken();
         String eos = config != null && config.eosToken() != null ? config.eosToken() : tokenizer.eosToken();
-        return new ChatTemplate(src, bos, eos);
+        return new ChatTemplate(src, bos, eos, origin);
     }
 
     /** Called by templates: {@code raise_exception('message')}. */
@@ -94,7 +99,14 @@ public final class ChatTemplate {
         ctx.put("add_generation_prompt", addGenerationPrompt);
         ctx.put("bos_token", bosToken);
         ctx.put("eos_token", eosToken);
-        RenderResult r = jinjava.renderForResult(source, ctx);
+        RenderResult r;
+        try {
+            r = jinjava.renderForResult(source, ctx);
+        } catch (StackOverflowError e) {
+            throw new IllegalArgumentException(origin + " is nested too deeply to render");
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(origin + " failed: " + e.getMessage(), e);
+        }
         List<TemplateError> fatal = r.getErrors().stream()
                 .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL).collect(Collectors.toList());
         if (!fatal.isEmpty()) {
@@ -120,6 +132,11 @@ public final class ChatTemplate {
     /** This template with errors naming {@code origin} (e.g. "the chat template of FILE"). */
     public ChatTemplate from(String origin) {
         return new ChatTemplate(source, bosToken, eosToken, origin);
+    }
+
+    /** Where the template came from, for messages ("chat template", "the chat template of FILE"). */
+    public String origin() {
+        return origin;
     }
 
     /** The template source. */

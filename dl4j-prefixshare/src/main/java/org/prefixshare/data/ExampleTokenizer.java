@@ -201,8 +201,9 @@ public final class ExampleTokenizer {
             }
             String full = render(e, all, false);
             if (!full.startsWith(prompt)) {
-                throw new IllegalArgumentException(e.source() + ":" + e.line() + ": the chat template's rendering of"
-                        + " prompt + response does not start with its rendering of the prompt; cannot split them");
+                throw new IllegalArgumentException(e.source() + ":" + e.line() + ": the rendering of prompt + "
+                        + "response by " + chatTemplate.origin() + " does not start with its rendering of the prompt; "
+                        + "cannot split them");
             }
             rs.add(full.substring(prompt.length()));
         }

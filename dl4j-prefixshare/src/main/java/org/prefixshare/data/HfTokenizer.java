@@ -73,6 +73,7 @@ public final class HfTokenizer implements TextTokenizer {
         this.path = tokenizerJson;
         // read as JSON first: a syntax error gets its line and column, and DJL only sees a well-formed file
         JsonNode json = StrictJson.readObject(tokenizerJson, "tokenizer");
+        TokenizerJsonCheck.check(json, tokenizerJson);
         try {
             this.tokenizer = HuggingFaceTokenizer.newInstance(tokenizerJson,
                     Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));

@@ -76,10 +76,8 @@ public final class DatasetOptions {
     /** Example tokenisation with the chat template and EOS rule of these options. */
     public ExampleTokenizer exampleTokenizer(TextTokenizer tok) {
         TokenizerConfig templateCfg = chatTemplate == null ? null : TokenizerConfig.load(chatTemplate);
-        ChatTemplate template = ChatTemplate.of(templateCfg, tok);
-        if (chatTemplate != null) {
-            template = template.from("the chat template of " + chatTemplate);
-        }
+        ChatTemplate template = ChatTemplate.of(templateCfg, tok,
+                chatTemplate == null ? "the built-in chat template" : "the chat template of " + chatTemplate);
         return new ExampleTokenizer(tok, template, !noEos);
     }
 
