@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * A Hugging Face {@code tokenizer.json} through DJL's Rust binding ({@code ai.djl.huggingface:tokenizers}).
@@ -235,10 +236,12 @@ public final class HfTokenizer implements TextTokenizer {
                 // Rust's offsets count code points; the cut counts UTF-16 chars
                 int cut = cuts[i] <= 0 ? cuts[i] : texts.get(i).codePointCount(0, cuts[i]);
                 int b = 0;
-                while (b < spans.length && spans[b].getStart() < cut) {
+                while (b < spans.length && spans[b] != null && spans[b].getStart() < cut) {
                     b++;
                 }
-                boolean clean = spans.length == ids.length && (b == 0 || spans[b - 1].getEnd() <= cut);
+                // a token without a span (DJL gives none for some post-processor templates) leaves the split unknown
+                boolean clean = spans.length == ids.length && Arrays.stream(spans).allMatch(Objects::nonNull)
+                        && (b == 0 || spans[b - 1].getEnd() <= cut);
                 out.add(new Split(ids, clean ? b : -1));
             }
         } finally {
