@@ -99,7 +99,9 @@ public final class ConsoleLogging {
 
                 @Override
                 public void flush() {
-                    if (line.size() > 0) {
+                    // PrintStream flushes between a println's text and its line end: a line that may still turn
+                    // out to be noise waits for its end, or its line end alone would print as a blank line
+                    if (line.size() > 0 && !mayBeNoise(line.toString(StandardCharsets.UTF_8))) {
                         flushLine();
                     }
                     out.flush();
@@ -114,6 +116,15 @@ public final class ConsoleLogging {
                         }
                     }
                     out.print(text);
+                }
+
+                private boolean mayBeNoise(String partial) {
+                    for (String n : STDOUT_NOISE) {
+                        if (partial.startsWith(n) || n.startsWith(partial)) {
+                            return true;
+                        }
+                    }
+                    return false;
                 }
             }, true, StandardCharsets.UTF_8);
         }

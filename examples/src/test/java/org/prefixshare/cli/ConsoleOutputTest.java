@@ -51,6 +51,7 @@ class ConsoleOutputTest {
                     + "\n---\n" + stderr);
         }
         assertFalse(stderr.contains("\tat "), stderr);
+        assertFalse(stdout.strip().contains("\n\n"), "no blank lines where noise was filtered out:\n" + stdout);
         assertTrue(stderr.contains("step 2/2") && stderr.contains("elapsed"), "progress on stderr: " + stderr);
         assertFalse(stdout.contains("step 2/2"), "no progress on stdout: " + stdout);
         String[] lines = stdout.strip().split("\n");
