@@ -67,7 +67,8 @@ class StrictReaderTest {
 
     @Test
     void duplicateKeysAreAnErrorNamingTheKey() throws IOException {
-        Path p = write("dup.jsonl", GOOD + "\n{\"prompt\":\"p\",\"chosen\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n");
+        Path p = write("dup.jsonl", GOOD
+                + "\n{\"prompt\":\"p\",\"chosen\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n");
         InvalidInputException e = failure(p);
         assertEquals(InvalidReason.DUPLICATE_KEY, e.reason(), e.getMessage());
         assertEquals(2, e.line());

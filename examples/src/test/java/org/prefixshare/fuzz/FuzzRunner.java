@@ -7,9 +7,13 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -96,7 +100,7 @@ public final class FuzzRunner {
                         th.setDaemon(true);
                         return th;
                     });
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     problem = judge(e.getCause(), file);
                 } finally {
                     System.setOut(out0);
@@ -109,7 +113,7 @@ public final class FuzzRunner {
                 if (problem != null) {
                     Path keep = Files.createDirectories(work.resolve("findings").resolve(t.name()));
                     Path saved = keep.resolve(i + "-" + t.fileName());
-                    Files.copy(file, saved, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    Files.copy(file, saved, StandardCopyOption.REPLACE_EXISTING);
                     findings.add("case " + i + " (" + labels.get(i) + "): " + problem + " [input " + saved + "]");
                 } else if (ok) {
                     read++;
@@ -149,7 +153,7 @@ public final class FuzzRunner {
         StringBuilder b = new StringBuilder();
         for (Report r : reports) {
             b.append(r).append('\n');
-            java.util.Map<String, List<String>> groups = new java.util.LinkedHashMap<>();
+            Map<String, List<String>> groups = new LinkedHashMap<>();
             for (String f : r.findings()) {
                 String what = f.substring(f.indexOf("): ") + 3);
                 what = what.replaceAll("\\[input .*]$", "").replaceAll("/[^ ]*/", "/.../");

@@ -2,12 +2,19 @@ package org.prefixshare.fuzz;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.prefixshare.data.PreferenceExample;
 import org.prefixshare.data.PreferenceFormat;
+import org.prefixshare.data.PreferenceReader;
+import org.prefixshare.data.ReaderOptions;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -65,25 +72,25 @@ class FuzzTest {
         String huge = Mutator.hugeLine(50_000_000);
         String record = "{\"prompt\":\"p\",\"chosen\":\"" + huge + "\",\"rejected\":\"no\"}\n";
         Path jsonl = work.resolve("huge.jsonl");
-        java.nio.file.Files.writeString(jsonl, record + "{\"prompt\":\"q\",\"chosen\":\"a\",\"rejected\":\"b\"}\n");
+        Files.writeString(jsonl, record + "{\"prompt\":\"q\",\"chosen\":\"a\",\"rejected\":\"b\"}\n");
         Path gz = work.resolve("huge.jsonl.gz");
-        java.nio.file.Files.write(gz, Targets.gzip(java.nio.file.Files.readAllBytes(jsonl)));
+        Files.write(gz, Targets.gzip(Files.readAllBytes(jsonl)));
         Path array = work.resolve("huge.json");
-        java.nio.file.Files.writeString(array, "[" + record.strip() + "]");
+        Files.writeString(array, "[" + record.strip() + "]");
         for (Path p : List.of(jsonl, gz, array)) {
-            List<org.prefixshare.data.PreferenceExample> es = new org.prefixshare.data.PreferenceReader(
-                    org.prefixshare.data.ReaderOptions.of(PreferenceFormat.PROMPT)).readAll(p);
-            org.junit.jupiter.api.Assertions.assertEquals(huge, es.get(0).responses().get(0).text(), p.toString());
+            List<PreferenceExample> es = new PreferenceReader(
+                    ReaderOptions.of(PreferenceFormat.PROMPT)).readAll(p);
+            assertEquals(huge, es.get(0).responses().get(0).text(), p.toString());
         }
         FuzzTarget reader = new Targets.PreferenceFile("50MB-lines", PreferenceFormat.PROMPT, "data.jsonl", List.of());
         byte[] garbage = new byte[50_000_000];
-        new java.util.Random(SEED).nextBytes(garbage);
+        new Random(SEED).nextBytes(garbage);
         for (int i = 0; i < garbage.length; i++) {
             garbage[i] = garbage[i] == '\n' ? (byte) 'x' : garbage[i];
         }
         FuzzRunner.Report r = new FuzzRunner(work, 60).runInputs(reader, List.of(garbage,
-                "[".repeat(50_000_000).getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-                ("{\"prompt\":\"" + huge).getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+                "[".repeat(50_000_000).getBytes(StandardCharsets.US_ASCII),
+                ("{\"prompt\":\"" + huge).getBytes(StandardCharsets.UTF_8)),
                 List.of("50 MB of random bytes", "50 MB of '['", "50 MB record cut short"));
         System.out.print(FuzzRunner.describe(List.of(r)));
         assertTrue(r.findings().isEmpty() && r.rejected() == 3, FuzzRunner.describe(List.of(r)));

@@ -1,7 +1,15 @@
 package org.prefixshare.fuzz;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -145,30 +153,30 @@ public final class Mutator {
      */
     public byte[] nextJson(StringBuilder applied) {
         byte[] seed = seeds.get(random.nextInt(seeds.size()));
-        com.fasterxml.jackson.databind.ObjectMapper om = new com.fasterxml.jackson.databind.ObjectMapper();
+        ObjectMapper om = new ObjectMapper();
         try {
             String text = new String(seed, StandardCharsets.UTF_8);
-            List<String> lines = new java.util.ArrayList<>(text.lines().filter(l -> !l.isBlank()).toList());
+            List<String> lines = new ArrayList<>(text.lines().filter(l -> !l.isBlank()).toList());
             boolean jsonl = false;
-            com.fasterxml.jackson.databind.JsonNode root;
+            JsonNode root;
             int which = 0;
             try {
-                root = om.readerFor(com.fasterxml.jackson.databind.JsonNode.class)
-                        .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                root = om.readerFor(JsonNode.class)
+                        .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
                         .readValue(text);
-            } catch (java.io.IOException notOneDocument) {
+            } catch (IOException notOneDocument) {
                 jsonl = true; // one record per line
                 which = random.nextInt(lines.size());
                 root = om.readTree(lines.get(which));
             }
             int n = 1 + random.nextInt(3);
             for (int i = 0; i < n; i++) {
-                List<com.fasterxml.jackson.databind.JsonNode> containers = new java.util.ArrayList<>();
+                List<JsonNode> containers = new ArrayList<>();
                 collect(root, containers);
                 if (containers.isEmpty()) {
                     break; // everything was deleted already
                 }
-                com.fasterxml.jackson.databind.JsonNode c = containers.get(random.nextInt(containers.size()));
+                JsonNode c = containers.get(random.nextInt(containers.size()));
                 int kind = random.nextInt(4);
                 applied.append(i == 0 ? "" : "+").append(List.of("odd-value", "delete-key", "duplicate-element",
                         "swap-values").get(kind));
@@ -179,24 +187,24 @@ public final class Mutator {
             }
             lines.set(which, om.writeValueAsString(root));
             return (String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new IllegalStateException("a seed that is not JSON: " + e.getMessage(), e);
         }
     }
 
-    private static void collect(com.fasterxml.jackson.databind.JsonNode n,
-                                List<com.fasterxml.jackson.databind.JsonNode> out) {
+    private static void collect(JsonNode n,
+                                List<JsonNode> out) {
         if (n.isContainerNode() && n.size() > 0) {
             out.add(n);
             n.forEach(c -> collect(c, out));
         }
     }
 
-    private void mutateTree(com.fasterxml.jackson.databind.ObjectMapper om, com.fasterxml.jackson.databind.JsonNode c,
-                            int kind) throws java.io.IOException {
-        com.fasterxml.jackson.databind.JsonNode odd = om.readTree(ODD_VALUES.get(random.nextInt(ODD_VALUES.size())));
-        if (c instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
-            List<String> keys = new java.util.ArrayList<>();
+    private void mutateTree(ObjectMapper om, JsonNode c,
+                            int kind) throws IOException {
+        JsonNode odd = om.readTree(ODD_VALUES.get(random.nextInt(ODD_VALUES.size())));
+        if (c instanceof ObjectNode o) {
+            List<String> keys = new ArrayList<>();
             o.fieldNames().forEachRemaining(keys::add);
             String k = keys.get(random.nextInt(keys.size()));
             switch (kind) {
@@ -205,12 +213,12 @@ public final class Mutator {
                 case 2 -> o.set(k + "_", o.get(k));
                 default -> {
                     String k2 = keys.get(random.nextInt(keys.size()));
-                    com.fasterxml.jackson.databind.JsonNode v = o.get(k);
+                    JsonNode v = o.get(k);
                     o.set(k, o.get(k2));
                     o.set(k2, v);
                 }
             }
-        } else if (c instanceof com.fasterxml.jackson.databind.node.ArrayNode a) {
+        } else if (c instanceof ArrayNode a) {
             int i = random.nextInt(a.size());
             switch (kind) {
                 case 0 -> a.set(i, odd);
@@ -218,7 +226,7 @@ public final class Mutator {
                 case 2 -> a.insert(i, a.get(i).deepCopy());
                 default -> {
                     int j = random.nextInt(a.size());
-                    com.fasterxml.jackson.databind.JsonNode v = a.get(i);
+                    JsonNode v = a.get(i);
                     a.set(i, a.get(j));
                     a.set(j, v);
                 }

@@ -157,7 +157,8 @@ final class Targets {
         List<byte[]> seeds = List.of(Files.readAllBytes(TestData.llama2Config()),
                 utf8("{\"bos_token\":{\"content\":\"<s>\",\"lstrip\":false},\"eos_token\":\"</s>\","
                         + "\"add_bos_token\":true,\"pad_token\":null,\"chat_template\":[{\"name\":\"default\","
-                        + "\"template\":\"{{ messages[0]['content'] }}\"},{\"name\":\"tool_use\",\"template\":\"x\"}]}"));
+                        + "\"template\":\"{{ messages[0]['content'] }}\"},{\"name\":\"tool_use\","
+                        + "\"template\":\"x\"}]}"));
         return new FuzzTarget() {
             @Override
             public String name() {
