@@ -64,6 +64,7 @@ public final class DpoTrainer {
     public interface StepExport {
         void export(int step, DecoderModel model);
     }
+    private NonFiniteGuard guard = new NonFiniteGuard(NonFiniteGuard.DEFAULT_MAX_CONSECUTIVE);
 
     /**
      * @param train    training examples (already tokenised and truncated)
@@ -135,6 +136,20 @@ public final class DpoTrainer {
         return model;
     }
 
+    /**
+     * Stops a run after {@code n} skipped steps in a row (a step whose loss or gradient norm is not finite is
+     * skipped: see {@link NonFiniteGuard}); default {@value NonFiniteGuard#DEFAULT_MAX_CONSECUTIVE}.
+     */
+    public DpoTrainer maxSkippedSteps(int n) {
+        this.guard = new NonFiniteGuard(n);
+        return this;
+    }
+
+    /** The optimiser (tests). */
+    AdamW optimiser() {
+        return optimiser;
+    }
+
     /** Optimiser steps this run will do. */
     public int totalSteps() {
         if (cfg.maxSteps() > 0) {
@@ -169,6 +184,7 @@ public final class DpoTrainer {
         int stop = Math.min(stopStep, total);
         PreferenceBatchIterator it = new PreferenceBatchIterator(train, pack, refs);
         int step = resume(it);
+        TrainLog.truncate(cfg.outputDir(), step);
         Map<String, Object> lastTrain = Map.of();
         Map<String, Object> lastEval = Map.of();
         long trainNanos = 0;
@@ -188,8 +204,18 @@ public final class DpoTrainer {
                 Map<String, Object> line = TrainLog.ordered();
                 line.put("step", step);
                 line.putAll(m);
+                String nonFinite = NonFiniteGuard.nonFinite(num(m, "loss"), num(m, "grad_norm"));
+                String warning = null;
+                if (nonFinite != null) {
+                    guard.skipped(nonFinite);
+                } else {
+                    warning = guard.applied(step, num(m, "loss"));
+                }
+                line.put("train/skipped_steps", guard.skippedSteps());
                 tlog.write(line);
                 tlog.progress(step, line);
+                tell(warning);
+                guard.haltIfTooMany(step);
                 lastTrain = line;
                 boolean last = step == total;
                 boolean stopping = step == stop;
@@ -250,8 +276,10 @@ public final class DpoTrainer {
         sum.values().forEach(g -> g.muli(inv));
         double gradNorm = AdamW.clipGlobalNorm(sum.values(), cfg.maxGradNorm());
         double lr = schedule.valueAt(step, 0);
-        optimiser.apply(model.parameters(), sum, step);
-        bco.update(rewardSum * inv / 2);
+        if (NonFiniteGuard.nonFinite(metricSum.get(Metric.LOSS.varName()) * inv, gradNorm) == null) {
+            optimiser.apply(model.parameters(), sum, step);
+            bco.update(rewardSum * inv / 2);
+        } // else skipped: no weight, optimiser or running-mean change (trainUntil counts it)
         Map<String, Object> m = new LinkedHashMap<>();
         for (Metric metric : Metric.values()) {
             m.put(metric.trlName(), metricSum.get(metric.varName()) * inv);
@@ -292,11 +320,36 @@ public final class DpoTrainer {
         return m;
     }
 
-    private void checkpoint(int step, IteratorState state) {
+    /** Writes a checkpoint of the current state, unless a weight or optimiser value is not finite (then halts). */
+    void checkpoint(int step, IteratorState state) {
         Map<String, INDArray> params = new LinkedHashMap<>();
         model.parameters().forEach((k, v) -> params.put(k, v.dup()));
-        new Checkpoint(step, state.encode(), bco.mean(), bco.count(), params, optimiser.snapshot())
+        Map<String, INDArray> state0 = optimiser.snapshot();
+        String bad = NonFiniteGuard.firstNonFinite(params);
+        String badState = bad == null ? NonFiniteGuard.firstNonFinite(state0) : null;
+        if (bad != null || badState != null) {
+            String kept = Checkpoint.latestStep(cfg.outputDir()).map(s -> "checkpoint-" + s + " is kept")
+                    .orElse("there is no earlier checkpoint");
+            throw new TrainingHaltedException(step, String.format("training stopped at step %d: %s holds NaN or "
+                    + "infinite values, so checkpoint %d was not written (%s). Lower --lr and resume", step,
+                    bad != null ? "parameter " + bad : "the optimiser state of " + badState, step, kept));
+        }
+        new Checkpoint(step, state.encode(), bco.mean(), bco.count(), params, state0, guard.state())
                 .write(cfg.outputDir());
+    }
+
+    private void tell(String warning) {
+        if (warning != null) {
+            log.warn(warning);
+            if (terminal != null) {
+                terminal.println(warning);
+            }
+        }
+    }
+
+    private static double num(Map<String, Object> m, String key) {
+        Object v = m.get(key);
+        return v instanceof Number n ? n.doubleValue() : Double.NaN;
     }
 
     /** Restores the latest checkpoint into the model, optimiser and iterator; returns the step to continue from. */
@@ -306,10 +359,21 @@ public final class DpoTrainer {
             return 0;
         }
         Checkpoint c = latest.get();
-        model.setParameters(c.parameters());
-        optimiser.restore(c.optimiser());
-        it.restore(IteratorState.parse(c.iteratorState()));
+        try {
+            model.setParameters(c.parameters());
+            optimiser.restore(c.optimiser());
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new IllegalArgumentException("checkpoint-" + c.step() + " in " + cfg.outputDir() + " does not fit "
+                    + "this model (" + e.getMessage() + "): it belongs to another run; train into another --output");
+        }
+        try {
+            it.restore(IteratorState.parse(c.iteratorState()));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("checkpoint-" + c.step() + " in " + cfg.outputDir() + " holds a data "
+                    + "cursor that does not fit this data (" + e.getMessage() + "): train into another --output");
+        }
         bco = BcoRunningMean.restore(c.bcoMean(), c.bcoCount());
+        guard.restore(c.guard());
         log.info("resumed from checkpoint at step {}", c.step());
         if (terminal != null) {
             terminal.println("resumed from checkpoint at step " + c.step());

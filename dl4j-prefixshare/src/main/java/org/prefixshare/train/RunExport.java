@@ -3,7 +3,7 @@ package org.prefixshare.train;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.prefixshare.hf.HfConfig;
 import org.prefixshare.hf.HfModelWriter;
-import org.prefixshare.io.Directories;
+import org.prefixshare.io.AtomicDirectory;
 import org.prefixshare.model.DecoderModel;
 
 import java.io.IOException;
@@ -37,14 +37,10 @@ public record RunExport(Path runDir, HfConfig config, HfModelWriter writer) {
     public static RunExport prepare(Path runDir, HfConfig config, Path tokenizerDir, String saveDtype,
                                     long maxShardBytes) {
         Path base = runDir.resolve(BASE_MODEL);
-        Path tmp = runDir.resolve("." + BASE_MODEL + ".tmp");
-        try {
-            Files.createDirectories(runDir);
-            Directories.deleteRecursively(tmp);
-            Files.createDirectories(tmp);
-            config.write(tmp);
-            HfModelWriter.copySideFiles(tokenizerDir, tmp);
-            Directories.replace(tmp, base);
+        try (AtomicDirectory out = AtomicDirectory.create(base)) {
+            config.write(out.dir());
+            HfModelWriter.copySideFiles(tokenizerDir, out.dir());
+            out.commit();
         } catch (IOException e) {
             throw new UncheckedIOException("could not write " + base + ": " + e.getMessage(), e);
         }

@@ -5,6 +5,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.prefixshare.bench.training.MemoryProbe;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.hf.ModelSource;
+import org.prefixshare.io.Progress;
 import org.prefixshare.model.DecoderModel;
 import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.pack.PackConfig;
@@ -45,7 +46,7 @@ public final class ScoreCommand implements Callable<Integer> {
     String dtype;
 
     @Option(names = "--pack-length", defaultValue = "0",
-            description = "Tokens per packed row (0: twice --max-length, which fits every admitted example).")
+            description = "Tokens per packed row (0: the longest document, which fits every admitted example).")
     int packLength;
 
     @Option(names = "--rows", defaultValue = "1", description = "Rows per forward pass.")
@@ -67,10 +68,10 @@ public final class ScoreCommand implements Callable<Integer> {
         if (data.input == null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--input'");
         }
-        int pack = packLength > 0 ? packLength : 2 * data.maxLength;
         long t0 = System.nanoTime();
         ModelSource source = ModelSource.resolve(model, computeType(), seed);
-        ModelData loaded = ModelData.load(data, source, pack, 0, limit, seed, err);
+        ModelData loaded = ModelData.load(data, source, packLength, 0, limit, seed, err);
+        int pack = loaded.packLength();
         source = loaded.source();
         DecoderModel m = source.build(PrefixShareOps.Implementation.AUTO);
         double loadSeconds = (System.nanoTime() - t0) / 1e9;
@@ -80,8 +81,8 @@ public final class ScoreCommand implements Callable<Integer> {
 
         long t1 = System.nanoTime();
         PackConfig pc = PackConfig.defaults(pack, rows, seed).withShuffle(false);
-        ReferenceStore logps = ReferenceStore.compute(m::logps, loaded.examples(), pc, new Progress(err, "score",
-                loaded.examples().size()));
+        ReferenceStore logps = ReferenceStore.compute(m::logps, loaded.examples(), pc,
+                Progress.toStderr("score", 1));
         double scoreSeconds = (System.nanoTime() - t1) / 1e9;
 
         ObjectMapper om = new ObjectMapper();

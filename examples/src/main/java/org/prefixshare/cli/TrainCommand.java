@@ -2,10 +2,11 @@ package org.prefixshare.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.prefixshare.data.HeldOutSplit;
 import org.prefixshare.data.PreferenceFormat;
 import org.prefixshare.data.TokenizedExample;
-import org.prefixshare.hf.safetensors.ShardPlan;
 import org.prefixshare.hf.ModelSource;
+import org.prefixshare.hf.safetensors.ShardPlan;
 import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.train.DpoTrainer;
@@ -56,7 +57,8 @@ public final class TrainCommand implements Callable<Integer> {
     int limit;
 
     @Option(names = "--eval-fraction", defaultValue = "0.15",
-            description = "Held-out share of the examples (default ${DEFAULT-VALUE}).")
+            description = "Held-out share of the examples, drawn by a seeded shuffle of the prompts (every example of "
+                    + "a prompt on one side; default ${DEFAULT-VALUE}).")
     double evalFraction;
 
     @Option(names = "--model", defaultValue = "tiny", description = "A Hugging Face model directory (config.json, "
@@ -125,7 +127,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint interval (0 = at the end).")
     int checkpointEvery;
 
-    @Option(names = "--pack-length", defaultValue = "512", description = "Tokens per packed row.")
+    @Option(names = "--pack-length", defaultValue = "0", description = "Tokens per packed row. 0 (default): the "
+            + "longest document after truncation, at least 512, rounded up to a multiple of 64, so no example that "
+            + "--max-length admits is dropped (a prompt shared by two responses makes a document of up to "
+            + "2 x max-length - prompt + 1 tokens).")
     int packLength;
 
     @Option(names = "--rows", defaultValue = "4", description = "Rows per micro-batch.")
@@ -145,6 +150,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--json", description = "End with one JSON line of the final metrics.")
     boolean json;
 
+    @Option(names = "--max-skipped-steps", defaultValue = "10", description = "A step whose loss or gradient norm is "
+            + "not finite is skipped (no weight changes; counted as train/skipped_steps); this many in a row stop the "
+            + "run with exit status 3 (default ${DEFAULT-VALUE}).")
+    int maxSkippedSteps;
+
     @Override
     public Integer call() throws Exception {
         applyYaml();
@@ -157,11 +167,17 @@ public final class TrainCommand implements Callable<Integer> {
         };
         ModelData md = ModelData.load(data, ModelSource.resolve(model, dt, seed), packLength, examples, limit, seed,
                 out);
+        packLength = md.packLength();
         ModelSource source = md.source();
         List<TokenizedExample> all = md.examples();
-        int heldOut = (int) Math.round(all.size() * evalFraction);
-        List<TokenizedExample> train = all.subList(0, all.size() - heldOut);
-        List<TokenizedExample> eval = all.subList(all.size() - heldOut, all.size());
+        if (all.isEmpty()) {
+            throw new IllegalArgumentException("no examples left to train on" + (data.input == null ? ""
+                    : " in " + data.input));
+        }
+        HeldOutSplit.Split<TokenizedExample> split = HeldOutSplit.split(all, e -> md.promptKeys().get(e.id()),
+                evalFraction, seed);
+        List<TokenizedExample> train = split.train();
+        List<TokenizedExample> eval = split.heldOut();
         DecoderConfig mc = source.decoder();
         LossConfig lc = LossConfig.of(LossConfig.Term.parseList(loss)).withBeta(beta)
                 .withLabelSmoothing(labelSmoothing);
@@ -172,7 +188,9 @@ public final class TrainCommand implements Callable<Integer> {
         out.flush();
         RunExport run = RunExport.prepare(output, source.config(), md.tokenizerDir(), saveDtype,
                 ShardPlan.parseSize(maxShardSize));
-        DpoTrainer trainer = new DpoTrainer(tc, source.weights(), source.fingerprint(), train, eval, System.out)
+        // progress goes to standard error: standard output holds the results (and --json's last line)
+        DpoTrainer trainer = new DpoTrainer(tc, source.weights(), source.fingerprint(), train, eval, System.err)
+                .maxSkippedSteps(maxSkippedSteps)
                 .exportEvery(saveEvery, (step, m) -> run.export(m, output.resolve("step-" + step)));
         DpoTrainer.Result r = trainer.train();
         Path saved = run.export(trainer.model(), output.resolve("final"));
