@@ -66,6 +66,11 @@ class FuzzTest {
                 Targets.tokenizerJson(), Targets.structural(Targets.tokenizerJson())));
     }
 
+    @Test
+    void modelFiles() throws Exception {
+        runAll(List.of(Targets.safetensors(), Targets.modelConfig(), Targets.structural(Targets.modelConfig())));
+    }
+
     /** 50 MB lines: a record holding 50 MB reads correctly (plain, gzipped, in an array); garbage is refused. */
     @Test
     void fiftyMegabyteLines() throws Exception {

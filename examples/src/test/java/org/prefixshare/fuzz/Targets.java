@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.prefixshare.cli.DatasetOptions;
 import org.prefixshare.cli.TestData;
 import org.prefixshare.data.ByteTokenizer;
@@ -15,6 +16,9 @@ import org.prefixshare.data.PreferenceFormat;
 import org.prefixshare.data.PreferenceReader;
 import org.prefixshare.data.ReaderOptions;
 import org.prefixshare.data.TokenizerConfig;
+import org.prefixshare.hf.HfConfig;
+import org.prefixshare.hf.safetensors.SafetensorsFile;
+import org.prefixshare.hf.safetensors.TensorInfo;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -153,6 +157,75 @@ final class Targets {
     }
 
     /** tokenizer_config.json. */
+    /** The PyTorch-written fixtures of dl4j-prefixshare's tests. */
+    private static final Path HF_FIXTURES = Path.of("..", "dl4j-prefixshare", "src", "test", "resources",
+            "hf-fixtures");
+
+    /** A safetensors file: opened (the header validated) and every tensor read and converted to float32. */
+    static FuzzTarget safetensors() throws IOException {
+        List<byte[]> seeds = List.of(
+                Files.readAllBytes(HF_FIXTURES.resolve("mistral-f32").resolve("model.safetensors")),
+                Files.readAllBytes(HF_FIXTURES.resolve("lora-adapter").resolve("adapter_model.safetensors")),
+                Files.readAllBytes(HF_FIXTURES.resolve("llama-gqa-bf16-sharded")
+                        .resolve("model-00002-of-00002.safetensors")));
+        return new FuzzTarget() {
+            @Override
+            public String name() {
+                return "safetensors";
+            }
+
+            @Override
+            public List<byte[]> seeds() {
+                return seeds;
+            }
+
+            @Override
+            public String fileName() {
+                return "model.safetensors";
+            }
+
+            @Override
+            public void parse(Path file) {
+                try (SafetensorsFile f = SafetensorsFile.open(file)) {
+                    for (TensorInfo t : f.tensors()) {
+                        if (t.dtype().isConvertibleFloat()) {
+                            f.read(t.name(), DataType.FLOAT).close();
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    /** A model's config.json, read as every command reads it. */
+    static FuzzTarget modelConfig() throws IOException {
+        List<byte[]> seeds = new java.util.ArrayList<>();
+        for (String m : List.of("llama-gqa-bf16-sharded", "qwen2-tied-f32", "mistral-f32")) {
+            seeds.add(Files.readAllBytes(HF_FIXTURES.resolve(m).resolve("config.json")));
+        }
+        return new FuzzTarget() {
+            @Override
+            public String name() {
+                return "config.json";
+            }
+
+            @Override
+            public List<byte[]> seeds() {
+                return seeds;
+            }
+
+            @Override
+            public String fileName() {
+                return "config.json";
+            }
+
+            @Override
+            public void parse(Path file) {
+                HfConfig.read(file);
+            }
+        };
+    }
+
     static FuzzTarget tokenizerConfig() throws IOException {
         List<byte[]> seeds = List.of(Files.readAllBytes(TestData.llama2Config()),
                 utf8("{\"bos_token\":{\"content\":\"<s>\",\"lstrip\":false},\"eos_token\":\"</s>\","
