@@ -37,9 +37,13 @@ public final class DpoTrainer {
 
     private static final Logger log = LoggerFactory.getLogger(DpoTrainer.class);
 
-    /** Final figures of a run. */
+    /**
+     * Final figures of a run.
+     *
+     * @param stepSeconds mean wall seconds of the optimiser steps this call ran (0 when it ran none)
+     */
     public record Result(int steps, Map<String, Object> lastTrain, Map<String, Object> lastEval,
-                         double trainSamplesPerSecond, double trainTokensPerSecond) {
+                         double trainSamplesPerSecond, double trainTokensPerSecond, double stepSeconds) {
     }
 
     private final TrainConfig cfg;
@@ -53,6 +57,7 @@ public final class DpoTrainer {
     private final PackConfig pack;
     private final AdamW optimiser;
     private final LrSchedule schedule;
+    private final DecoderModel frozenReference;
     private BcoRunningMean bco = new BcoRunningMean();
     private final List<String> outputs;
     private final String weightsFingerprint;
@@ -84,6 +89,16 @@ public final class DpoTrainer {
      */
     public DpoTrainer(TrainConfig cfg, WeightSource weights, String weightsFingerprint, List<TokenizedExample> train,
                       List<TokenizedExample> eval, PrintStream terminal) {
+        this(cfg, weights, weightsFingerprint, DecoderModel.Options.FULL, train, eval, terminal);
+    }
+
+    /**
+     * A trainer of {@code options}' kind: full fine-tuning, or LoRA on a frozen (possibly bfloat16) base, whose
+     * reference is the same base with the adapters disabled (TRL's reference of a PEFT model without
+     * {@code ref_model}); with or without activation recompute.
+     */
+    public DpoTrainer(TrainConfig cfg, WeightSource weights, String weightsFingerprint, DecoderModel.Options options,
+                      List<TokenizedExample> train, List<TokenizedExample> eval, PrintStream terminal) {
         this.cfg = Objects.requireNonNull(cfg, "cfg");
         this.weightsFingerprint = Objects.requireNonNull(weightsFingerprint, "weightsFingerprint");
         if (train.isEmpty()) {
@@ -104,10 +119,15 @@ public final class DpoTrainer {
         this.terminal = terminal;
         this.pack = PackConfig.defaults(cfg.packLength(), cfg.rowsPerBatch(), cfg.seed()).withPacking(cfg.packing());
         PrefixShareOps.Implementation impl = PrefixShareOps.Implementation.AUTO;
-        this.model = DecoderModel.create(cfg.model(), weights, impl);
+        this.model = DecoderModel.create(cfg.model(), weights, impl, options);
         this.objective = new DpoObjective(model, cfg.loss());
-        this.liveReference = cfg.reference() == ReferenceMode.LIVE ? DecoderModel.create(cfg.model(), weights, impl)
-                : null;
+        boolean lora = options.lora() != null;
+        // the reference: with LoRA the base with its adapters off (no second copy of the weights), else a second
+        // model holding the initial weights
+        this.frozenReference = cfg.reference() == ReferenceMode.NONE ? null
+                : lora ? model.adaptersDisabled()
+                : cfg.reference() == ReferenceMode.LIVE ? DecoderModel.create(cfg.model(), weights, impl) : model;
+        this.liveReference = cfg.reference() == ReferenceMode.LIVE ? frozenReference : null;
         this.refs = cfg.reference() == ReferenceMode.PRECOMPUTED ? precompute() : ReferenceLogps.NONE;
         int total = totalSteps();
         this.schedule = new LrSchedule(cfg.learningRate(), Math.min(cfg.warmupSteps(), total), total, cfg.schedule());
@@ -167,7 +187,7 @@ public final class DpoTrainer {
                 cfg.packLength(),
                 all.stream().mapToLong(e -> e.id() * 31 + java.util.Arrays.hashCode(e.prompt())
                         + e.responses().stream().mapToInt(java.util.Arrays::hashCode).sum()).sum()));
-        return ReferenceStore.loadOrCompute(cfg.outputDir(), fingerprint, model, all, pack);
+        return ReferenceStore.loadOrCompute(cfg.outputDir(), fingerprint, frozenReference, all, pack);
     }
 
     /** Trains from the latest checkpoint of the output directory (or from scratch) to the last step. */
@@ -188,6 +208,7 @@ public final class DpoTrainer {
         Map<String, Object> lastTrain = Map.of();
         Map<String, Object> lastEval = Map.of();
         long trainNanos = 0;
+        int stepsRun = 0;
         long samples = 0;
         long tokens = 0;
         try (TrainLog tlog = new TrainLog(cfg.outputDir(), terminal, total)) {
@@ -196,6 +217,7 @@ public final class DpoTrainer {
                 Map<String, Object> m = step(it, step);
                 long took = System.nanoTime() - start;
                 step++;
+                stepsRun++;
                 trainNanos += took;
                 samples += ((Number) m.get("samples")).longValue();
                 tokens += ((Number) m.get("tokens")).longValue();
@@ -238,7 +260,8 @@ public final class DpoTrainer {
             it.close();
         }
         double secs = trainNanos / 1e9;
-        return new Result(step, lastTrain, lastEval, secs > 0 ? samples / secs : 0, secs > 0 ? tokens / secs : 0);
+        return new Result(step, lastTrain, lastEval, secs > 0 ? samples / secs : 0, secs > 0 ? tokens / secs : 0,
+                stepsRun > 0 ? secs / stepsRun : 0);
     }
 
     /** One optimiser step over {@code gradAccumulation} micro-batches. */
@@ -255,8 +278,10 @@ public final class DpoTrainer {
                 it.reset(); // next epoch, reshuffled
             }
             LayoutBatch batch = it.nextLayout();
-            Map<String, INDArray> feeds = objective.feeds(batch,
-                    liveReference == null ? null : liveReference.logps(batch), bco.mean());
+            INDArray refLogps = liveReference == null ? null : liveReference.logps(batch);
+            // a new dropout mask per micro-batch (LoRA dropout), reproducible from the run's seed and the step
+            model.setDropoutSeed((cfg.seed() & 0xFFFFFFFFL) * 1_000_003L + (long) step * cfg.gradAccumulation() + micro);
+            Map<String, INDArray> feeds = objective.feeds(batch, refLogps, bco.mean());
             var og = sd.calculateGradientsAndOutputs(feeds, outputs, params);
             for (String p : params) {
                 INDArray g = og.getGradients().get(p);
@@ -295,6 +320,7 @@ public final class DpoTrainer {
     /** Metrics over the whole held-out split (pair-weighted means), TRL's names with an {@code eval_} prefix. */
     public Map<String, Object> evaluate() {
         SameDiff sd = model.sameDiff();
+        model.setDropoutSeed(-1);                                                        // no dropout in evaluation
         Map<String, Double> sums = new LinkedHashMap<>();
         long pairs = 0;
         try (PreferenceBatchIterator it = new PreferenceBatchIterator(eval, pack.withShuffle(false), refs)) {

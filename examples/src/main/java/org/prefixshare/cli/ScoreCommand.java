@@ -5,6 +5,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.prefixshare.bench.training.MemoryProbe;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.hf.ModelSource;
+import org.prefixshare.hf.PeftAdapterFiles;
+import org.prefixshare.ops.fused.FusedOps;
 import org.prefixshare.io.Progress;
 import org.prefixshare.model.DecoderModel;
 import org.prefixshare.ops.attention.PrefixShareOps;
@@ -15,6 +17,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,6 +44,10 @@ public final class ScoreCommand implements Callable<Integer> {
             + "template are used unless --tokenizer / --chat-template say otherwise), or a preset with random "
             + "weights.")
     String model;
+
+    @Option(names = "--adapter", description = "A PEFT LoRA adapter directory (adapter_config.json, "
+            + "adapter_model.safetensors) applied to --model.")
+    Path adapter;
 
     @Option(names = "--dtype", defaultValue = "float32", description = "Compute type: float32 | float64.")
     String dtype;
@@ -73,7 +80,8 @@ public final class ScoreCommand implements Callable<Integer> {
         ModelData loaded = ModelData.load(data, source, packLength, 0, limit, seed, err);
         int pack = loaded.packLength();
         source = loaded.source();
-        DecoderModel m = source.build(PrefixShareOps.Implementation.AUTO);
+        DecoderModel m = DecoderModel.create(source.decoder(), source.weights(), PrefixShareOps.Implementation.AUTO,
+                options(source));
         double loadSeconds = (System.nanoTime() - t0) / 1e9;
         err.printf("score: %s (%s, %,d parameters) loaded in %.1f s; %d examples%n", model,
                 source.config().modelType(), m.parameterCount(), loadSeconds, loaded.examples().size());
@@ -140,6 +148,21 @@ public final class ScoreCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * The frozen model to score: a bfloat16 checkpoint stays bfloat16 in memory (read exactly as float32 by the
+     * kernels), with the adapter when one is given.
+     */
+    private DecoderModel.Options options(ModelSource source) {
+        boolean bf16 = source.config().torchDtype().equals("bfloat16") && source.decoder().dataType() == DataType.FLOAT
+                && FusedOps.decoderLayerEnabled(PrefixShareOps.defaultImplementation());
+        DataType base = bf16 ? DataType.BFLOAT16 : source.decoder().dataType();
+        if (adapter == null) {
+            return DecoderModel.Options.frozen(base);
+        }
+        PeftAdapterFiles.Adapter a = PeftAdapterFiles.read(adapter, source.decoder());
+        return DecoderModel.Options.lora(a.config(), a.weights(), base, false);
     }
 
     /** The ids whose log-probs make response r's score (all of them, but the first when the prompt is empty). */

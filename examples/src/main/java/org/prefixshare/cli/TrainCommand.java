@@ -9,6 +9,7 @@ import org.prefixshare.hf.ModelSource;
 import org.prefixshare.hf.safetensors.ShardPlan;
 import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderConfig;
+import org.prefixshare.model.DecoderModel;
 import org.prefixshare.train.DpoTrainer;
 import org.prefixshare.train.LrSchedule;
 import org.prefixshare.train.ReferenceMode;
@@ -67,6 +68,9 @@ public final class TrainCommand implements Callable<Integer> {
             + "llama-3-8b, qwen2-7b (default ${DEFAULT-VALUE}).")
     String model;
 
+    @CommandLine.Mixin
+    LoraOptions lora;
+
     @Option(names = "--save-every", defaultValue = "0",
             description = "Also write the model as a Hugging Face directory to OUTPUT/step-N every N steps (0: only "
                     + "OUTPUT/final at the end).")
@@ -93,8 +97,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--label-smoothing", defaultValue = "0", description = "cDPO label smoothing.")
     double labelSmoothing;
 
-    @Option(names = "--reference", defaultValue = "precomputed",
-            description = "precomputed | live | none (reference-free losses only).")
+    @Option(names = "--reference", defaultValue = "auto",
+            description = "precomputed | live | none (reference-free losses only) | auto (the default: live with "
+                    + "LoRA, as TRL does for a PEFT model; else precomputed).")
     String reference;
 
     @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate (default ${DEFAULT-VALUE}).")
@@ -181,20 +186,26 @@ public final class TrainCommand implements Callable<Integer> {
         DecoderConfig mc = source.decoder();
         LossConfig lc = LossConfig.of(LossConfig.Term.parseList(loss)).withBeta(beta)
                 .withLabelSmoothing(labelSmoothing);
-        TrainConfig tc = new TrainConfig(mc, lc, ReferenceMode.fromName(reference), lr, warmup,
+        ReferenceMode refMode = reference.equalsIgnoreCase("auto")
+                ? (lora.enabled() ? ReferenceMode.LIVE : ReferenceMode.PRECOMPUTED) : ReferenceMode.fromName(reference);
+        TrainConfig tc = new TrainConfig(mc, lc, refMode, lr, warmup,
                 LrSchedule.Shape.fromName(schedule), weightDecay, maxGradNorm, gradAccum, steps, epochs, evalEvery,
                 checkpointEvery, packLength, rows, !noPacking, seed, output);
         out.printf("training on %d examples (%d held out), output %s%n", train.size(), eval.size(), output);
         out.flush();
-        RunExport run = RunExport.prepare(output, source.config(), md.tokenizerDir(), saveDtype,
+        DecoderModel.Options options = lora.options(source, seed);
+        RunExport run = RunExport.prepare(output, source.config(), md.tokenizerDir(), options.lora(), saveDtype,
                 ShardPlan.parseSize(maxShardSize));
         // progress goes to standard error: standard output holds the results (and --json's last line)
-        DpoTrainer trainer = new DpoTrainer(tc, source.weights(), source.fingerprint(), train, eval, System.err)
+        DpoTrainer trainer = new DpoTrainer(tc, source.weights(), source.fingerprint(), options, train, eval,
+                System.err)
                 .maxSkippedSteps(maxSkippedSteps)
                 .exportEvery(saveEvery, (step, m) -> run.export(m, output.resolve("step-" + step)));
         DpoTrainer.Result r = trainer.train();
         Path saved = run.export(trainer.model(), output.resolve("final"));
-        out.printf("saved %s (Hugging Face directory, %s)%n", saved, run.writer().torchDtype());
+        out.printf("saved %s (%s)%n", saved, options.lora() != null ? "PEFT adapter directory; `prefixshare export "
+                + "--adapter " + saved + " --merge --output DIR` merges it into its base"
+                : "Hugging Face model directory, " + run.writer().torchDtype());
         Map<String, Object> fin = new LinkedHashMap<>();
         fin.put("steps", r.steps());
         fin.putAll(r.lastTrain());
@@ -202,6 +213,9 @@ public final class TrainCommand implements Callable<Integer> {
         fin.put("eval_rewards_accuracy", r.lastEval().get("eval_rewards/accuracies"));
         fin.put("train_samples_per_s", r.trainSamplesPerSecond());
         fin.put("train_tokens_per_s", r.trainTokensPerSecond());
+        fin.put("step_seconds", r.stepSeconds());
+        fin.put("trainable_params", trainer.model().trainableParameterCount());
+        fin.put("peak_rss_mb", org.prefixshare.bench.training.MemoryProbe.vmHwmBytes() / 1048576.0);
         if (r.lastTrain().isEmpty() && r.lastEval().isEmpty()) {
             // resumed from a checkpoint at the last step: nothing ran, so there are no new figures to print
             fin.put("already_complete", true);
