@@ -241,7 +241,7 @@ public final class DpoTrainer {
                 lastTrain = line;
                 boolean last = step == total;
                 boolean stopping = step == stop;
-                if (!eval.isEmpty() && (last || (cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0))) {
+                if (evaluatesAt(step, total)) {
                     lastEval = evaluate();
                     Map<String, Object> el = TrainLog.ordered();
                     el.put("step", step);
@@ -315,6 +315,19 @@ public final class DpoTrainer {
         m.put("samples", samples);
         m.put("tokens", tokens);
         return m;
+    }
+
+    /**
+     * Whether the held-out split is evaluated after {@code step}: every {@code evalEvery} steps, and after the last
+     * step of a run at least that long (evalEvery 0: only after the last). A run shorter than the interval (a 2-step
+     * memory check of a 7B model, say) is not evaluated: evaluation would cost more than the training.
+     */
+    boolean evaluatesAt(int step, int total) {
+        if (eval.isEmpty()) {
+            return false;
+        }
+        int every = cfg.evalEvery();
+        return every == 0 ? step == total : step % every == 0 || (step == total && total >= every);
     }
 
     /** Metrics over the whole held-out split (pair-weighted means), TRL's names with an {@code eval_} prefix. */

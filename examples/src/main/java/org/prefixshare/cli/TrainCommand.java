@@ -126,7 +126,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--epochs", defaultValue = "0", description = "Epochs when --steps is 0.")
     int epochs;
 
-    @Option(names = "--eval-every", defaultValue = "40", description = "Held-out evaluation interval (steps).")
+    @Option(names = "--eval-every", defaultValue = "40", description = "Held-out evaluation every N steps, and after "
+            + "the last step of a run at least N steps long (0: only after the last; default ${DEFAULT-VALUE}).")
     int evalEvery;
 
     @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint interval (0 = at the end).")
@@ -223,8 +224,10 @@ public final class TrainCommand implements Callable<Integer> {
                     + "%s. Pass --output DIR (or delete %s) to train again.%n", output, r.steps(),
                     output.resolve("metrics.jsonl"), output);
         } else {
-            out.printf("done: %d steps, held-out rewards/accuracies %s, %.1f samples/s%n", r.steps(),
-                    r.lastEval().get("eval_rewards/accuracies"), r.trainSamplesPerSecond());
+            out.printf("done: %d steps, %s, %.1f samples/s, %.0f tokens/s, %.2f s a step%n", r.steps(),
+                    r.lastEval().isEmpty() ? "no held-out evaluation (the run is shorter than --eval-every " + evalEvery
+                            + ")" : "held-out rewards/accuracies " + r.lastEval().get("eval_rewards/accuracies"),
+                    r.trainSamplesPerSecond(), r.trainTokensPerSecond(), r.stepSeconds());
         }
         if (json) {
             out.println(new ObjectMapper().writeValueAsString(fin));
