@@ -298,12 +298,15 @@ public final class DecoderModel {
         double scale = 1.0 / Math.sqrt(d);
         PrefixShareOps.Implementation impl = implementation;
         boolean fusedLayers = FusedOps.decoderLayerEnabled(impl);
+        // a model with nothing to train (a reference, or a model being scored) runs forward only: its layers save
+        // nothing for a backward (a 7B-class layer's saved activations are ~170 KB a token)
+        boolean saveNothing = options.recompute() || (options.frozenBase() && options.lora() == null);
         for (int l = 0; l < c.numLayers(); l++) {
             DecoderLayerWeights w = layerWeights(p, layerPrefix(l));
             DecoderLayerAdapters adapters = lora == null ? null : layerAdapters(p, lora, l, seed);
             if (fusedLayers) {
                 h = FusedOps.decoderLayer(sd, h, w, adapters, rope[0], rope[1], node, subtreeEnd, eps, scale,
-                        options.recompute(), l);
+                        saveNothing, l);
                 continue;
             }
             SDVariable x = DecoderMath.rmsNorm(sd, h, w.inputNorm(), eps);
