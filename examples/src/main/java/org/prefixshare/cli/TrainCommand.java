@@ -1,6 +1,7 @@
 package org.prefixshare.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.management.OperatingSystemMXBean;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.prefixshare.data.HeldOutSplit;
 import org.prefixshare.data.PreferenceFormat;
@@ -10,6 +11,7 @@ import org.prefixshare.hf.safetensors.ShardPlan;
 import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.model.DecoderModel;
+import org.prefixshare.model.MemoryEstimate;
 import org.prefixshare.train.DpoTrainer;
 import org.prefixshare.train.LrSchedule;
 import org.prefixshare.train.ReferenceMode;
@@ -22,6 +24,7 @@ import picocli.CommandLine;
 
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -195,6 +198,13 @@ public final class TrainCommand implements Callable<Integer> {
         out.printf("training on %d examples (%d held out), output %s%n", train.size(), eval.size(), output);
         out.flush();
         DecoderModel.Options options = lora.options(source, seed);
+        MemoryEstimate memory = MemoryEstimate.training(mc, options, rows, packLength);
+        long machine = ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+        out.printf("memory: predicted peak %s; this machine has %.1f GB%n", memory.describe(), machine / 1e9);
+        if (memory.totalBytes() > machine) {
+            out.println("memory: the prediction exceeds this machine's memory: --gradient-checkpointing, LoRA "
+                    + "(--lora-r) on a bfloat16 base, fewer --rows or a shorter --pack-length need less");
+        }
         RunExport run = RunExport.prepare(output, source.config(), md.tokenizerDir(), options.lora(), saveDtype,
                 ShardPlan.parseSize(maxShardSize));
         // progress goes to standard error: standard output holds the results (and --json's last line)
@@ -216,6 +226,7 @@ public final class TrainCommand implements Callable<Integer> {
         fin.put("train_tokens_per_s", r.trainTokensPerSecond());
         fin.put("step_seconds", r.stepSeconds());
         fin.put("trainable_params", trainer.model().trainableParameterCount());
+        fin.put("predicted_peak_rss_mb", memory.totalBytes() / 1048576.0);
         fin.put("peak_rss_mb", org.prefixshare.bench.training.MemoryProbe.vmHwmBytes() / 1048576.0);
         if (r.lastTrain().isEmpty() && r.lastEval().isEmpty()) {
             // resumed from a checkpoint at the last step: nothing ran, so there are no new figures to print

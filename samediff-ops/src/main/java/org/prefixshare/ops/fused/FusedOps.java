@@ -275,6 +275,18 @@ public final class FusedOps {
     }
 
     /**
+     * Bytes one {@link #decoderLayer} keeps for its backward (its workspace: queries, keys, values, attention output,
+     * residual, MLP gate and up, the attention's log-sum-exp) over {@code batch} rows of {@code seqlen} tokens, in
+     * the compute type {@code type}. With recompute a layer keeps only its input, and the backward reruns the layer
+     * into one workspace of this size, reused by every layer.
+     */
+    public static long decoderLayerWorkspaceBytes(long batch, long seqlen, long hidden, long headsQ, long headsKv,
+                                                  long headDim, long inter, DataType type) {
+        return new LayerWorkspace(batch * seqlen, batch, seqlen, hidden, headsQ, headsKv, headDim, inter).length()
+                * type.width();
+    }
+
+    /**
      * A whole decoder layer ({@link FusedDecoderLayer}) on h {@code [M,H]}: pre-norm attention with RoPE from the
      * tables cos and sin {@code [M,D]} over the layout node / subtreeEnd {@code [R,T]} ({@code R*T = M}), then the
      * pre-norm SwiGLU MLP, each with its residual; returns the layer's output {@code [M,H]}. One op forward and one

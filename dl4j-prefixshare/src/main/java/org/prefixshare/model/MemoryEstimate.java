@@ -1,0 +1,76 @@
+package org.prefixshare.model;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.prefixshare.model.lora.LoraAdapters;
+import org.prefixshare.ops.fused.FusedOps;
+
+import java.util.Locale;
+
+/**
+ * Where a training step's memory goes: the peak resident set of a {@code train} process, predicted from the model's
+ * shape, the training options and the batch (rows x row length tokens). Each part is arithmetic on those figures;
+ * two constants ({@link #RUNTIME_BYTES}, {@link #BACKWARD_WORKSPACES}) were measured on this project's runs
+ * (docs/bench/lora-7b.md holds the table of predicted against measured peaks).
+ *
+ * @param runtimeBytes     the JVM, its heap in use, ND4J's and OpenBLAS's native libraries and buffers
+ * @param weightBytes      the model's weights: a frozen base in its storage type, or the trainable parameters
+ * @param optimiserBytes   what training adds per trainable parameter: its gradient and AdamW's two moments (and,
+ *                         with LoRA, the adapters themselves)
+ * @param activationBytes  what the forward keeps for the backward: each layer's input, and without recompute each
+ *                         layer's workspace
+ * @param backwardBytes    the working memory of one layer's backward (with recompute, the rerun forward's workspace
+ *                         too)
+ * @param lmHeadBytes      the LM head at the labelled positions: the final hidden states, their gradient and one
+ *                         64 MiB logits block (the {@code [N, V]} logits never exist)
+ */
+public record MemoryEstimate(long runtimeBytes, long weightBytes, long optimiserBytes, long activationBytes,
+                             long backwardBytes, long lmHeadBytes) {
+
+    /** The JVM and the native libraries, measured with the tiny model (whose own arrays are negligible). */
+    public static final long RUNTIME_BYTES = 900L << 20;
+    /**
+     * Workspaces' worth of memory one layer's backward works in (its input gradients, the attention and MLP
+     * gradients, before the array cache reuses them), measured on the 2- and 8-layer Mistral-7B-shape runs.
+     */
+    public static final double BACKWARD_WORKSPACES = 1.0;
+    private static final long LM_HEAD_BLOCK_BYTES = 64L << 20;
+
+    /**
+     * The estimate for training {@code config} with {@code options} on batches of {@code rows} rows of
+     * {@code rowLength} tokens.
+     */
+    public static MemoryEstimate training(DecoderConfig config, DecoderModel.Options options, long rows,
+                                          long rowLength) {
+        DataType compute = config.dataType();
+        long w = compute.width();
+        long params = config.parameterCount();
+        long trainable = options.lora() != null ? LoraAdapters.parameterCount(config, options.lora())
+                : options.frozenBase() ? 0 : params;
+        long weights = options.frozenBase() ? params * options.baseType().width() : params * w;
+        long optimiser = trainable * w * (options.lora() != null ? 4 : 3);
+        long tokens = rows * rowLength;
+        long layerInput = tokens * config.hiddenSize() * w;
+        long workspace = FusedOps.decoderLayerWorkspaceBytes(rows, rowLength, config.hiddenSize(), config.numHeads(),
+                config.numKvHeads(), config.headDim(), config.intermediateSize(), compute);
+        long activations = config.numLayers() * (layerInput + (options.recompute() ? 0 : workspace));
+        long backward = (long) (BACKWARD_WORKSPACES * workspace) + (options.recompute() ? workspace : 0);
+        long lmHead = 2 * layerInput + LM_HEAD_BLOCK_BYTES;
+        return new MemoryEstimate(RUNTIME_BYTES, weights, optimiser, activations, backward, lmHead);
+    }
+
+    /** The predicted peak resident set. */
+    public long totalBytes() {
+        return runtimeBytes + weightBytes + optimiserBytes + activationBytes + backwardBytes + lmHeadBytes;
+    }
+
+    /** One line: the total and its parts, in GB. */
+    public String describe() {
+        return String.format(Locale.ROOT, "%s GB (weights %s, gradients + AdamW %s, saved activations %s, one layer's "
+                        + "backward %s, LM head %s, runtime %s)", gb(totalBytes()), gb(weightBytes), gb(optimiserBytes),
+                gb(activationBytes), gb(backwardBytes), gb(lmHeadBytes), gb(runtimeBytes));
+    }
+
+    private static String gb(long bytes) {
+        return String.format(Locale.ROOT, "%.2f", bytes / 1e9);
+    }
+}
