@@ -62,7 +62,12 @@ public final class ScoreCommand implements Callable<Integer> {
     @Option(names = "--limit", defaultValue = "0", description = "Score only the first N examples (0: all).")
     int limit;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Weights seed when --model is a preset.")
+    @Option(names = "--examples", defaultValue = "720", description = "Without --input: how many examples of the "
+            + "embedded synthetic task to score (the set `train` generates with the same --seed and --examples).")
+    int examples;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Weights seed when --model is a preset; data seed "
+            + "of the synthetic task.")
     long seed;
 
     @Option(names = "--json", description = "One JSON line per example, then one summary line.")
@@ -72,12 +77,10 @@ public final class ScoreCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (data.input == null) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--input'");
-        }
         long t0 = System.nanoTime();
         ModelSource source = ModelSource.resolve(model, computeType(), seed);
-        ModelData loaded = ModelData.load(data, source, packLength, 0, limit, seed, err);
+        ModelData loaded = ModelData.load(data, source, packLength, data.input == null ? examples : 0, limit, seed,
+                err);
         int pack = loaded.packLength();
         source = loaded.source();
         DecoderModel m = DecoderModel.create(source.decoder(), source.weights(), PrefixShareOps.Implementation.AUTO,

@@ -53,6 +53,14 @@ class HfCommandsTest {
     }
 
     @Test
+    void scoreWithoutInputScoresTheSyntheticTaskThatTrainTrainsOn() throws IOException {
+        CliRun score = CliRun.of("score", "--model", "tiny", "--limit", "5", "--json");
+        assertEquals(0, score.code(), score.err());
+        assertEquals(5, score.lastJson().get("examples").asInt(), score.out());
+        assertTrue(score.err().contains("embedded synthetic preference task (seed 42)"), score.err());
+    }
+
+    @Test
     void initScoreTrainAndExportAModelDirectory(@TempDir Path dir) throws IOException {
         Path model = dir.resolve("tiny");
         CliRun init = CliRun.of("model", "init", "--preset", "tiny", "--dtype", "bfloat16", "--output",
