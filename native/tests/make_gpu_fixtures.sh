@@ -9,10 +9,6 @@
 #   OUT/llama/model/  score.jsonl  adapter/  adapter-score.jsonl  merged/
 #   OUT/qwen2/model/  score.jsonl
 #
-# !!! LEAD: CONFIRM THE FLAGS. The commands below (`model init`, `score`, `train --lora-*`, `export`) did not exist
-# !!! when this was written (issue 30); each is one line in the COMMANDS block, with the flags it was expected to
-# !!! take. Run the script once they land, fix any flag that differs, and check the last lines it prints.
-#
 # Needs: the built CLI (./prefixshare builds itself), ../shared/data/instruction-data-with-preference.json, and the
 # npm Llama-2 tokenizer (.cache/npm, see the guide). The models are float32, vocabulary 32,000 (the Llama-2
 # tokenizer's), hidden 32, 2 layers, 4 query / 2 key-value heads: Llama untied (lm_head.weight written), Qwen2 tied
@@ -34,7 +30,7 @@ LIMIT=4
 rm -rf "$TMP"
 mkdir -p "$TMP"
 
-# ---- COMMANDS (LEAD: confirm each line's flags) -----------------------------------------------------------------
+# ---- COMMANDS ---------------------------------------------------------------------------------------------------
 init_model() {   # init_model CONFIG OUTDIR: a random HF model directory (config.json, safetensors, tokenizer)
     "$PS" model init --config "$1" --tokenizer "$TOKENIZER" --dtype float32 --seed 7 --output "$2"
 }
@@ -48,11 +44,11 @@ train_lora() {   # train_lora MODEL RUNDIR: 2 DPO steps with LoRA r 4 on every p
         --lora-targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj --steps 2 --lr 1e-2 --warmup 0 \
         --rows 2 --pack-length 512 --eval-every 0 --output "$2"
 }
-export_adapter() {  # export_adapter MODEL RUNDIR OUTDIR: the run's adapter as a PEFT directory
-    "$PS" export --model "$1" --checkpoint "$2" --output "$3"
+export_adapter() {  # export_adapter MODEL RUNDIR OUTDIR: the run's adapter as a PEFT directory (a LoRA run's final)
+    cp -r "$2/final" "$3"
 }
 export_merged() {   # export_merged MODEL RUNDIR OUTDIR: base + LoRA merged, as an HF model directory
-    "$PS" export --model "$1" --checkpoint "$2" --merge --output "$3"
+    "$PS" export --adapter "$2/final" --model "$1" --merge --output "$3"
 }
 # -----------------------------------------------------------------------------------------------------------------
 
