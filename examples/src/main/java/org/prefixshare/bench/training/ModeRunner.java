@@ -8,10 +8,13 @@ import org.nd4j.linalg.schedule.FixedSchedule;
 import org.prefixshare.bench.Timing;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.layout.LayoutBatch;
+import org.prefixshare.layout.SequenceInfo;
 import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.model.DecoderModel;
+import org.prefixshare.model.WeightSource;
 import org.prefixshare.ops.attention.PrefixShareOps;
+import org.prefixshare.pack.ReferenceLogps;
 import org.prefixshare.train.AdamW;
 import org.prefixshare.train.DpoObjective;
 
@@ -27,7 +30,7 @@ import java.util.function.Consumer;
  * Trains one {@link TrainingMode} in this JVM, one optimiser step at a time, and measures it. One step is what
  * {@link org.prefixshare.train.DpoTrainer} does: the batch's placeholders, {@code calculateGradientsAndOutputs} of
  * the DPO sigmoid loss, and an Adam update of every parameter. Reference log-probs are precomputed in DPO (not part
- * of a training step), so zeros stand in for them. Batches are built before timing (a real run builds them on a
+ * of a training step): the caller's ({@code bench peers}, which compares losses with PyTorch), else zeros. Batches are built before timing (a real run builds them on a
  * prefetch thread). Before each step, outside the timed region, a {@code System.gc()} releases the previous step's
  * off-heap arrays so the off-heap peak is one step's working set, not garbage waiting for a collection.
  *
@@ -87,7 +90,7 @@ public final class ModeRunner implements AutoCloseable {
     private double fixedStepMs = Double.NaN;
 
     private ModeRunner(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode, DecoderConfig config,
-                       int packLength, long seed, Consumer<String> progress) {
+                       int packLength, WeightSource weights, ReferenceLogps references, Consumer<String> progress) {
         if (steps.size() <= warmup) {
             throw new IllegalArgumentException("need more steps (" + steps.size() + ") than warm-up steps ("
                     + warmup + ")");
@@ -100,9 +103,9 @@ public final class ModeRunner implements AutoCloseable {
         this.examples = steps.get(warmup).size();  // of the timed steps (a warm-up step may be smaller)
         this.batches = new ArrayList<>(steps.size());
         for (List<TokenizedExample> s : steps) {
-            batches.add(ModeBatches.build(s, mode, packLength));
+            batches.add(ModeBatches.build(s, mode, packLength, references));
         }
-        DecoderModel model = DecoderModel.create(config, seed, mode.implementation());
+        DecoderModel model = DecoderModel.create(config, weights, mode.implementation());
         this.objective = new DpoObjective(model, LossConfig.defaults());
         this.sd = model.sameDiff();
         this.params = model.parameterNames();
@@ -128,7 +131,19 @@ public final class ModeRunner implements AutoCloseable {
      */
     public static ModeRunner prepare(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode,
                                      DecoderConfig config, int packLength, long seed, Consumer<String> progress) {
-        ModeRunner r = new ModeRunner(steps, warmup, mode, config, packLength, seed, progress);
+        return prepare(steps, warmup, mode, config, packLength, WeightSource.random(seed, DecoderModel.INIT_STD),
+                ReferenceLogps.NONE, progress);
+    }
+
+    /**
+     * As {@link #prepare(List, int, TrainingMode, DecoderConfig, int, long, Consumer)} with the initial weights from
+     * {@code weights} (e.g. a Hugging Face directory) and the reference log-probs of {@code references}
+     * ({@link ReferenceLogps#NONE}: zeros).
+     */
+    public static ModeRunner prepare(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode,
+                                     DecoderConfig config, int packLength, WeightSource weights,
+                                     ReferenceLogps references, Consumer<String> progress) {
+        ModeRunner r = new ModeRunner(steps, warmup, mode, config, packLength, weights, references, progress);
         // The dense reference (a) is all native T x T work: the JIT's state does not show in its steps, and its
         // warm-up does not count as the JVM's.
         boolean firstInJvm = mode != TrainingMode.A && !JVM_WARMED_UP.getAndSet(true);
@@ -140,7 +155,7 @@ public final class ModeRunner implements AutoCloseable {
         r.initialState.putAll(r.optimiser.snapshot());
         LayoutBatch probeBatch = mode == TrainingMode.A ? null : fixedCostBatch(steps.get(0).get(0), mode);
         for (int w = 0; firstInJvm && w < JIT_WARMUP_STEPS; w++) {
-            r.step(probeBatch, r.noReferences(probeBatch));
+            r.step(probeBatch, r.references(probeBatch));
         }
         long warmStart = System.nanoTime();
         for (int w = 0; warmup > 0 && (w < warmup || (w < MAX_WARMUP_REPEATS * warmup
@@ -152,7 +167,7 @@ public final class ModeRunner implements AutoCloseable {
             // collections would cost more than the probe; the median drops a step that a young collection hits.
             double[] t = new double[FIXED_COST_STEPS];
             for (int i = 0; i < t.length; i++) {
-                INDArray refs = r.noReferences(probeBatch);
+                INDArray refs = r.references(probeBatch);
                 long start = System.nanoTime();
                 r.step(probeBatch, refs);
                 t[i] = (System.nanoTime() - start) / 1e6;
@@ -204,6 +219,16 @@ public final class ModeRunner implements AutoCloseable {
         initialWeights.forEach((k, v) -> values.get(k).assign(v));
         optimiser.restore(initialState);
         executed = 0;
+    }
+
+    /** The model's graph (for listeners such as {@link OpProfile}). */
+    public SameDiff sameDiff() {
+        return sd;
+    }
+
+    /** The loss of the step that ran last (NaN before the first). */
+    public double lastLoss() {
+        return lastLoss;
     }
 
     /** Number of timed steps. */
@@ -266,7 +291,7 @@ public final class ModeRunner implements AutoCloseable {
 
     /** One optimiser step; returns its milliseconds (the gc before it is not timed). */
     private double run(LayoutBatch batch, String what) {
-        INDArray refs = noReferences(batch);
+        INDArray refs = references(batch);
         System.gc();
         long start = System.nanoTime();
         double loss = step(batch, refs);
@@ -282,9 +307,14 @@ public final class ModeRunner implements AutoCloseable {
         return took;
     }
 
-    /** Zeros for the batch's reference log-probs (precomputed in DPO, not part of a training step). */
-    private INDArray noReferences(LayoutBatch batch) {
-        return Nd4j.zeros(config.dataType(), batch.sequences().size());
+    /**
+     * The batch's reference log-probs (precomputed in DPO, not part of a training step): those its sequence table
+     * carries, else zeros.
+     */
+    private INDArray references(LayoutBatch batch) {
+        double[] refs = batch.sequences().stream().mapToDouble(SequenceInfo::refLogp).toArray();
+        return Arrays.stream(refs).anyMatch(Double::isNaN) ? Nd4j.zeros(config.dataType(), refs.length)
+                : Nd4j.createFromArray(refs).castTo(config.dataType());
     }
 
     /** One optimiser step (feeds, gradients, Adam) with these reference log-probs; returns the loss. */

@@ -1,6 +1,8 @@
 package org.prefixshare.bench.training;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.pack.ReferenceLogps;
 
 import java.io.BufferedReader;
 import java.io.File;
@@ -93,16 +95,35 @@ final class WorkerProcess implements AutoCloseable {
     /** Hands the worker a workload; returns once it has built the model and warmed up. */
     ModeSession prepare(List<List<TokenizedExample>> steps, int warmup, String modelJson, int packLength,
                         long seed) throws Exception {
+        return prepare(steps, warmup, modelJson, packLength, seed, null, ReferenceLogps.NONE);
+    }
+
+    /**
+     * As {@link #prepare(List, int, String, int, long)} with the initial weights of a Hugging Face directory
+     * ({@code modelDir}; null: seeded) and precomputed reference log-probs ({@link ReferenceLogps#NONE}: zeros).
+     */
+    ModeSession prepare(List<List<TokenizedExample>> steps, int warmup, String modelJson, int packLength,
+                        long seed, Path modelDir, ReferenceLogps references) throws Exception {
         int n = ++prepared;
         Path workload = dir.resolve("workload-" + n + ".bin");
         WorkloadFile.write(workload, steps);
+        Path refs = null;
+        if (references != ReferenceLogps.NONE) {
+            refs = dir.resolve("references-" + n + ".bin");
+            WorkloadFile.writeReferences(refs, steps, references);
+        }
         Path request = dir.resolve("request-" + n + ".json");
         Files.writeString(request, TrainingWorker.toJson(new TrainingWorker.Request(workload.toString(), warmup,
-                mode.key(), modelJson, packLength, seed)));
+                mode.key(), modelJson, packLength, seed, modelDir == null ? null : modelDir.toString(),
+                refs == null ? null : refs.toString())));
         toWorker.println(TrainingWorker.PREPARE + " " + request);
         expect(TrainingWorker.READY);
         Files.deleteIfExists(workload);
         Files.deleteIfExists(request);
+        if (refs != null) {
+            Files.deleteIfExists(refs);
+        }
+        double[] lastLoss = {Double.NaN};
         return new ModeSession() {
             @Override
             public void rewarm() throws Exception {
@@ -113,7 +134,21 @@ final class WorkerProcess implements AutoCloseable {
             @Override
             public double step(int t) throws Exception {
                 toWorker.println(TrainingWorker.STEP + " " + t);
-                return Double.parseDouble(expect(TrainingWorker.TOOK));
+                String[] took = expect(TrainingWorker.TOOK).split(" ");
+                lastLoss[0] = Double.parseDouble(took[1]);
+                return Double.parseDouble(took[0]);
+            }
+
+            @Override
+            public double lastLoss() {
+                return lastLoss[0];
+            }
+
+            @Override
+            public String profileOps(int n) throws Exception {
+                toWorker.println(TrainingWorker.PROFILE + " " + n);
+                return new ObjectMapper().readValue(expect(TrainingWorker.PROFILED),
+                        String.class);
             }
 
             @Override
