@@ -257,15 +257,15 @@ public final class TrainingReport {
         return f == null || b == null ? Double.NaN : f.samples_per_s() / b.samples_per_s();
     }
 
-    private static Object num(double v) {
+    static Object num(double v) {
         return Double.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null;
     }
 
-    private static String fmt(double v) {
+    static String fmt(double v) {
         return v == Math.rint(v) ? String.valueOf((long) v) : String.valueOf(v);
     }
 
-    private static String x(double v) {
+    static String x(double v) {
         return Double.isFinite(v) ? String.format(Locale.ROOT, "%.2fx", v) : "-";
     }
 
