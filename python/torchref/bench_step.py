@@ -82,7 +82,7 @@ def hello(threads):
     return {"torch": torch.__version__, "python": sys.version.split()[0], "threads": torch.get_num_threads(),
             "interop_threads": torch.get_num_interop_threads(), "requested_threads": threads,
             "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                   "GLIBC_TUNABLES")},
+                                                   "OMP_WAIT_POLICY", "GLIBC_TUNABLES")},
             "blas_info": blas_info, "blas_library": libs, "reference_blas": reference,
             "mkldnn": torch.backends.mkldnn.is_available()}
 

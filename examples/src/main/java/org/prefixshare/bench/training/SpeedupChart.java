@@ -60,7 +60,8 @@ public final class SpeedupChart {
         System.setProperty("java.awt.headless", "true");
         int groups = panels.stream().mapToInt(p -> p.groups().size()).max().orElse(1);
         int panelW = Math.max(420, (30 + 27 * series.size()) * groups + 80);
-        int w = (panelW + 20) * panels.size() + 20;
+        int legendW = 65 + series.stream().mapToInt(n -> 26 + 7 * n.length()).sum();
+        int w = Math.max((panelW + 20) * panels.size() + 20, legendW + 20);
         int h = 420;
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -62,6 +63,11 @@ final class WorkerProcess implements AutoCloseable {
      * @param threads OMP_NUM_THREADS of the child, or 0 to inherit this environment
      */
     static WorkerProcess start(TrainingMode m, int threads) throws IOException {
+        return start(m, threads, Map.of());
+    }
+
+    /** As {@link #start(TrainingMode, int)} with more environment variables for the child. */
+    static WorkerProcess start(TrainingMode m, int threads, Map<String, String> env) throws IOException {
         Path dir = Files.createTempDirectory("prefixshare-bench-" + m.key() + "-");
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command()
@@ -79,6 +85,7 @@ final class WorkerProcess implements AutoCloseable {
             pb.environment().put("OMP_NUM_THREADS", Integer.toString(threads));
         }
         pb.environment().put("GLIBC_TUNABLES", mallocTunables());
+        pb.environment().putAll(env);
         return new WorkerProcess(m, dir, pb.start());
     }
 
