@@ -31,16 +31,26 @@ public final class ChatTemplate {
             + "{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
 
     private final String source;
+    private final String origin;
     private final String bosToken;
     private final String eosToken;
     private final Jinjava jinjava;
 
     /** A template with the given special-token texts (empty strings when the tokenizer has none). */
     public ChatTemplate(String source, String bosToken, String eosToken) {
+        this(source, bosToken, eosToken, "chat template");
+    }
+
+    /**
+     * A template whose errors name where it came from ({@code origin}: "the chat template of
+     * /models/x/tokenizer_config.json").
+     */
+    public ChatTemplate(String source, String bosToken, String eosToken, String origin) {
         if (source == null || source.isBlank()) {
-            throw new IllegalArgumentException("chat template is empty");
+            throw new IllegalArgumentException(origin + " is empty");
         }
         this.source = source;
+        this.origin = origin;
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
         this.jinjava = new Jinjava(JinjavaConfig.newBuilder()
@@ -59,10 +69,15 @@ public final class ChatTemplate {
 
     /** The template of a tokenizer config, else {@link #DEFAULT_TEMPLATE}, with the tokenizer's BOS / EOS texts. */
     public static ChatTemplate of(TokenizerConfig config, TextTokenizer tokenizer) {
+        return of(config, tokenizer, "chat template");
+    }
+
+    /** {@link #of(TokenizerConfig, TextTokenizer)} whose errors name {@code origin} ("the chat template of FILE"). */
+    public static ChatTemplate of(TokenizerConfig config, TextTokenizer tokenizer, String origin) {
         String src = config == null || config.chatTemplate() == null ? DEFAULT_TEMPLATE : config.chatTemplate();
         String bos = config != null && config.bosToken() != null ? config.bosToken() : tokenizer.bosToken();
         String eos = config != null && config.eosToken() != null ? config.eosToken() : tokenizer.eosToken();
-        return new ChatTemplate(src, bos, eos);
+        return new ChatTemplate(src, bos, eos, origin);
     }
 
     /** Called by templates: {@code raise_exception('message')}. */
@@ -84,11 +99,18 @@ public final class ChatTemplate {
         ctx.put("add_generation_prompt", addGenerationPrompt);
         ctx.put("bos_token", bosToken);
         ctx.put("eos_token", eosToken);
-        RenderResult r = jinjava.renderForResult(source, ctx);
+        RenderResult r;
+        try {
+            r = jinjava.renderForResult(source, ctx);
+        } catch (StackOverflowError e) {
+            throw new IllegalArgumentException(origin + " is nested too deeply to render");
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(origin + " failed: " + e.getMessage(), e);
+        }
         List<TemplateError> fatal = r.getErrors().stream()
                 .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL).collect(Collectors.toList());
         if (!fatal.isEmpty()) {
-            throw new IllegalArgumentException("chat template failed: " + fatal.stream()
+            throw new IllegalArgumentException(origin + " failed: " + fatal.stream()
                     .map(e -> rootMessage(e) + (e.getLineno() > 0 ? " (template line " + e.getLineno() + ")" : ""))
                     .collect(Collectors.joining("; ")));
         }
@@ -105,6 +127,16 @@ public final class ChatTemplate {
             t = t.getCause();
         }
         return msg;
+    }
+
+    /** This template with errors naming {@code origin} (e.g. "the chat template of FILE"). */
+    public ChatTemplate from(String origin) {
+        return new ChatTemplate(source, bosToken, eosToken, origin);
+    }
+
+    /** Where the template came from, for messages ("chat template", "the chat template of FILE"). */
+    public String origin() {
+        return origin;
     }
 
     /** The template source. */

@@ -173,6 +173,15 @@ public final class ExampleTokenizer {
     private record Texts(String prompt, List<String> responses, boolean plainText) {
     }
 
+    /** The chat template's rendering; its failure names the example's file and line. */
+    private String render(PreferenceExample e, List<Message> messages, boolean generationPrompt) {
+        try {
+            return chatTemplate.render(messages, generationPrompt);
+        } catch (IllegalArgumentException x) {
+            throw new IllegalArgumentException(e.source() + ":" + e.line() + ": " + x.getMessage(), x);
+        }
+    }
+
     private Texts texts(PreferenceExample e) {
         Content p = e.prompt();
         List<String> rs = new ArrayList<>(e.responses().size());
@@ -182,7 +191,7 @@ public final class ExampleTokenizer {
             }
             return new Texts(p.text(), rs, true);
         }
-        String prompt = chatTemplate.render(p.messages(), true);
+        String prompt = render(e, p.messages(), true);
         for (Content c : e.responses()) {
             List<Message> all = new ArrayList<>(p.messages());
             if (c.isConversational()) {
@@ -190,10 +199,11 @@ public final class ExampleTokenizer {
             } else {
                 all.add(new Message("assistant", c.text()));
             }
-            String full = chatTemplate.render(all, false);
+            String full = render(e, all, false);
             if (!full.startsWith(prompt)) {
-                throw new IllegalArgumentException(e.source() + ":" + e.line() + ": the chat template's rendering of"
-                        + " prompt + response does not start with its rendering of the prompt; cannot split them");
+                throw new IllegalArgumentException(e.source() + ":" + e.line() + ": the rendering of prompt + "
+                        + "response by " + chatTemplate.origin() + " does not start with its rendering of the prompt; "
+                        + "cannot split them");
             }
             rs.add(full.substring(prompt.length()));
         }

@@ -4,7 +4,6 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import ai.djl.huggingface.tokenizers.jni.TokenizersLibrary;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * A Hugging Face {@code tokenizer.json} through DJL's Rust binding ({@code ai.djl.huggingface:tokenizers}).
@@ -72,13 +72,21 @@ public final class HfTokenizer implements TextTokenizer {
 
     private HfTokenizer(Path tokenizerJson, TokenizerConfig config, Backend backend) throws IOException {
         this.path = tokenizerJson;
-        this.tokenizer = HuggingFaceTokenizer.newInstance(tokenizerJson,
-                Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
+        // read as JSON first: a syntax error gets its line and column, and DJL only sees a well-formed file
+        JsonNode json = StrictJson.readObject(tokenizerJson, "tokenizer");
+        TokenizerJsonCheck.check(json, tokenizerJson);
+        try {
+            this.tokenizer = HuggingFaceTokenizer.newInstance(tokenizerJson,
+                    Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
+        } catch (RuntimeException e) {
+            // the Rust library's reason ("missing field `model`", "unknown variant", ...)
+            throw new IllegalArgumentException("tokenizer " + tokenizerJson + " is not a Hugging Face tokenizer.json "
+                    + "this version of the tokenizers library can load: " + e.getMessage());
+        }
         this.handle = tokenizer.getHandle();
         TokenizersLibrary.LIB.disableTruncation(handle);
         TokenizersLibrary.LIB.disablePadding(handle);
 
-        JsonNode json = new ObjectMapper().readTree(tokenizerJson.toFile());
         int vocab = json.path("model").path("vocab").size();
         int maxAdded = -1;
         for (JsonNode a : json.path("added_tokens")) {
@@ -228,10 +236,12 @@ public final class HfTokenizer implements TextTokenizer {
                 // Rust's offsets count code points; the cut counts UTF-16 chars
                 int cut = cuts[i] <= 0 ? cuts[i] : texts.get(i).codePointCount(0, cuts[i]);
                 int b = 0;
-                while (b < spans.length && spans[b].getStart() < cut) {
+                while (b < spans.length && spans[b] != null && spans[b].getStart() < cut) {
                     b++;
                 }
-                boolean clean = spans.length == ids.length && (b == 0 || spans[b - 1].getEnd() <= cut);
+                // a token without a span (DJL gives none for some post-processor templates) leaves the split unknown
+                boolean clean = spans.length == ids.length && Arrays.stream(spans).allMatch(Objects::nonNull)
+                        && (b == 0 || spans[b - 1].getEnd() <= cut);
                 out.add(new Split(ids, clean ? b : -1));
             }
         } finally {

@@ -17,7 +17,15 @@ public enum InvalidReason {
     /** Fewer than two responses. */
     TOO_FEW_RESPONSES,
     /** Implicit format: the dialogues share no "\n\nAssistant:" turn boundary. */
-    NO_COMMON_PROMPT;
+    NO_COMMON_PROMPT,
+    /** An object holds the same key twice (which value was meant cannot be known). */
+    DUPLICATE_KEY,
+    /** Something follows the record on its line (a second JSON value, stray text), or follows a JSON array. */
+    TRAILING_DATA,
+    /** A JSONL line too long to be a record (over 256 MiB); it is not read into memory. */
+    RECORD_TOO_LONG,
+    /** The file itself cannot be read on (a truncated or corrupt gzip stream): never skipped. */
+    CORRUPT_FILE;
 
     /** The counter key ("missing_field", ...). */
     public String key() {

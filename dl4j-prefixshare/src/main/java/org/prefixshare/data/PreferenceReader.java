@@ -1,6 +1,5 @@
 package org.prefixshare.data;
 
-import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -10,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.CharConversionException;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -25,19 +25,23 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
 
 /**
  * Reads preference examples from JSONL (streamed line by line), JSON arrays (streamed element by element) or either
  * of them gzipped (detected from the magic bytes, whatever the file name).
  *
- * <p>Bad records (malformed JSON, a missing field, an empty response, a non-string value, invalid UTF-8) raise an
- * {@link InvalidInputException} naming the file, the line and the field; with
- * {@link ReaderOptions#skipInvalid()} they are skipped and counted by reason in {@link ReadCounts}. One exception:
- * malformed JSON inside a JSON array cannot be resynchronised, so it is always fatal.
+ * <p>Bad records (malformed JSON, a missing field, an empty response, a non-string value, invalid UTF-8, a key given
+ * twice, anything after the record on its JSONL line) raise an {@link InvalidInputException} naming the file, the
+ * line and the field; with {@link ReaderOptions#skipInvalid()} they are skipped and counted by reason in
+ * {@link ReadCounts}. Exceptions: malformed JSON inside a JSON array cannot be resynchronised, and a truncated or
+ * corrupt gzip stream ({@link InvalidReason#CORRUPT_FILE}) cannot be read on, so both are always fatal.
  */
 public final class PreferenceReader {
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final ObjectMapper MAPPER = new ObjectMapper(StrictJson.FACTORY);
+    /** A JSONL line longer than this is refused rather than read into memory (it cannot be a sensible record). */
+    static final int MAX_LINE_BYTES = 256 << 20;
 
     private final ReaderOptions options;
 
@@ -79,19 +83,39 @@ public final class PreferenceReader {
             int b1 = in.read();
             in.reset();
             InputStream body = in;
-            if (b0 == 0x1f && b1 == 0x8b) {
-                body = new BufferedInputStream(new GZIPInputStream(in, 1 << 16), 1 << 16);
+            boolean gzip = b0 == 0x1f && b1 == 0x8b;
+            if (gzip) {
+                try {
+                    body = new BufferedInputStream(new GZIPInputStream(in, 1 << 16), 1 << 16);
+                } catch (EOFException | ZipException e) {
+                    in.close();
+                    throw corruptGzip(name, 1, e);
+                }
             }
             body.mark(64);
             int c;
-            do {
-                c = body.read();
-            } while (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0xEF || c == 0xBB || c == 0xBF);
+            try {
+                do {
+                    c = body.read();
+                } while (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0xEF || c == 0xBB || c == 0xBF);
+            } catch (EOFException | ZipException e) {
+                body.close();
+                throw corruptGzip(name, 1, e);
+            }
             body.reset();
-            return c == '[' ? new ArrayStream(body, name, counts) : new LineStream(body, name, counts);
+            ExampleStream s = c == '[' ? new ArrayStream(body, name, counts) : new LineStream(body, name, counts);
+            s.gzip = gzip;
+            return s;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + name + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The error of a gzip stream that ends early ({@link EOFException}) or holds corrupt data. */
+    private static InvalidInputException corruptGzip(String name, long line, IOException e) {
+        String what = e instanceof EOFException ? "the gzip stream ends early (is the file truncated?)"
+                : "the gzip data is corrupt";
+        return new InvalidInputException(name, line, null, InvalidReason.CORRUPT_FILE, what + ": " + e.getMessage());
     }
 
     /** A streaming iterator of examples. */
@@ -101,6 +125,7 @@ public final class PreferenceReader {
         final InputStream in;
         PreferenceExample pending;
         long recordIndex;
+        boolean gzip;
 
         ExampleStream(InputStream in, String name, ReadCounts counts) {
             this.in = in;
@@ -111,11 +136,19 @@ public final class PreferenceReader {
         /** Reads the next valid example into {@code pending}, or leaves it null at the end. */
         abstract void advance() throws IOException;
 
+        /** The 1-based line being read. */
+        abstract long currentLine();
+
         @Override
         public boolean hasNext() {
             if (pending == null) {
                 try {
                     advance();
+                } catch (EOFException | ZipException e) {
+                    if (!gzip) {
+                        throw new UncheckedIOException("cannot read " + name + ": " + e.getMessage(), e);
+                    }
+                    throw corruptGzip(name, currentLine(), e);
                 } catch (IOException e) {
                     throw new UncheckedIOException("cannot read " + name + ": " + e.getMessage(), e);
                 }
@@ -155,12 +188,22 @@ public final class PreferenceReader {
         }
 
         @Override
+        long currentLine() {
+            return lineNo + 1;
+        }
+
+        @Override
         void advance() throws IOException {
             while (pending == null && !eof) {
                 buf.reset();
                 int c;
+                boolean tooLong = false;
                 while ((c = in.read()) != -1 && c != '\n') {
-                    buf.write(c);
+                    if (buf.size() < MAX_LINE_BYTES) {
+                        buf.write(c);
+                    } else {
+                        tooLong = true; // read on to the line's end, keeping nothing
+                    }
                 }
                 if (c == -1) {
                     eof = true;
@@ -180,6 +223,10 @@ public final class PreferenceReader {
                 long id = recordIndex++;
                 counts.record();
                 try {
+                    if (tooLong) {
+                        throw new InvalidInputException(name, lineNo, null, InvalidReason.RECORD_TOO_LONG,
+                                "the line is longer than " + (MAX_LINE_BYTES >> 20) + " MiB");
+                    }
                     String text;
                     try {
                         text = decoder.decode(ByteBuffer.wrap(bytes)).toString();
@@ -187,13 +234,7 @@ public final class PreferenceReader {
                         throw new InvalidInputException(name, lineNo, null, InvalidReason.INVALID_UTF8,
                                 "bytes are not valid UTF-8");
                     }
-                    JsonNode node;
-                    try {
-                        node = MAPPER.readTree(text);
-                    } catch (JsonProcessingException e) {
-                        throw new InvalidInputException(name, lineNo, null, InvalidReason.MALFORMED_JSON,
-                                e.getOriginalMessage());
-                    }
+                    JsonNode node = parseLine(text);
                     pending = parseRecord(node, id, name, lineNo);
                     counts.example(pending);
                 } catch (InvalidInputException e) {
@@ -202,6 +243,38 @@ public final class PreferenceReader {
                     }
                     counts.skip(e.reason());
                 }
+            }
+        }
+
+        /** The line's one JSON value: anything after it (a second value, stray text) is an error. */
+        private JsonNode parseLine(String text) throws IOException {
+            try (JsonParser p = StrictJson.FACTORY.createParser(text)) {
+                StrictJson.Value v;
+                try {
+                    p.nextToken();
+                    v = StrictJson.read(p);
+                } catch (JsonProcessingException e) {
+                    throw new InvalidInputException(name, lineNo, null, InvalidReason.MALFORMED_JSON,
+                            e.getOriginalMessage());
+                }
+                long column = p.currentLocation().getColumnNr();
+                try {
+                    JsonToken next = p.nextToken();
+                    if (next != null) {
+                        throw new InvalidInputException(name, lineNo, null, InvalidReason.TRAILING_DATA,
+                                "a second JSON value starts at column " + p.currentTokenLocation().getColumnNr()
+                                        + "; JSONL holds one record per line");
+                    }
+                } catch (JsonProcessingException e) {
+                    throw new InvalidInputException(name, lineNo, null, InvalidReason.TRAILING_DATA,
+                            "text after the record (column " + column + " on); JSONL holds one record per line: "
+                                    + e.getOriginalMessage());
+                }
+                if (v.duplicateKey() != null) {
+                    throw new InvalidInputException(name, lineNo, v.duplicateKey(), InvalidReason.DUPLICATE_KEY,
+                            "the key is given twice");
+                }
+                return v.node();
             }
         }
 
@@ -222,7 +295,12 @@ public final class PreferenceReader {
 
         ArrayStream(InputStream in, String name, ReadCounts counts) throws IOException {
             super(in, name, counts);
-            this.parser = new JsonFactory().setCodec(MAPPER).createParser(in);
+            this.parser = StrictJson.FACTORY.createParser(in);
+        }
+
+        @Override
+        long currentLine() {
+            return parser.currentLocation().getLineNr();
         }
 
         @Override
@@ -242,14 +320,21 @@ public final class PreferenceReader {
                     t = parser.nextToken();
                     if (t == JsonToken.END_ARRAY || t == null) {
                         done = true;
+                        if (t == JsonToken.END_ARRAY) {
+                            expectEnd();
+                        }
                         return;
                     }
                     line = parser.getTokenLocation().getLineNr();
-                    JsonNode node = parser.readValueAsTree();
+                    StrictJson.Value v = StrictJson.read(parser);
                     long id = recordIndex++;
                     counts.record();
                     try {
-                        pending = parseRecord(node, id, name, line);
+                        if (v.duplicateKey() != null) {
+                            throw new InvalidInputException(name, line, v.duplicateKey(), InvalidReason.DUPLICATE_KEY,
+                                    "the key is given twice");
+                        }
+                        pending = parseRecord(v.node(), id, name, line);
                         counts.example(pending);
                     } catch (InvalidInputException e) {
                         if (!options.skipInvalid()) {
@@ -267,6 +352,23 @@ public final class PreferenceReader {
                     throw new InvalidInputException(name, at, null,
                             utf8 ? InvalidReason.INVALID_UTF8 : InvalidReason.MALFORMED_JSON, e.getOriginalMessage());
                 }
+            }
+        }
+
+        /** Nothing but white space may follow the array. */
+        private void expectEnd() throws IOException {
+            long line = parser.currentLocation().getLineNr();
+            JsonToken after;
+            try {
+                after = parser.nextToken();
+            } catch (JsonProcessingException e) {
+                throw new InvalidInputException(name, line, null, InvalidReason.TRAILING_DATA,
+                        "text after the JSON array: " + e.getOriginalMessage());
+            }
+            if (after != null) {
+                throw new InvalidInputException(name, parser.currentTokenLocation().getLineNr(), null,
+                        InvalidReason.TRAILING_DATA, "a second JSON value follows the array; a JSON file holds one "
+                        + "array of records");
             }
         }
 

@@ -1,10 +1,7 @@
 package org.prefixshare.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 
 /**
@@ -24,19 +21,20 @@ public record TokenizerConfig(String bosToken, String eosToken, String padToken,
         return new TokenizerConfig(null, null, null, null, null);
     }
 
-    /** Reads a {@code tokenizer_config.json}. */
+    /**
+     * Reads a {@code tokenizer_config.json}.
+     *
+     * @throws IllegalArgumentException naming the file when it is not a JSON object or a field has the wrong type
+     */
     public static TokenizerConfig load(Path file) {
-        try {
-            JsonNode n = new ObjectMapper().readTree(file.toFile());
-            if (n == null || !n.isObject()) {
-                throw new IllegalArgumentException(file + ": not a JSON object");
-            }
-            return new TokenizerConfig(token(n.get("bos_token")), token(n.get("eos_token")),
-                    token(n.get("pad_token")), template(file, n.get("chat_template")),
-                    n.hasNonNull("add_bos_token") ? n.get("add_bos_token").asBoolean() : null);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read tokenizer config " + file + ": " + e.getMessage(), e);
+        JsonNode n = StrictJson.readObject(file, "tokenizer config");
+        JsonNode addBos = n.get("add_bos_token");
+        if (addBos != null && !addBos.isNull() && !addBos.isBoolean()) {
+            throw new IllegalArgumentException(file + ": add_bos_token must be true or false, got " + addBos);
         }
+        return new TokenizerConfig(token(n.get("bos_token")), token(n.get("eos_token")),
+                token(n.get("pad_token")), template(file, n.get("chat_template")),
+                addBos == null || addBos.isNull() ? null : addBos.asBoolean());
     }
 
     private static String token(JsonNode v) {
@@ -61,11 +59,11 @@ public record TokenizerConfig(String bosToken, String eosToken, String padToken,
         }
         if (v.isArray()) {
             for (JsonNode t : v) {
-                if ("default".equals(t.path("name").asText())) {
+                if ("default".equals(t.path("name").asText()) && t.path("template").isTextual()) {
                     return t.path("template").asText();
                 }
             }
-            if (!v.isEmpty()) {
+            if (!v.isEmpty() && v.get(0).path("template").isTextual()) {
                 return v.get(0).path("template").asText();
             }
         }

@@ -4,7 +4,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.prefixshare.hf.safetensors.SafetensorsDtype;
 import org.prefixshare.hf.safetensors.ShardedWriter;
 import org.prefixshare.hf.safetensors.TensorSpec;
-import org.prefixshare.io.Directories;
+import org.prefixshare.io.AtomicDirectory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -78,12 +78,8 @@ public record HfModelWriter(SafetensorsDtype dtype, long maxShardBytes) {
         if (Files.exists(target) && !replace) {
             throw new IllegalArgumentException(out + ": already exists; choose another output directory or delete it");
         }
-        Path parent = target.getParent();
-        Path tmp = parent.resolve("." + target.getFileName() + ".tmp");
-        try {
-            Files.createDirectories(parent);
-            Directories.deleteRecursively(tmp);
-            Files.createDirectories(tmp);
+        try (AtomicDirectory dir = AtomicDirectory.create(target)) {
+            Path tmp = dir.dir();
             config.withTorchDtype(torchDtype()).write(tmp);
             copySideFiles(sideFilesFrom, tmp);
             List<TensorSpec> specs = new ArrayList<>();
@@ -93,16 +89,9 @@ public record HfModelWriter(SafetensorsDtype dtype, long maxShardBytes) {
                     w.write(s.name(), values.apply(s.name()));
                 }
             }
-            Directories.replace(tmp, target);
-            return target;
+            return dir.commit();
         } catch (IOException e) {
             throw new UncheckedIOException("could not write model directory " + out + ": " + e.getMessage(), e);
-        } finally {
-            try {
-                Directories.deleteRecursively(tmp);
-            } catch (IOException ignored) {
-                // best effort: a stale .tmp sibling is replaced by the next write
-            }
         }
     }
 

@@ -7,7 +7,7 @@ import org.prefixshare.hf.safetensors.SafetensorsDtype;
 import org.prefixshare.hf.safetensors.SafetensorsWriter;
 import org.prefixshare.hf.safetensors.ShardedWriter;
 import org.prefixshare.hf.safetensors.TensorInfo;
-import org.prefixshare.io.Directories;
+import org.prefixshare.io.AtomicDirectory;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.model.WeightSource;
 import org.prefixshare.model.lora.LoraAdapters;
@@ -49,15 +49,11 @@ public final class PeftAdapterFiles {
      * whole or not at all.
      */
     public static Path write(Path dir, LoraConfig config, Map<String, INDArray> tensors) {
-        Path target = dir.toAbsolutePath().normalize();
-        Path tmp = target.resolveSibling("." + target.getFileName() + ".tmp");
-        try {
-            Directories.deleteRecursively(tmp);
-            Files.createDirectories(tmp);
-            config.write(tmp);
-            SafetensorsWriter.write(tmp.resolve(WEIGHTS_FILE), tensors, SafetensorsDtype.F32, ShardedWriter.PT_FORMAT);
-            Directories.replace(tmp, target);
-            return target;
+        try (AtomicDirectory out = AtomicDirectory.create(dir)) {
+            config.write(out.dir());
+            SafetensorsWriter.write(out.dir().resolve(WEIGHTS_FILE), tensors, SafetensorsDtype.F32,
+                    ShardedWriter.PT_FORMAT);
+            return out.commit();
         } catch (IOException e) {
             throw new UncheckedIOException("could not write adapter " + dir + ": " + e.getMessage(), e);
         }

@@ -37,9 +37,13 @@ public final class DpoTrainer {
 
     private static final Logger log = LoggerFactory.getLogger(DpoTrainer.class);
 
-    /** Final figures of a run. */
+    /**
+     * Final figures of a run.
+     *
+     * @param stepSeconds mean wall seconds of the optimiser steps this call ran (0 when it ran none)
+     */
     public record Result(int steps, Map<String, Object> lastTrain, Map<String, Object> lastEval,
-                         double trainSamplesPerSecond, double trainTokensPerSecond) {
+                         double trainSamplesPerSecond, double trainTokensPerSecond, double stepSeconds) {
     }
 
     private final TrainConfig cfg;
@@ -53,6 +57,7 @@ public final class DpoTrainer {
     private final PackConfig pack;
     private final AdamW optimiser;
     private final LrSchedule schedule;
+    private final DecoderModel frozenReference;
     private BcoRunningMean bco = new BcoRunningMean();
     private final List<String> outputs;
     private final String weightsFingerprint;
@@ -64,6 +69,7 @@ public final class DpoTrainer {
     public interface StepExport {
         void export(int step, DecoderModel model);
     }
+    private NonFiniteGuard guard = new NonFiniteGuard(NonFiniteGuard.DEFAULT_MAX_CONSECUTIVE);
 
     /**
      * @param train    training examples (already tokenised and truncated)
@@ -83,6 +89,16 @@ public final class DpoTrainer {
      */
     public DpoTrainer(TrainConfig cfg, WeightSource weights, String weightsFingerprint, List<TokenizedExample> train,
                       List<TokenizedExample> eval, PrintStream terminal) {
+        this(cfg, weights, weightsFingerprint, DecoderModel.Options.FULL, train, eval, terminal);
+    }
+
+    /**
+     * A trainer of {@code options}' kind: full fine-tuning, or LoRA on a frozen (possibly bfloat16) base, whose
+     * reference is the same base with the adapters disabled (TRL's reference of a PEFT model without
+     * {@code ref_model}); with or without activation recompute.
+     */
+    public DpoTrainer(TrainConfig cfg, WeightSource weights, String weightsFingerprint, DecoderModel.Options options,
+                      List<TokenizedExample> train, List<TokenizedExample> eval, PrintStream terminal) {
         this.cfg = Objects.requireNonNull(cfg, "cfg");
         this.weightsFingerprint = Objects.requireNonNull(weightsFingerprint, "weightsFingerprint");
         if (train.isEmpty()) {
@@ -103,10 +119,15 @@ public final class DpoTrainer {
         this.terminal = terminal;
         this.pack = PackConfig.defaults(cfg.packLength(), cfg.rowsPerBatch(), cfg.seed()).withPacking(cfg.packing());
         PrefixShareOps.Implementation impl = PrefixShareOps.Implementation.AUTO;
-        this.model = DecoderModel.create(cfg.model(), weights, impl);
+        this.model = DecoderModel.create(cfg.model(), weights, impl, options);
         this.objective = new DpoObjective(model, cfg.loss());
-        this.liveReference = cfg.reference() == ReferenceMode.LIVE ? DecoderModel.create(cfg.model(), weights, impl)
-                : null;
+        boolean lora = options.lora() != null;
+        // the reference: with LoRA the base with its adapters off (no second copy of the weights), else a second
+        // model holding the initial weights
+        this.frozenReference = cfg.reference() == ReferenceMode.NONE ? null
+                : lora ? model.adaptersDisabled()
+                : cfg.reference() == ReferenceMode.LIVE ? DecoderModel.create(cfg.model(), weights, impl) : model;
+        this.liveReference = cfg.reference() == ReferenceMode.LIVE ? frozenReference : null;
         this.refs = cfg.reference() == ReferenceMode.PRECOMPUTED ? precompute() : ReferenceLogps.NONE;
         int total = totalSteps();
         this.schedule = new LrSchedule(cfg.learningRate(), Math.min(cfg.warmupSteps(), total), total, cfg.schedule());
@@ -135,6 +156,20 @@ public final class DpoTrainer {
         return model;
     }
 
+    /**
+     * Stops a run after {@code n} skipped steps in a row (a step whose loss or gradient norm is not finite is
+     * skipped: see {@link NonFiniteGuard}); default {@value NonFiniteGuard#DEFAULT_MAX_CONSECUTIVE}.
+     */
+    public DpoTrainer maxSkippedSteps(int n) {
+        this.guard = new NonFiniteGuard(n);
+        return this;
+    }
+
+    /** The optimiser (tests). */
+    AdamW optimiser() {
+        return optimiser;
+    }
+
     /** Optimiser steps this run will do. */
     public int totalSteps() {
         if (cfg.maxSteps() > 0) {
@@ -152,7 +187,7 @@ public final class DpoTrainer {
                 cfg.packLength(),
                 all.stream().mapToLong(e -> e.id() * 31 + java.util.Arrays.hashCode(e.prompt())
                         + e.responses().stream().mapToInt(java.util.Arrays::hashCode).sum()).sum()));
-        return ReferenceStore.loadOrCompute(cfg.outputDir(), fingerprint, model, all, pack);
+        return ReferenceStore.loadOrCompute(cfg.outputDir(), fingerprint, frozenReference, all, pack);
     }
 
     /** Trains from the latest checkpoint of the output directory (or from scratch) to the last step. */
@@ -169,9 +204,11 @@ public final class DpoTrainer {
         int stop = Math.min(stopStep, total);
         PreferenceBatchIterator it = new PreferenceBatchIterator(train, pack, refs);
         int step = resume(it);
+        TrainLog.truncate(cfg.outputDir(), step);
         Map<String, Object> lastTrain = Map.of();
         Map<String, Object> lastEval = Map.of();
         long trainNanos = 0;
+        int stepsRun = 0;
         long samples = 0;
         long tokens = 0;
         try (TrainLog tlog = new TrainLog(cfg.outputDir(), terminal, total)) {
@@ -180,6 +217,7 @@ public final class DpoTrainer {
                 Map<String, Object> m = step(it, step);
                 long took = System.nanoTime() - start;
                 step++;
+                stepsRun++;
                 trainNanos += took;
                 samples += ((Number) m.get("samples")).longValue();
                 tokens += ((Number) m.get("tokens")).longValue();
@@ -188,12 +226,22 @@ public final class DpoTrainer {
                 Map<String, Object> line = TrainLog.ordered();
                 line.put("step", step);
                 line.putAll(m);
+                String nonFinite = NonFiniteGuard.nonFinite(num(m, "loss"), num(m, "grad_norm"));
+                String warning = null;
+                if (nonFinite != null) {
+                    guard.skipped(nonFinite);
+                } else {
+                    warning = guard.applied(step, num(m, "loss"));
+                }
+                line.put("train/skipped_steps", guard.skippedSteps());
                 tlog.write(line);
                 tlog.progress(step, line);
+                tell(warning);
+                guard.haltIfTooMany(step);
                 lastTrain = line;
                 boolean last = step == total;
                 boolean stopping = step == stop;
-                if (!eval.isEmpty() && (last || (cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0))) {
+                if (evaluatesAt(step, total)) {
                     lastEval = evaluate();
                     Map<String, Object> el = TrainLog.ordered();
                     el.put("step", step);
@@ -212,7 +260,8 @@ public final class DpoTrainer {
             it.close();
         }
         double secs = trainNanos / 1e9;
-        return new Result(step, lastTrain, lastEval, secs > 0 ? samples / secs : 0, secs > 0 ? tokens / secs : 0);
+        return new Result(step, lastTrain, lastEval, secs > 0 ? samples / secs : 0, secs > 0 ? tokens / secs : 0,
+                stepsRun > 0 ? secs / stepsRun : 0);
     }
 
     /** One optimiser step over {@code gradAccumulation} micro-batches. */
@@ -229,8 +278,10 @@ public final class DpoTrainer {
                 it.reset(); // next epoch, reshuffled
             }
             LayoutBatch batch = it.nextLayout();
-            Map<String, INDArray> feeds = objective.feeds(batch,
-                    liveReference == null ? null : liveReference.logps(batch), bco.mean());
+            INDArray refLogps = liveReference == null ? null : liveReference.logps(batch);
+            // a new dropout mask per micro-batch (LoRA dropout), reproducible from the run's seed and the step
+            model.setDropoutSeed((cfg.seed() & 0xFFFFFFFFL) * 1_000_003L + (long) step * cfg.gradAccumulation() + micro);
+            Map<String, INDArray> feeds = objective.feeds(batch, refLogps, bco.mean());
             var og = sd.calculateGradientsAndOutputs(feeds, outputs, params);
             for (String p : params) {
                 INDArray g = og.getGradients().get(p);
@@ -250,8 +301,10 @@ public final class DpoTrainer {
         sum.values().forEach(g -> g.muli(inv));
         double gradNorm = AdamW.clipGlobalNorm(sum.values(), cfg.maxGradNorm());
         double lr = schedule.valueAt(step, 0);
-        optimiser.apply(model.parameters(), sum, step);
-        bco.update(rewardSum * inv / 2);
+        if (NonFiniteGuard.nonFinite(metricSum.get(Metric.LOSS.varName()) * inv, gradNorm) == null) {
+            optimiser.apply(model.parameters(), sum, step);
+            bco.update(rewardSum * inv / 2);
+        } // else skipped: no weight, optimiser or running-mean change (trainUntil counts it)
         Map<String, Object> m = new LinkedHashMap<>();
         for (Metric metric : Metric.values()) {
             m.put(metric.trlName(), metricSum.get(metric.varName()) * inv);
@@ -264,9 +317,23 @@ public final class DpoTrainer {
         return m;
     }
 
+    /**
+     * Whether the held-out split is evaluated after {@code step}: every {@code evalEvery} steps, and after the last
+     * step of a run at least that long (evalEvery 0: only after the last). A run shorter than the interval (a 2-step
+     * memory check of a 7B model, say) is not evaluated: evaluation would cost more than the training.
+     */
+    boolean evaluatesAt(int step, int total) {
+        if (eval.isEmpty()) {
+            return false;
+        }
+        int every = cfg.evalEvery();
+        return every == 0 ? step == total : step % every == 0 || (step == total && total >= every);
+    }
+
     /** Metrics over the whole held-out split (pair-weighted means), TRL's names with an {@code eval_} prefix. */
     public Map<String, Object> evaluate() {
         SameDiff sd = model.sameDiff();
+        model.setDropoutSeed(-1);                                                        // no dropout in evaluation
         Map<String, Double> sums = new LinkedHashMap<>();
         long pairs = 0;
         try (PreferenceBatchIterator it = new PreferenceBatchIterator(eval, pack.withShuffle(false), refs)) {
@@ -292,11 +359,36 @@ public final class DpoTrainer {
         return m;
     }
 
-    private void checkpoint(int step, IteratorState state) {
+    /** Writes a checkpoint of the current state, unless a weight or optimiser value is not finite (then halts). */
+    void checkpoint(int step, IteratorState state) {
         Map<String, INDArray> params = new LinkedHashMap<>();
         model.parameters().forEach((k, v) -> params.put(k, v.dup()));
-        new Checkpoint(step, state.encode(), bco.mean(), bco.count(), params, optimiser.snapshot())
+        Map<String, INDArray> state0 = optimiser.snapshot();
+        String bad = NonFiniteGuard.firstNonFinite(params);
+        String badState = bad == null ? NonFiniteGuard.firstNonFinite(state0) : null;
+        if (bad != null || badState != null) {
+            String kept = Checkpoint.latestStep(cfg.outputDir()).map(s -> "checkpoint-" + s + " is kept")
+                    .orElse("there is no earlier checkpoint");
+            throw new TrainingHaltedException(step, String.format("training stopped at step %d: %s holds NaN or "
+                    + "infinite values, so checkpoint %d was not written (%s). Lower --lr and resume", step,
+                    bad != null ? "parameter " + bad : "the optimiser state of " + badState, step, kept));
+        }
+        new Checkpoint(step, state.encode(), bco.mean(), bco.count(), params, state0, guard.state())
                 .write(cfg.outputDir());
+    }
+
+    private void tell(String warning) {
+        if (warning != null) {
+            log.warn(warning);
+            if (terminal != null) {
+                terminal.println(warning);
+            }
+        }
+    }
+
+    private static double num(Map<String, Object> m, String key) {
+        Object v = m.get(key);
+        return v instanceof Number n ? n.doubleValue() : Double.NaN;
     }
 
     /** Restores the latest checkpoint into the model, optimiser and iterator; returns the step to continue from. */
@@ -306,10 +398,21 @@ public final class DpoTrainer {
             return 0;
         }
         Checkpoint c = latest.get();
-        model.setParameters(c.parameters());
-        optimiser.restore(c.optimiser());
-        it.restore(IteratorState.parse(c.iteratorState()));
+        try {
+            model.setParameters(c.parameters());
+            optimiser.restore(c.optimiser());
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new IllegalArgumentException("checkpoint-" + c.step() + " in " + cfg.outputDir() + " does not fit "
+                    + "this model (" + e.getMessage() + "): it belongs to another run; train into another --output");
+        }
+        try {
+            it.restore(IteratorState.parse(c.iteratorState()));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("checkpoint-" + c.step() + " in " + cfg.outputDir() + " holds a data "
+                    + "cursor that does not fit this data (" + e.getMessage() + "): train into another --output");
+        }
         bco = BcoRunningMean.restore(c.bcoMean(), c.bcoCount());
+        guard.restore(c.guard());
         log.info("resumed from checkpoint at step {}", c.step());
         if (terminal != null) {
             terminal.println("resumed from checkpoint at step " + c.step());

@@ -2,6 +2,7 @@ package org.prefixshare.train;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.io.Progress;
 import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.layout.SequenceInfo;
 import org.prefixshare.model.DecoderModel;
@@ -21,7 +22,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.IntConsumer;
 
 /**
  * Precomputed reference log-probs: one pass of the frozen model through the prefix-shared packed forward over
@@ -93,22 +93,24 @@ public final class ReferenceStore implements ReferenceLogps {
 
     /** One pass of any frozen scorer over every example (no shuffling, one epoch, one shard). */
     public static ReferenceStore compute(Scorer frozen, List<TokenizedExample> examples, PackConfig pack) {
-        return compute(frozen, examples, pack, done -> { });
+        return compute(frozen, examples, pack, new Progress("reference log-probs", 1, log::info, 30)
+                .quietWhenShort());
     }
 
     /**
-     * {@link #compute(Scorer, List, PackConfig)}, telling {@code progress} the number of examples scored so far after
-     * each batch.
+     * {@link #compute(Scorer, List, PackConfig)}, reporting to {@code progress} (its total is set to the number of
+     * batches) after each batch.
      */
     public static ReferenceStore compute(Scorer frozen, List<TokenizedExample> examples, PackConfig pack,
-                                         IntConsumer progress) {
+                                         Progress progress) {
         Map<Long, double[]> m = new HashMap<>();
         for (TokenizedExample e : examples) {
             m.put(e.id(), new double[e.responseCount()]);
         }
-        int done = 0;
         try (PreferenceBatchIterator it = new PreferenceBatchIterator(examples,
                 pack.withShuffle(false).withShard(0, 1))) {
+            int batches = it.batchesPerEpoch();
+            progress.total(batches);
             while (it.hasNext()) {
                 LayoutBatch b = it.nextLayout();
                 INDArray logps = frozen.logps(b);
@@ -116,8 +118,7 @@ public final class ReferenceStore implements ReferenceLogps {
                 for (int s = 0; s < seqs.size(); s++) {
                     m.get(seqs.get(s).exampleId())[seqs.get(s).rank()] = logps.getDouble(s);
                 }
-                done += (int) seqs.stream().mapToLong(SequenceInfo::exampleId).distinct().count();
-                progress.accept(done);
+                progress.advance(1, "batch " + (progress.done() + 1) + " of " + batches);
             }
         }
         return new ReferenceStore(m);

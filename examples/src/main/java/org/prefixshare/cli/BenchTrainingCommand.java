@@ -124,7 +124,11 @@ public final class BenchTrainingCommand implements Callable<Integer> {
                 repeats != null ? repeats : 2, packLength,
                 model, BenchModels.byName(model), ms, inProcess, seed, threads);
         System.out.println(TrainingReport.scaleLine(s));
-        TrainingBenchmark bench = new TrainingBenchmark(s, System.out::println);
+        // results on standard output (its last line is --json's), what is running on standard error
+        TrainingBenchmark bench = new TrainingBenchmark(s, System.out::println, line -> {
+            System.err.println(line);
+            System.err.flush();
+        });
         List<Workload> workloads;
         if (data.input != null) {
             workloads = List.of(bench.realWorkload(data.input.getFileName().toString(), readInput()));

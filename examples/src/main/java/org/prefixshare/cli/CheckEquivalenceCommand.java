@@ -19,10 +19,7 @@ import org.prefixshare.ops.attention.PrefixShareOps;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -74,7 +71,7 @@ public final class CheckEquivalenceCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         EquivalenceCheck.Result r;
         PrintStream out = System.out;
-        System.setOut(withoutGradientChatter(out)); // M2.1 prints a line per op when it builds a gradient graph
+        System.setOut(ConsoleLogging.withoutNoise(out)); // M2.1 prints a line per op when it builds a gradient graph
         try {
             r = EquivalenceCheck.run(o, new SigmoidDpo(seed));
         } finally {
@@ -112,33 +109,6 @@ public final class CheckEquivalenceCommand implements Callable<Integer> {
         return ok ? 0 : 1;
     }
 
-    /** A stream that passes lines to {@code out} except SameDiff's "Added differentiated op ..." lines. */
-    static PrintStream withoutGradientChatter(PrintStream out) {
-        return new PrintStream(new OutputStream() {
-            private final ByteArrayOutputStream line = new ByteArrayOutputStream();
-
-            @Override
-            public void write(int b) {
-                line.write(b);
-                if (b == '\n') {
-                    String text = line.toString(StandardCharsets.UTF_8);
-                    if (!text.startsWith("Added differentiated op")) {
-                        out.print(text);
-                    }
-                    line.reset();
-                }
-            }
-
-            @Override
-            public void flush() {
-                if (line.size() > 0) {
-                    out.print(line.toString(StandardCharsets.UTF_8));
-                    line.reset();
-                }
-                out.flush();
-            }
-        }, true, StandardCharsets.UTF_8);
-    }
 
     /**
      * TRL's sigmoid DPO loss (beta 0.1) from {@link DpoLoss}, with random reference log-probs keyed by (example,

@@ -8,12 +8,14 @@ import org.prefixshare.data.HfTokenizer;
 import org.prefixshare.data.PreferenceFormat;
 import org.prefixshare.data.ReaderOptions;
 import org.prefixshare.data.TextTokenizer;
+import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.data.TokenizerConfig;
 import org.prefixshare.data.TruncationConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The options that say what preference data to read and how to tokenise and truncate it; shared by every command
@@ -82,7 +84,9 @@ public final class DatasetOptions {
      */
     public ExampleTokenizer exampleTokenizer(TextTokenizer tok, Path templateConfig) {
         TokenizerConfig templateCfg = templateConfig == null ? null : TokenizerConfig.load(templateConfig);
-        return new ExampleTokenizer(tok, ChatTemplate.of(templateCfg, tok), !noEos);
+        ChatTemplate template = ChatTemplate.of(templateCfg, tok,
+                templateConfig == null ? "the built-in chat template" : "the chat template of " + templateConfig);
+        return new ExampleTokenizer(tok, template, !noEos);
     }
 
     /** Reader options: format, field names, invalid-record policy. */
@@ -92,8 +96,25 @@ public final class DatasetOptions {
         return ReaderOptions.of(format).withFields(fields).withSkipInvalid(skipInvalid);
     }
 
-    /** Truncation bounds; a document never exceeds one row of {@code packLength}. */
+    /** Truncation bounds; a document never exceeds one row of {@code packLength} (0: no bound). */
     public TruncationConfig truncation(int packLength) {
         return new TruncationConfig(maxLength, maxPromptLength, packLength);
+    }
+
+    /** The least pack length chosen when none is given. */
+    public static final int MIN_AUTO_PACK_LENGTH = 512;
+
+    /**
+     * The pack length when none is given: the longest document of {@code examples} (truncated already), at least
+     * {@value #MIN_AUTO_PACK_LENGTH}, rounded up to a multiple of 64. Every example fits: a document is the prompt
+     * once and each response behind a copy of the prompt's last token, so a pair that --max-length L admits needs up
+     * to 2L - P + 1 tokens, more than L.
+     */
+    public static int packLengthFor(List<TokenizedExample> examples) {
+        int longest = 0;
+        for (TokenizedExample e : examples) {
+            longest = Math.max(longest, e.sharedLength());
+        }
+        return Math.max(MIN_AUTO_PACK_LENGTH, (longest + 63) / 64 * 64);
     }
 }

@@ -15,7 +15,9 @@ import org.prefixshare.hf.ModelSource;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A model and the examples to run it on, read the way every command reads them: the tokenizer of {@code --tokenizer},
@@ -27,12 +29,17 @@ import java.util.List;
  * @param examples the examples kept
  * @param dropped  examples dropped because they do not fit
  * @param tokenizerDir the directory of the {@code tokenizer.json} used, or null for the byte tokenizer
+ * @param packLength the pack length asked for, or when 0 was asked the one that fits every example
+ *                   ({@link DatasetOptions#packLengthFor})
+ * @param promptKeys the raw prompt of each example by id (the held-out split keeps a prompt's examples together)
  */
-record ModelData(ModelSource source, List<TokenizedExample> examples, int dropped, Path tokenizerDir) {
+record ModelData(ModelSource source, List<TokenizedExample> examples, int dropped, Path tokenizerDir, int packLength,
+                 Map<Long, Object> promptKeys) {
 
     /**
      * Reads the data for {@code source}.
      *
+     * @param packLength the pack length (0: the one that fits every example; the examples are then not bounded by it)
      * @param synthetic examples of the embedded synthetic task to generate when there is no {@code --input} (0: the
      *                  input is required)
      * @param limit     keep only the first N examples read (0: all)
@@ -69,9 +76,17 @@ record ModelData(ModelSource source, List<TokenizedExample> examples, int droppe
                 log.printf("dropped %d examples that do not fit: %s%n", raw.size() - kept.size(), dropped);
             }
             log.flush();
+            int pack = packLength;
+            if (pack == 0) {
+                pack = DatasetOptions.packLengthFor(kept);
+                log.printf("pack length %d (the longest document, at least %d; --pack-length sets it)%n", pack,
+                        DatasetOptions.MIN_AUTO_PACK_LENGTH);
+            }
+            Map<Long, Object> prompts = new HashMap<>();
+            raw.forEach(e -> prompts.put(e.id(), e.prompt()));
             Path tokenizerJson = data.tokenizer != null ? data.tokenizer : source.tokenizerJson().orElse(null);
             return new ModelData(source, kept, raw.size() - kept.size(),
-                    tokenizerJson == null ? null : tokenizerJson.toAbsolutePath().getParent());
+                    tokenizerJson == null ? null : tokenizerJson.toAbsolutePath().getParent(), pack, prompts);
         }
     }
 

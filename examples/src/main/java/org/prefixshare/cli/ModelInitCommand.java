@@ -6,6 +6,7 @@ import org.prefixshare.hf.HfConfig;
 import org.prefixshare.hf.HfModelWriter;
 import org.prefixshare.hf.safetensors.ShardPlan;
 import org.prefixshare.hf.ModelInit;
+import org.prefixshare.io.Progress;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -95,11 +96,10 @@ public final class ModelInitCommand implements Callable<Integer> {
                 config.decoder().numLayers(), params, bytes / 1e9, writer.torchDtype(), output);
         err.flush();
         int total = config.decoder().parameterShapes().size();
-        Progress progress = new Progress(err, "model init: tensors", total);
-        int[] done = {0};
+        Progress progress = Progress.toStderr("model init", total);
         long t0 = System.nanoTime();
-        Path written = ModelInit.write(config, seed, writer, output, tokenizerDir, name -> progress.accept(done[0]++));
-        progress.accept(total);
+        Path written = ModelInit.write(config, seed, writer, output, tokenizerDir,
+                name -> progress.advance(1, "tensor " + name));
         double secs = (System.nanoTime() - t0) / 1e9;
         out.printf("wrote %s: %,d parameters, %.2f GB (%s) in %.1f s (%.0f MB/s); peak RSS %.0f MB%n", written,
                 params, bytes / 1e9, writer.torchDtype(), secs, bytes / 1e6 / secs,

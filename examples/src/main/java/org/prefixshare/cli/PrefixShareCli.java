@@ -5,10 +5,6 @@ import org.prefixshare.data.InvalidInputException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-import java.io.FileNotFoundException;
-import java.io.UncheckedIOException;
-import java.nio.file.NoSuchFileException;
-
 /**
  * The {@code prefixshare} command line. Each command lives in its own class; groups ({@code bench}, {@code data},
  * ...) are commands whose subcommands do the work.
@@ -31,9 +27,14 @@ import java.nio.file.NoSuchFileException;
 public final class PrefixShareCli extends CommandGroup {
 
     /** Exit status of a command refused for bad input (as picocli's for a bad option). */
-    public static final int BAD_INPUT = CommandLine.ExitCode.USAGE;
+    public static final int BAD_INPUT = Failures.BAD_INPUT;
+
+    @CommandLine.Option(names = ConsoleLogging.VERBOSE, scope = CommandLine.ScopeType.INHERIT,
+            description = "Show the libraries' debug logs, and a failure's stack trace.")
+    boolean verbose;
 
     public static void main(String[] args) {
+        ConsoleLogging.configure(ConsoleLogging.verbose(args)); // before the first logger is made
         int code = commandLine().execute(args);
         System.exit(code);
     }
@@ -41,29 +42,16 @@ public final class PrefixShareCli extends CommandGroup {
     /**
      * The command line as {@link #main} runs it: a command that fails on bad input (an
      * {@link IllegalArgumentException}, an {@link InvalidInputException} naming the file, line and field, a missing
-     * file) prints its message and exits with {@link #BAD_INPUT}; any other failure is a bug and keeps picocli's stack
-     * trace.
+     * or corrupt file) prints its message in one line and exits with {@link #BAD_INPUT}; a training run stopped for
+     * non-finite values exits with {@link Failures#TRAINING_HALTED}; any other failure is a bug and keeps picocli's
+     * stack trace ({@link Failures}).
      */
     public static CommandLine commandLine() {
-        return new CommandLine(new PrefixShareCli()).setExecutionExceptionHandler((e, cmd, parsed) -> {
-            String message = badInputMessage(e);
-            if (message == null) {
-                throw e;
-            }
-            cmd.getErr().println(cmd.getColorScheme().errorText("prefixshare " + cmd.getCommandName() + ": "
-                    + message));
-            return BAD_INPUT;
-        });
+        return new CommandLine(new PrefixShareCli()).setExecutionExceptionHandler(Failures::handle);
     }
 
     /** What to tell the user when {@code e} is a bad-input failure, else null. */
     static String badInputMessage(Throwable e) {
-        if (e instanceof UncheckedIOException u) {
-            e = u.getCause();
-        }
-        if (e instanceof NoSuchFileException || e instanceof FileNotFoundException) {
-            return "no such file: " + e.getMessage();
-        }
-        return e instanceof IllegalArgumentException || e instanceof InvalidInputException ? e.getMessage() : null;
+        return Failures.badInputMessage(e);
     }
 }

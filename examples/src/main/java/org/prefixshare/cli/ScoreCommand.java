@@ -5,6 +5,9 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.prefixshare.bench.training.MemoryProbe;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.hf.ModelSource;
+import org.prefixshare.hf.PeftAdapterFiles;
+import org.prefixshare.ops.fused.FusedOps;
+import org.prefixshare.io.Progress;
 import org.prefixshare.model.DecoderModel;
 import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.pack.PackConfig;
@@ -14,6 +17,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,11 +45,15 @@ public final class ScoreCommand implements Callable<Integer> {
             + "weights.")
     String model;
 
+    @Option(names = "--adapter", description = "A PEFT LoRA adapter directory (adapter_config.json, "
+            + "adapter_model.safetensors) applied to --model.")
+    Path adapter;
+
     @Option(names = "--dtype", defaultValue = "float32", description = "Compute type: float32 | float64.")
     String dtype;
 
     @Option(names = "--pack-length", defaultValue = "0",
-            description = "Tokens per packed row (0: twice --max-length, which fits every admitted example).")
+            description = "Tokens per packed row (0: the longest document, which fits every admitted example).")
     int packLength;
 
     @Option(names = "--rows", defaultValue = "1", description = "Rows per forward pass.")
@@ -67,12 +75,13 @@ public final class ScoreCommand implements Callable<Integer> {
         if (data.input == null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--input'");
         }
-        int pack = packLength > 0 ? packLength : 2 * data.maxLength;
         long t0 = System.nanoTime();
         ModelSource source = ModelSource.resolve(model, computeType(), seed);
-        ModelData loaded = ModelData.load(data, source, pack, 0, limit, seed, err);
+        ModelData loaded = ModelData.load(data, source, packLength, 0, limit, seed, err);
+        int pack = loaded.packLength();
         source = loaded.source();
-        DecoderModel m = source.build(PrefixShareOps.Implementation.AUTO);
+        DecoderModel m = DecoderModel.create(source.decoder(), source.weights(), PrefixShareOps.Implementation.AUTO,
+                options(source));
         double loadSeconds = (System.nanoTime() - t0) / 1e9;
         err.printf("score: %s (%s, %,d parameters) loaded in %.1f s; %d examples%n", model,
                 source.config().modelType(), m.parameterCount(), loadSeconds, loaded.examples().size());
@@ -80,8 +89,8 @@ public final class ScoreCommand implements Callable<Integer> {
 
         long t1 = System.nanoTime();
         PackConfig pc = PackConfig.defaults(pack, rows, seed).withShuffle(false);
-        ReferenceStore logps = ReferenceStore.compute(m::logps, loaded.examples(), pc, new Progress(err, "score",
-                loaded.examples().size()));
+        ReferenceStore logps = ReferenceStore.compute(m::logps, loaded.examples(), pc,
+                Progress.toStderr("score", 1));
         double scoreSeconds = (System.nanoTime() - t1) / 1e9;
 
         ObjectMapper om = new ObjectMapper();
@@ -139,6 +148,21 @@ public final class ScoreCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * The frozen model to score: a bfloat16 checkpoint stays bfloat16 in memory (read exactly as float32 by the
+     * kernels), with the adapter when one is given.
+     */
+    private DecoderModel.Options options(ModelSource source) {
+        boolean bf16 = source.config().torchDtype().equals("bfloat16") && source.decoder().dataType() == DataType.FLOAT
+                && FusedOps.decoderLayerEnabled(PrefixShareOps.defaultImplementation());
+        DataType base = bf16 ? DataType.BFLOAT16 : source.decoder().dataType();
+        if (adapter == null) {
+            return DecoderModel.Options.frozen(base);
+        }
+        PeftAdapterFiles.Adapter a = PeftAdapterFiles.read(adapter, source.decoder());
+        return DecoderModel.Options.lora(a.config(), a.weights(), base, false);
     }
 
     /** The ids whose log-probs make response r's score (all of them, but the first when the prompt is empty). */

@@ -2,12 +2,14 @@ package org.prefixshare.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.prefixshare.data.HeldOutSplit;
 import org.prefixshare.data.PreferenceFormat;
 import org.prefixshare.data.TokenizedExample;
-import org.prefixshare.hf.safetensors.ShardPlan;
 import org.prefixshare.hf.ModelSource;
+import org.prefixshare.hf.safetensors.ShardPlan;
 import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderConfig;
+import org.prefixshare.model.DecoderModel;
 import org.prefixshare.train.DpoTrainer;
 import org.prefixshare.train.LrSchedule;
 import org.prefixshare.train.ReferenceMode;
@@ -56,7 +58,8 @@ public final class TrainCommand implements Callable<Integer> {
     int limit;
 
     @Option(names = "--eval-fraction", defaultValue = "0.15",
-            description = "Held-out share of the examples (default ${DEFAULT-VALUE}).")
+            description = "Held-out share of the examples, drawn by a seeded shuffle of the prompts (every example of "
+                    + "a prompt on one side; default ${DEFAULT-VALUE}).")
     double evalFraction;
 
     @Option(names = "--model", defaultValue = "tiny", description = "A Hugging Face model directory (config.json, "
@@ -64,6 +67,9 @@ public final class TrainCommand implements Callable<Integer> {
             + "otherwise), a config.json (random weights), or a preset with random weights: tiny, small, mistral-7b, "
             + "llama-3-8b, qwen2-7b (default ${DEFAULT-VALUE}).")
     String model;
+
+    @CommandLine.Mixin
+    LoraOptions lora;
 
     @Option(names = "--save-every", defaultValue = "0",
             description = "Also write the model as a Hugging Face directory to OUTPUT/step-N every N steps (0: only "
@@ -91,8 +97,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--label-smoothing", defaultValue = "0", description = "cDPO label smoothing.")
     double labelSmoothing;
 
-    @Option(names = "--reference", defaultValue = "precomputed",
-            description = "precomputed | live | none (reference-free losses only).")
+    @Option(names = "--reference", defaultValue = "auto",
+            description = "precomputed | live | none (reference-free losses only) | auto (the default: live with "
+                    + "LoRA, as TRL does for a PEFT model; else precomputed).")
     String reference;
 
     @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate (default ${DEFAULT-VALUE}).")
@@ -119,13 +126,17 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--epochs", defaultValue = "0", description = "Epochs when --steps is 0.")
     int epochs;
 
-    @Option(names = "--eval-every", defaultValue = "40", description = "Held-out evaluation interval (steps).")
+    @Option(names = "--eval-every", defaultValue = "40", description = "Held-out evaluation every N steps, and after "
+            + "the last step of a run at least N steps long (0: only after the last; default ${DEFAULT-VALUE}).")
     int evalEvery;
 
     @Option(names = "--checkpoint-every", defaultValue = "0", description = "Checkpoint interval (0 = at the end).")
     int checkpointEvery;
 
-    @Option(names = "--pack-length", defaultValue = "512", description = "Tokens per packed row.")
+    @Option(names = "--pack-length", defaultValue = "0", description = "Tokens per packed row. 0 (default): the "
+            + "longest document after truncation, at least 512, rounded up to a multiple of 64, so no example that "
+            + "--max-length admits is dropped (a prompt shared by two responses makes a document of up to "
+            + "2 x max-length - prompt + 1 tokens).")
     int packLength;
 
     @Option(names = "--rows", defaultValue = "4", description = "Rows per micro-batch.")
@@ -145,6 +156,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--json", description = "End with one JSON line of the final metrics.")
     boolean json;
 
+    @Option(names = "--max-skipped-steps", defaultValue = "10", description = "A step whose loss or gradient norm is "
+            + "not finite is skipped (no weight changes; counted as train/skipped_steps); this many in a row stop the "
+            + "run with exit status 3 (default ${DEFAULT-VALUE}).")
+    int maxSkippedSteps;
+
     @Override
     public Integer call() throws Exception {
         applyYaml();
@@ -157,26 +173,40 @@ public final class TrainCommand implements Callable<Integer> {
         };
         ModelData md = ModelData.load(data, ModelSource.resolve(model, dt, seed), packLength, examples, limit, seed,
                 out);
+        packLength = md.packLength();
         ModelSource source = md.source();
         List<TokenizedExample> all = md.examples();
-        int heldOut = (int) Math.round(all.size() * evalFraction);
-        List<TokenizedExample> train = all.subList(0, all.size() - heldOut);
-        List<TokenizedExample> eval = all.subList(all.size() - heldOut, all.size());
+        if (all.isEmpty()) {
+            throw new IllegalArgumentException("no examples left to train on" + (data.input == null ? ""
+                    : " in " + data.input));
+        }
+        HeldOutSplit.Split<TokenizedExample> split = HeldOutSplit.split(all, e -> md.promptKeys().get(e.id()),
+                evalFraction, seed);
+        List<TokenizedExample> train = split.train();
+        List<TokenizedExample> eval = split.heldOut();
         DecoderConfig mc = source.decoder();
         LossConfig lc = LossConfig.of(LossConfig.Term.parseList(loss)).withBeta(beta)
                 .withLabelSmoothing(labelSmoothing);
-        TrainConfig tc = new TrainConfig(mc, lc, ReferenceMode.fromName(reference), lr, warmup,
+        ReferenceMode refMode = reference.equalsIgnoreCase("auto")
+                ? (lora.enabled() ? ReferenceMode.LIVE : ReferenceMode.PRECOMPUTED) : ReferenceMode.fromName(reference);
+        TrainConfig tc = new TrainConfig(mc, lc, refMode, lr, warmup,
                 LrSchedule.Shape.fromName(schedule), weightDecay, maxGradNorm, gradAccum, steps, epochs, evalEvery,
                 checkpointEvery, packLength, rows, !noPacking, seed, output);
         out.printf("training on %d examples (%d held out), output %s%n", train.size(), eval.size(), output);
         out.flush();
-        RunExport run = RunExport.prepare(output, source.config(), md.tokenizerDir(), saveDtype,
+        DecoderModel.Options options = lora.options(source, seed);
+        RunExport run = RunExport.prepare(output, source.config(), md.tokenizerDir(), options.lora(), saveDtype,
                 ShardPlan.parseSize(maxShardSize));
-        DpoTrainer trainer = new DpoTrainer(tc, source.weights(), source.fingerprint(), train, eval, System.out)
+        // progress goes to standard error: standard output holds the results (and --json's last line)
+        DpoTrainer trainer = new DpoTrainer(tc, source.weights(), source.fingerprint(), options, train, eval,
+                System.err)
+                .maxSkippedSteps(maxSkippedSteps)
                 .exportEvery(saveEvery, (step, m) -> run.export(m, output.resolve("step-" + step)));
         DpoTrainer.Result r = trainer.train();
         Path saved = run.export(trainer.model(), output.resolve("final"));
-        out.printf("saved %s (Hugging Face directory, %s)%n", saved, run.writer().torchDtype());
+        out.printf("saved %s (%s)%n", saved, options.lora() != null ? "PEFT adapter directory; `prefixshare export "
+                + "--adapter " + saved + " --merge --output DIR` merges it into its base"
+                : "Hugging Face model directory, " + run.writer().torchDtype());
         Map<String, Object> fin = new LinkedHashMap<>();
         fin.put("steps", r.steps());
         fin.putAll(r.lastTrain());
@@ -184,6 +214,9 @@ public final class TrainCommand implements Callable<Integer> {
         fin.put("eval_rewards_accuracy", r.lastEval().get("eval_rewards/accuracies"));
         fin.put("train_samples_per_s", r.trainSamplesPerSecond());
         fin.put("train_tokens_per_s", r.trainTokensPerSecond());
+        fin.put("step_seconds", r.stepSeconds());
+        fin.put("trainable_params", trainer.model().trainableParameterCount());
+        fin.put("peak_rss_mb", org.prefixshare.bench.training.MemoryProbe.vmHwmBytes() / 1048576.0);
         if (r.lastTrain().isEmpty() && r.lastEval().isEmpty()) {
             // resumed from a checkpoint at the last step: nothing ran, so there are no new figures to print
             fin.put("already_complete", true);
@@ -191,8 +224,10 @@ public final class TrainCommand implements Callable<Integer> {
                     + "%s. Pass --output DIR (or delete %s) to train again.%n", output, r.steps(),
                     output.resolve("metrics.jsonl"), output);
         } else {
-            out.printf("done: %d steps, held-out rewards/accuracies %s, %.1f samples/s%n", r.steps(),
-                    r.lastEval().get("eval_rewards/accuracies"), r.trainSamplesPerSecond());
+            out.printf("done: %d steps, %s, %.1f samples/s, %.0f tokens/s, %.2f s a step%n", r.steps(),
+                    r.lastEval().isEmpty() ? "no held-out evaluation (the run is shorter than --eval-every " + evalEvery
+                            + ")" : "held-out rewards/accuracies " + r.lastEval().get("eval_rewards/accuracies"),
+                    r.trainSamplesPerSecond(), r.trainTokensPerSecond(), r.stepSeconds());
         }
         if (json) {
             out.println(new ObjectMapper().writeValueAsString(fin));

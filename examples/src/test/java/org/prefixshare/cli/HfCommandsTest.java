@@ -93,6 +93,47 @@ class HfCommandsTest {
         assertBadInput(again, exported.toString(), "already exists");
     }
 
+    /** LoRA: train writes a PEFT adapter; score with it equals score of the merged export (float32, 1e-5). */
+    @Test
+    void loraTrainScoreAndMerge(@TempDir Path dir) throws IOException {
+        Path model = dir.resolve("base");
+        assertEquals(0, CliRun.of("model", "init", "--preset", "tiny", "--output", model.toString()).code());
+        Path run = dir.resolve("run");
+        CliRun train = CliRun.of("train", "--model", model.toString(), "--input", data.toString(), "--steps", "4",
+                "--lr", "1e-2", "--lora-r", "4", "--lora-targets", "q_proj,v_proj,down_proj", "--pack-length", "256",
+                "--eval-every", "0", "--output", run.toString(), "--json");
+        assertEquals(0, train.code(), train.err() + train.out());
+        JsonNode fin = train.lastJson();
+        assertTrue(fin.get("trainable_params").asLong() > 0 && fin.get("step_seconds").asDouble() > 0
+                && fin.get("peak_rss_mb").asDouble() > 0, fin.toString());
+        Path adapter = run.resolve("final");
+        assertTrue(Files.isRegularFile(adapter.resolve("adapter_config.json")), train.out());
+        Path merged = dir.resolve("merged");
+        CliRun export = CliRun.of("export", "--adapter", adapter.toString(), "--merge", "--output",
+                merged.toString());
+        assertEquals(0, export.code(), export.err());
+        CliRun withAdapter = CliRun.of("score", "--model", model.toString(), "--adapter", adapter.toString(),
+                "--input", data.toString(), "--json");
+        CliRun ofMerged = CliRun.of("score", "--model", merged.toString(), "--input", data.toString(), "--json");
+        CliRun ofBase = CliRun.of("score", "--model", model.toString(), "--input", data.toString(), "--json");
+        String[] a = withAdapter.out().strip().split("\n");
+        String[] b = ofMerged.out().strip().split("\n");
+        String[] c = ofBase.out().strip().split("\n");
+        ObjectMapper om = new ObjectMapper();
+        double worst = 0;
+        double moved = 0;
+        for (int i = 0; i < a.length - 1; i++) {
+            for (String k : List.of("chosen_logps", "rejected_logps")) {
+                double x = om.readTree(a[i]).get(k).asDouble();
+                double y = om.readTree(b[i]).get(k).asDouble();
+                worst = Math.max(worst, Math.abs(x - y) / Math.abs(y));
+                moved = Math.max(moved, Math.abs(x - om.readTree(c[i]).get(k).asDouble()) / Math.abs(y));
+            }
+        }
+        assertTrue(worst <= 1e-5, "adapter vs merged: " + worst);
+        assertTrue(moved > 1e-4, "the adapters changed the model: " + moved);
+    }
+
     @Test
     void brokenSafetensorsFilesAreRefusedInOneLine(@TempDir Path dir) throws IOException {
         refused(dir, "truncated", "qwen2-tied-f32", d -> truncate(d.resolve("model.safetensors"), 100),

@@ -63,6 +63,41 @@ class TorchReferenceTest {
         }
     }
 
+    /**
+     * Issue 25's independent check of our PEFT files: a LoRA run on the PyTorch-written bf16 Llama writes an adapter
+     * directory; PyTorch applies it (torchref/lora.py reads our adapter_model.safetensors and adapter_config.json) and
+     * recomputes every log-prob that {@code score --adapter --json} prints, within 1e-4.
+     */
+    @Test
+    void pytorchReadsOurAdaptersAndAgreesWithOurScores(@TempDir Path dir) throws Exception {
+        Path base = models.resolve("llama-gqa-bf16-sharded");
+        Path run = dir.resolve("lora");
+        CliRun train = CliRun.of("train", "--model", base.toString(), "--input", TestFiles.preferenceData().toString(),
+                "--format", "alpaca", "--limit", "16", "--max-length", "128", "--steps", "3", "--lr", "5e-2",
+                "--lora-r", "4", "--lora-alpha", "8", "--lora-targets", "all-linear", "--eval-fraction", "0",
+                "--gradient-checkpointing", "--output", run.toString());
+        assertEquals(0, train.code(), train.err() + train.out());
+        Path adapter = run.resolve("final");
+        assertTrue(Files.isRegularFile(adapter.resolve("adapter_model.safetensors")), train.out());
+        CliRun score = CliRun.of("score", "--model", base.toString(), "--adapter", adapter.toString(), "--input",
+                TestFiles.preferenceData().toString(), "--format", "alpaca", "--limit", "6", "--max-length", "128",
+                "--json");
+        assertEquals(0, score.code(), score.err());
+        Path jsonl = dir.resolve("adapter-score.jsonl");
+        Files.writeString(jsonl, score.out());
+        Path log = dir.resolve("adapter-score_ref.log");
+        int rc = run(List.of(PYTHON, TORCHREF.resolve("score_ref.py").toString(), "--model", base.toString(),
+                "--adapter", adapter.toString(), "--jsonl", jsonl.toString(), "--tol", "1e-4"), log);
+        String report = Files.readString(log);
+        assertEquals(0, rc, report);
+        System.out.println("LoRA adapter: " + report.strip());
+        // and the adapters moved the model: without them PyTorch's log-probs differ from ours
+        int without = run(List.of(PYTHON, TORCHREF.resolve("score_ref.py").toString(), "--model", base.toString(),
+                "--jsonl", jsonl.toString(), "--tol", "1e-4"), dir.resolve("without.log"));
+        assertEquals(1, without, "scores with the adapter must not match the base alone: "
+                + Files.readString(dir.resolve("without.log")));
+    }
+
     /** What model init, train and export write passes the strict reader (format rules, names, shapes, dtypes). */
     @Test
     void writtenDirectoriesPassThePythonReader(@TempDir Path dir) throws Exception {

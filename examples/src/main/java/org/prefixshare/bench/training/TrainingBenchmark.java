@@ -6,6 +6,7 @@ import org.prefixshare.data.workload.SyntheticWorkload;
 import org.prefixshare.data.workload.WorkloadProfile;
 import org.prefixshare.data.workload.WorkloadStats;
 import org.prefixshare.hf.HfConfig;
+import org.prefixshare.io.Progress;
 import org.prefixshare.model.DecoderConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -138,10 +139,40 @@ public final class TrainingBenchmark {
 
     private final Settings s;
     private final Consumer<String> progress;
+    private final Consumer<String> status;
+    /** Where {@link #run} is (workload, modes, step) and how long is left: lines for {@code status}. */
+    private Progress runProgress = Progress.NONE;
+    private String where = "";
 
     public TrainingBenchmark(Settings settings, Consumer<String> progress) {
+        this(settings, progress, line -> { });
+    }
+
+    /**
+     * @param progress the run's header and result lines (standard output)
+     * @param status   what is running and how long is left, a line at most every 10 s (standard error)
+     */
+    public TrainingBenchmark(Settings settings, Consumer<String> progress, Consumer<String> status) {
         this.s = settings;
         this.progress = progress;
+        this.status = status;
+    }
+
+    /** Work units of a run, for its progress: warm-up, re-warm and timed steps of every mode. */
+    private long units(List<Workload> workloads) {
+        long n = 0;
+        for (Workload w : workloads) {
+            for (List<TrainingMode> group : MEASURED_TOGETHER) {
+                List<TrainingMode> selected = new ArrayList<>(group);
+                selected.retainAll(s.modes());
+                int passes = selected.contains(TrainingMode.A) ? 1 : s.repeats();
+                for (TrainingMode m : selected) {
+                    n += (m == TrainingMode.A ? Math.min(1, s.warmup()) : s.warmup())
+                            + (selected.size() > 1 ? 1 : 0) + (long) s.timedSteps(m) * passes;
+                }
+            }
+        }
+        return n;
     }
 
     /** The six paper profiles (or those named), synthetic, at this run's scale. */
@@ -231,13 +262,24 @@ public final class TrainingBenchmark {
         return s.packLength();
     }
 
+    private static String modeKeys(List<TrainingMode> modes) {
+        StringBuilder b = new StringBuilder();
+        for (TrainingMode m : modes) {
+            b.append(b.length() == 0 ? "" : "+").append('(').append(m.key()).append(')');
+        }
+        return b.toString();
+    }
+
     /** Measures every workload in every mode. */
     public Result run(List<Workload> workloads) throws Exception {
         long start = System.nanoTime();
         List<ProfileResult> out = new ArrayList<>();
         Map<TrainingMode, WorkerProcess> workers = new EnumMap<>(TrainingMode.class);
+        runProgress = new Progress("bench training", units(workloads), status, 10);
+        int index = 0;
         try {
             for (Workload w : workloads) {
+                where = String.format("%s (%d/%d)", w.name(), ++index, workloads.size());
                 progress.accept(String.format("%s: %s; %d steps of %d examples (%d warm-up), packed: %s",
                         w.name(), w.origin(), w.steps().size(), w.examplesPerStep(), s.warmup(),
                         TrainingReport.packing(w.packLength())));
@@ -404,6 +446,7 @@ public final class TrainingBenchmark {
                     // runs on one example (its timed step has the full count like every mode).
                     steps.set(0, steps.get(0).subList(0, 1));
                 }
+                runProgress.status(String.format("%s: preparing (%s), %d warm-up steps", where, m.key(), warm));
                 if (s.inProcess()) {
                     sessions.add(ModeSession.inProcess(ModeRunner.prepare(steps, warm, m, s.model(), w.packLength(),
                             s.seed(), null)));
@@ -415,11 +458,13 @@ public final class TrainingBenchmark {
                     }
                     sessions.add(worker.prepare(steps, warm, HfConfig.of(s.model()).toJson(), w.packLength(), s.seed()));
                 }
+                runProgress.advance(warm, String.format("%s: (%s) prepared", where, m.key()));
             }
             int n = sessions.size();
             if (n > 1) {
                 for (ModeSession session : sessions) {
                     session.rewarm();
+                    runProgress.advance(1, where + ": re-warming");
                 }
             }
             double[][] ms = new double[n][timed];
@@ -435,6 +480,8 @@ public final class TrainingBenchmark {
                         int i = (t + pass + k) % n;
                         double took = sessions.get(i).step(t);
                         ms[i][t] = Math.min(ms[i][t], took);
+                        runProgress.advance(1, String.format("%s: %s pass %d/%d, timed step %d/%d", where,
+                                modeKeys(modes), pass + 1, passes, t + 1, timed));
                         line.append(String.format(" (%s) %.0f ms", modes.get(i).key(), took));
                     }
                     LOG.debug("{} timed step {}{}:{}", w.name(), t + 1, pass == 0 ? "" : " again", line);

@@ -6,7 +6,6 @@ import org.prefixshare.data.ChatTemplate;
 import org.prefixshare.data.ExampleTokenizer;
 import org.prefixshare.data.FieldNames;
 import org.prefixshare.data.HfTokenizer;
-import org.prefixshare.data.InvalidInputException;
 import org.prefixshare.data.PreferenceFormat;
 import org.prefixshare.data.ReaderOptions;
 import org.prefixshare.data.TextTokenizer;
@@ -62,7 +61,6 @@ public final class DataStatsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
         if (data.input == null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--input'");
         }
@@ -79,15 +77,7 @@ public final class DataStatsCommand implements Callable<Integer> {
             ReaderOptions ro = data.readerOptions();
             PackConfig pc = PackConfig.defaults(packLength, rowsPerBatch, seed).withPacking(!noPacking)
                     .withWindowSize(window).withPrefetch(0).withPadId(tok.padId());
-            DatasetStats s;
-            try {
-                s = DatasetStats.compute(input, ro, et, data.truncation(packLength), pc);
-            } catch (InvalidInputException e) {
-                err.println("error: " + e.getMessage());
-                err.println("(use --skip-invalid to skip bad records and count them)");
-                err.flush();
-                return 2;
-            }
+            DatasetStats s = DatasetStats.compute(input, ro, et, data.truncation(packLength), pc);
             out.printf("input:                %s (%s)%n", input, data.format.name().toLowerCase());
             out.printf("tokenizer:            %s%n", data.tokenizer == null ? "built-in bytes" : data.tokenizer);
             out.printf("examples read:        %d%n", s.examples());

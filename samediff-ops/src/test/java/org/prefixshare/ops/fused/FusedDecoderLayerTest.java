@@ -189,8 +189,9 @@ class FusedDecoderLayerTest {
         }
         args.addAll(List.of(tables[0], tables[1], Nd4j.createFromArray(lay[0]).castTo(DataType.DOUBLE),
                 Nd4j.createFromArray(lay[1]).castTo(DataType.DOUBLE)));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new FusedDecoderLayer().outputShapes(args));
+        FusedDecoderLayer op = new FusedDecoderLayer();
+        op.addTArgument(LayerConfig.plain(1e-5, 1 / Math.sqrt(d.headDim()), false).tArgs());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> op.outputShapes(args));
         assertTrue(e.getMessage().contains(FusedDecoderLayer.OP_NAME) && e.getMessage().contains("q_proj rows 12"),
                 e.getMessage());
     }
