@@ -8,7 +8,7 @@ import org.prefixshare.hf.HfConfig;
 import org.prefixshare.hf.HfModelWriter;
 import org.prefixshare.hf.ModelInit;
 import org.prefixshare.hf.safetensors.SafetensorsDtype;
-import org.prefixshare.io.Directories;
+import org.prefixshare.io.AtomicDirectory;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.pack.ReferenceLogps;
 import org.slf4j.Logger;
@@ -201,10 +201,10 @@ public final class PeersBenchmark {
                 Path dir = writeInitialWeights(m, s.seed(), tmp.resolve(m.name()));
                 progress.accept("model " + m.name() + ": initial weights written to " + dir + " (read by every side)");
                 out.addAll(run(m, dir, workloads(m, profiles), sides));
-                Directories.deleteRecursively(dir);
+                AtomicDirectory.deleteRecursively(dir);
             }
         } finally {
-            Directories.deleteRecursively(tmp);
+            AtomicDirectory.deleteRecursively(tmp);
         }
         return new Result(s, out, environment, torch, (System.nanoTime() - start) / 1e9);
     }
