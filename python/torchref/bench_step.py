@@ -24,7 +24,8 @@ Protocol: one command a line on stdin; each reply is one stdout line "PSP <TAG> 
     REWARM             PSP REWARMED {}: one more untimed step, undone
     STEP t             PSP TOOK {"ms": ..., "loss": ...}: timed step t (0-based, in order, or a repeat)
     PROFILE n          PSP PROFILE {"table": ...}: n more steps under torch.autograd.profiler, ops by self CPU time
-    DONE               PSP RESULT {"vm_hwm_mb": ..., "first_loss": ..., "last_loss": ...}; the workload is released
+    DONE               PSP RESULT {"vm_hwm_mb": ..., "first_loss": ..., "last_loss": ..., "steps": ...,
+                       "trainable_params": ...}; the workload is released
     EXIT               (or the end of stdin) ends the process
 The request: {"model_dir", "workload" (JSON: {"steps": [[{"id", "prompt", "chosen", "rejected", "ref_chosen",
 "ref_rejected"}, ...], ...]}), "warmup", "min_warmup_s", "max_warmup_passes", "lr", "beta", "memory_budget_mb"}.
@@ -164,6 +165,9 @@ class Workload:
     def new_optimiser(self):
         return torch.optim.AdamW(self.model.parameters(), lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
 
+    def trainable_params(self):
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
     def largest_attention_bytes(self):
         return max(b.attention_bytes(self.model.cfg) for b in self.batches)
 
@@ -266,7 +270,7 @@ def serve(mode, budget_default):
             reply("PROFILE", work.profile(int(arg)))
         elif cmd == "DONE" and work is not None:
             reply("RESULT", {"vm_hwm_mb": vm_hwm_mb(), "first_loss": work.first_loss, "last_loss": work.last_loss,
-                             "steps": work.timed_done})
+                             "steps": work.timed_done, "trainable_params": work.trainable_params()})
             work = None
             release_memory()
         elif cmd == "EXIT":

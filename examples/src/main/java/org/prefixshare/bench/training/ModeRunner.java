@@ -13,6 +13,8 @@ import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.model.DecoderModel;
 import org.prefixshare.model.WeightSource;
+import org.prefixshare.model.lora.LoraAdapters;
+import org.prefixshare.model.lora.LoraConfig;
 import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.pack.ReferenceLogps;
 import org.prefixshare.train.AdamW;
@@ -29,9 +31,10 @@ import java.util.function.Consumer;
 /**
  * Trains one {@link TrainingMode} in this JVM, one optimiser step at a time, and measures it. One step is what
  * {@link org.prefixshare.train.DpoTrainer} does: the batch's placeholders, {@code calculateGradientsAndOutputs} of
- * the DPO sigmoid loss, and an Adam update of every parameter. Reference log-probs are precomputed in DPO (not part
- * of a training step): the caller's ({@code bench peers}, which compares losses with PyTorch), else zeros. Batches are built before timing (a real run builds them on a
- * prefetch thread). Before each step, outside the timed region, a {@code System.gc()} releases the previous step's
+ * the DPO sigmoid loss, and an Adam update of every trainable parameter: the whole model, or with LoRA the adapters
+ * on a frozen base ({@link #options}). Reference log-probs are precomputed in DPO (not part of a training step): the
+ * caller's ({@code bench peers}, which compares losses with PyTorch), else zeros. Batches are built before timing (a
+ * real run builds them on a prefetch thread). Before each step, outside the timed region, a {@code System.gc()} releases the previous step's
  * off-heap arrays so the off-heap peak is one step's working set, not garbage waiting for a collection.
  *
  * <p>{@link #prepare} builds and warms up; {@link #timedStep} runs timed step t; {@link #result} summarises. The
@@ -78,6 +81,7 @@ public final class ModeRunner implements AutoCloseable {
     private final Map<String, INDArray> values;
     private final AdamW optimiser;
     private final List<String> outputs;
+    private final long trainableParams;
     private final Consumer<String> progress;
     private final MemoryProbe probe = new MemoryProbe();
     private final double[] ms;
@@ -90,7 +94,8 @@ public final class ModeRunner implements AutoCloseable {
     private double fixedStepMs = Double.NaN;
 
     private ModeRunner(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode, DecoderConfig config,
-                       int packLength, WeightSource weights, ReferenceLogps references, Consumer<String> progress) {
+                       int packLength, WeightSource weights, DecoderModel.Options options, ReferenceLogps references,
+                       Consumer<String> progress) {
         if (steps.size() <= warmup) {
             throw new IllegalArgumentException("need more steps (" + steps.size() + ") than warm-up steps ("
                     + warmup + ")");
@@ -105,11 +110,12 @@ public final class ModeRunner implements AutoCloseable {
         for (List<TokenizedExample> s : steps) {
             batches.add(ModeBatches.build(s, mode, packLength, references));
         }
-        DecoderModel model = DecoderModel.create(config, weights, mode.implementation());
+        DecoderModel model = DecoderModel.create(config, weights, mode.implementation(), options);
         this.objective = new DpoObjective(model, LossConfig.defaults());
         this.sd = model.sameDiff();
         this.params = model.parameterNames();
         this.values = model.parameters();
+        this.trainableParams = model.trainableParameterCount();
         this.optimiser = new AdamW(values, new FixedSchedule(1e-5), 0);
         this.outputs = List.of(objective.lossName());
         this.ms = new double[steps.size() - warmup];
@@ -132,18 +138,20 @@ public final class ModeRunner implements AutoCloseable {
     public static ModeRunner prepare(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode,
                                      DecoderConfig config, int packLength, long seed, Consumer<String> progress) {
         return prepare(steps, warmup, mode, config, packLength, WeightSource.random(seed, DecoderModel.INIT_STD),
-                ReferenceLogps.NONE, progress);
+                DecoderModel.Options.FULL, ReferenceLogps.NONE, progress);
     }
 
     /**
      * As {@link #prepare(List, int, TrainingMode, DecoderConfig, int, long, Consumer)} with the initial weights from
-     * {@code weights} (e.g. a Hugging Face directory) and the reference log-probs of {@code references}
-     * ({@link ReferenceLogps#NONE}: zeros).
+     * {@code weights} (e.g. a Hugging Face directory), trained as {@code options} say (full fine-tuning, or LoRA:
+     * {@link #options}), and the reference log-probs of {@code references} ({@link ReferenceLogps#NONE}: zeros).
      */
     public static ModeRunner prepare(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode,
                                      DecoderConfig config, int packLength, WeightSource weights,
-                                     ReferenceLogps references, Consumer<String> progress) {
-        ModeRunner r = new ModeRunner(steps, warmup, mode, config, packLength, weights, references, progress);
+                                     DecoderModel.Options options, ReferenceLogps references,
+                                     Consumer<String> progress) {
+        ModeRunner r = new ModeRunner(steps, warmup, mode, config, packLength, weights, options, references,
+                progress);
         // The dense reference (a) is all native T x T work: the JIT's state does not show in its steps, and its
         // warm-up does not count as the JVM's.
         boolean firstInJvm = mode != TrainingMode.A && !JVM_WARMED_UP.getAndSet(true);
@@ -194,6 +202,16 @@ public final class ModeRunner implements AutoCloseable {
             run(batches.get(warmup - 1), "re-warm");
             restoreInitialState();
         }
+    }
+
+    /**
+     * How the bench trains: full fine-tuning ({@code lora} null), or LoRA adapters initialised as PEFT does from
+     * {@code seed} (B zero: the first step's loss is the base model's) on a frozen base stored in the model's own type,
+     * without dropout or recompute, as {@code train --lora-r} builds them.
+     */
+    public static DecoderModel.Options options(LoraConfig lora, DecoderConfig config, long seed) {
+        return lora == null ? DecoderModel.Options.FULL
+                : DecoderModel.Options.lora(lora, LoraAdapters.initial(seed), config.dataType(), false);
     }
 
     /**
@@ -270,7 +288,7 @@ public final class ModeRunner implements AutoCloseable {
         return new ModeResult(mode.key(), examples * 1000.0 / median, (double) examples * ms.length * 1000.0 / totalMs,
                 median, Arrays.stream(ms).min().orElse(Double.NaN), ms.length, examples,
                 probe.peakOffHeapBytes() / 1048576.0, probe.peakRssBytes() / 1048576.0,
-                MemoryProbe.vmHwmBytes() / 1048576.0, false, 0, firstLoss, lastLoss, fixedStepMs);
+                MemoryProbe.vmHwmBytes() / 1048576.0, false, 0, firstLoss, lastLoss, fixedStepMs, trainableParams);
     }
 
     /** Prepares, runs every timed step and returns the result (one mode alone). */

@@ -9,6 +9,7 @@ import org.prefixshare.bench.training.TrainingBenchmark.Workload;
 import org.prefixshare.hf.HfConfig;
 import org.prefixshare.hf.HfModelDirectory;
 import org.prefixshare.loss.LossConfig;
+import org.prefixshare.model.DecoderModel;
 import org.prefixshare.pack.ReferenceLogps;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,14 +58,15 @@ public final class PeerSides {
                 if (inProcess) {
                     try (HfModelDirectory dir = HfModelDirectory.open(modelDir)) {
                         return new Prepared(ModeSession.inProcess(ModeRunner.prepare(w.steps(), warmup, mode,
-                                model.config(), ModeBatches.ONE_ROW, dir.weights(model.config()), refs, null)), null);
+                                model.config(), ModeBatches.ONE_ROW, dir.weights(model.config()),
+                                DecoderModel.Options.FULL, refs, null)), null);
                     }
                 }
                 if (worker == null) {
                     worker = WorkerProcess.start(mode, threads, env);
                 }
                 return new Prepared(worker.prepare(w.steps(), warmup, HfConfig.of(model.config()).toJson(),
-                        ModeBatches.ONE_ROW, seed, modelDir, refs), null);
+                        ModeBatches.ONE_ROW, seed, modelDir, refs, null), null);
             }
 
             @Override

@@ -87,7 +87,7 @@ public final class PeersBenchmark {
         TrainingBenchmark.Settings training(Model m) {
             return new TrainingBenchmark.Settings(scaleLabel, lengthDivisor, examplesPerStep, tokensPerStep, warmup,
                     steps, steps, repeats, ModeBatches.ONE_ROW, m.name(), m.config(),
-                    List.of(TrainingMode.B, TrainingMode.D), false, seed, threads);
+                    List.of(TrainingMode.B, TrainingMode.D), false, seed, threads, null, false);
         }
     }
 

@@ -247,7 +247,8 @@ public final class TorchPeer implements AutoCloseable {
                 double nan = Double.NaN;
                 return new ModeResult("torch-" + layout.key(), nan, nan, nan, nan, r.path("steps").asInt(), 0, nan,
                         nan, r.path("vm_hwm_mb").asDouble(nan), true, 0, r.path("first_loss").asDouble(nan),
-                        r.path("last_loss").asDouble(nan), nan);
+                        r.path("last_loss").asDouble(nan), nan,
+                        r.path("trainable_params").asLong(-1));
             }
 
             @Override

@@ -10,6 +10,7 @@ import org.prefixshare.hf.HfModelDirectory;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.model.DecoderModel;
 import org.prefixshare.model.WeightSource;
+import org.prefixshare.model.lora.LoraConfig;
 import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.ops.nativeload.NativeKernels;
 import org.prefixshare.ops.nativeload.NativeLibrary;
@@ -63,12 +64,14 @@ public final class TrainingWorker {
      * @param mode        "a" .. "e"
      * @param modelConfig the model as Hugging Face config.json text (float32)
      * @param packLength  row length of packed modes
-     * @param seed        model seed (when there is no model directory)
+     * @param seed        model seed (when there is no model directory) and the LoRA adapters' seed
      * @param modelDir    a Hugging Face directory holding the initial weights, or null for seeded random weights
      * @param references  a reference log-probs file ({@link WorkloadFile#writeReferences}), or null for zeros
+     * @param lora        an {@code adapter_config.json} ({@link LoraConfig}) to train LoRA adapters on a frozen base,
+     *                    or null for full fine-tuning
      */
     public record Request(String workload, int warmup, String mode, String modelConfig, int packLength, long seed,
-                          String modelDir, String references) {
+                          String modelDir, String references, String lora) {
     }
 
     private TrainingWorker() {
@@ -118,6 +121,8 @@ public final class TrainingWorker {
                 List<List<TokenizedExample>> steps = WorkloadFile.read(Path.of(r.workload()));
                 ReferenceLogps refs = r.references() == null ? ReferenceLogps.NONE
                         : WorkloadFile.readReferences(Path.of(r.references()));
+                DecoderModel.Options options = ModeRunner.options(r.lora() == null ? null
+                        : LoraConfig.read(Path.of(r.lora())), config, r.seed());
                 carried = Math.max(0, Pointer.physicalBytes() - freshRss);
                 MemoryProbe.resetPeakRss();
                 // Each workload runs on a thread of its own: what ND4J and the fused ops keep per thread (scratch
@@ -130,7 +135,7 @@ public final class TrainingWorker {
                         WeightSource weights = dir == null ? WeightSource.random(r.seed(), DecoderModel.INIT_STD)
                                 : dir.weights(config);
                         return ModeRunner.prepare(steps, r.warmup(), TrainingMode.of(r.mode()), config,
-                                r.packLength(), weights, refs, System.err::println);
+                                r.packLength(), weights, options, refs, System.err::println);
                     }
                 }).get();
                 reply(READY);

@@ -2,6 +2,7 @@ package org.prefixshare.bench.training;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.model.lora.LoraConfig;
 import org.prefixshare.pack.ReferenceLogps;
 
 import java.io.BufferedReader;
@@ -102,15 +103,16 @@ final class WorkerProcess implements AutoCloseable {
     /** Hands the worker a workload; returns once it has built the model and warmed up. */
     ModeSession prepare(List<List<TokenizedExample>> steps, int warmup, String modelJson, int packLength,
                         long seed) throws Exception {
-        return prepare(steps, warmup, modelJson, packLength, seed, null, ReferenceLogps.NONE);
+        return prepare(steps, warmup, modelJson, packLength, seed, null, ReferenceLogps.NONE, null);
     }
 
     /**
      * As {@link #prepare(List, int, String, int, long)} with the initial weights of a Hugging Face directory
-     * ({@code modelDir}; null: seeded) and precomputed reference log-probs ({@link ReferenceLogps#NONE}: zeros).
+     * ({@code modelDir}; null: seeded), precomputed reference log-probs ({@link ReferenceLogps#NONE}: zeros) and
+     * LoRA adapters to train on a frozen base ({@code lora}; null: full fine-tuning).
      */
     ModeSession prepare(List<List<TokenizedExample>> steps, int warmup, String modelJson, int packLength,
-                        long seed, Path modelDir, ReferenceLogps references) throws Exception {
+                        long seed, Path modelDir, ReferenceLogps references, LoraConfig lora) throws Exception {
         int n = ++prepared;
         Path workload = dir.resolve("workload-" + n + ".bin");
         WorkloadFile.write(workload, steps);
@@ -119,16 +121,24 @@ final class WorkerProcess implements AutoCloseable {
             refs = dir.resolve("references-" + n + ".bin");
             WorkloadFile.writeReferences(refs, steps, references);
         }
+        Path adapter = null;
+        if (lora != null) {
+            lora.write(dir);
+            adapter = dir.resolve(LoraConfig.CONFIG_FILE);
+        }
         Path request = dir.resolve("request-" + n + ".json");
         Files.writeString(request, TrainingWorker.toJson(new TrainingWorker.Request(workload.toString(), warmup,
                 mode.key(), modelJson, packLength, seed, modelDir == null ? null : modelDir.toString(),
-                refs == null ? null : refs.toString())));
+                refs == null ? null : refs.toString(), adapter == null ? null : adapter.toString())));
         toWorker.println(TrainingWorker.PREPARE + " " + request);
         expect(TrainingWorker.READY);
         Files.deleteIfExists(workload);
         Files.deleteIfExists(request);
         if (refs != null) {
             Files.deleteIfExists(refs);
+        }
+        if (adapter != null) {
+            Files.deleteIfExists(adapter);
         }
         double[] lastLoss = {Double.NaN};
         return new ModeSession() {

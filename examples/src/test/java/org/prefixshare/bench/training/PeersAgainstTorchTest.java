@@ -86,7 +86,8 @@ class PeersAgainstTorchTest {
 
                     @Override
                     public ModeResult finish() {
-                        return new ModeResult(key(), 0, 0, 0, 0, 0, 0, 0, 0, 1, true, 0, loss, loss, Double.NaN);
+                        return new ModeResult(key(), 0, 0, 0, 0, 0, 0, 0, 0, 1, true, 0, loss, loss, Double.NaN,
+                                model.config().parameterCount());
                     }
 
                     @Override

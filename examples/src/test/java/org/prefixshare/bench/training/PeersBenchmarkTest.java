@@ -97,7 +97,7 @@ class PeersBenchmarkTest {
                 @Override
                 public ModeResult finish() {
                     return new ModeResult(key, 0, 0, 0, 0, ms[0].length, 0, 0, 0, 100 + key.length(), true, 0, loss,
-                            loss, Double.NaN);
+                            loss, Double.NaN, 0);
                 }
 
                 @Override
