@@ -11,8 +11,6 @@ import org.prefixshare.hf.HfModelDirectory;
 import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderModel;
 import org.prefixshare.pack.ReferenceLogps;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -20,8 +18,6 @@ import java.util.Map;
 
 /** The sides of {@code bench peers}: ours in worker JVMs (or in this JVM), PyTorch in {@link TorchPeer} processes. */
 public final class PeerSides {
-
-    private static final Logger LOG = LoggerFactory.getLogger(PeerSides.class);
 
     /** Least warm-up time of the PyTorch side (ModeRunner's for a JVM's later workloads). */
     static final double TORCH_MIN_WARMUP_S = ModeRunner.MIN_WARMUP_NANOS / 1e9;
@@ -61,6 +57,11 @@ public final class PeerSides {
                                 model.config(), ModeBatches.ONE_ROW, dir.weights(model.config()),
                                 DecoderModel.Options.FULL, refs, null)), null);
                     }
+                }
+                if (worker != null && !worker.alive()) {
+                    // it ended in an earlier workload (PeersBenchmark reported that side as failed there)
+                    worker.close();
+                    worker = null;
                 }
                 if (worker == null) {
                     worker = WorkerProcess.start(mode, threads, env);
@@ -139,21 +140,11 @@ public final class PeerSides {
             req.put("lr", 1e-5);  // ModeRunner's AdamW
             req.put("beta", LossConfig.defaults().beta());
             req.put("memory_budget_mb", budgetMb);
-            try {
-                TorchPeer.Prepared p = peer.prepare(w.steps(), refs, modelDir, req);
-                return new Prepared(p.session(), p.skipped());
-            } catch (IllegalStateException e) {
-                if (layout != TorchPeer.Layout.PACKED) {
-                    throw e;
-                }
-                // the dense T x T attention of a long packed row can exhaust memory before the budget says so
-                String first = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
-                LOG.warn("{}: PyTorch packed failed and is left out: {}", w.name(), e.getMessage());
-                peer.close();
-                peer = TorchPeer.start(python, torchref, layout, threads, budgetMb, env);
-                return Prepared.skip("failed: " + first + (first.contains("exit 137") || first.contains("exit -9")
-                        ? " (the kernel's out-of-memory kill)" : ""));
-            }
+            // a process that ended (the dense T x T attention of a long packed row can exhaust memory before the
+            // budget says so) throws here; PeersBenchmark reports the side as failed, and its next workload starts a
+            // new process (above)
+            TorchPeer.Prepared p = peer.prepare(w.steps(), refs, modelDir, req);
+            return new Prepared(p.session(), p.skipped());
         }
 
         @Override

@@ -117,9 +117,12 @@ public final class PeersBenchmark {
         void close();
     }
 
-    /** What one side measured on one profile (NaN and a reason when skipped). */
+    /**
+     * What one side measured on one profile (NaN and a reason when skipped); trainable_params: the parameters its
+     * optimiser updated, as the side counted them (-1 where unknown).
+     */
     public record SideResult(String key, double samples_per_s, double step_ms, double[] runs_ms, double peak_rss_mb,
-                             double first_loss, String skipped, String ops) {
+                             double first_loss, String skipped, String ops, long trainable_params) {
     }
 
     /**
@@ -259,7 +262,11 @@ public final class PeersBenchmark {
         return out;
     }
 
-    /** Prepares every side on a workload, lets them take turns step by step, checks the losses, summarises. */
+    /**
+     * Prepares every side on a workload, lets them take turns step by step, checks the losses, summarises. A side
+     * whose process ends (the kernel's out-of-memory kill of a large model, say) is reported as failed with its
+     * reason, and the others go on; its next workload starts a new process.
+     */
     ProfileResult measure(Model model, Path modelDir, Workload w, List<Side> sides) throws Exception {
         ReferenceLogps refs = references(w.steps(), model.config().vocabSize(), s.seed());
         Workload timed = new Workload(w.name(), w.steps().subList(0, s.warmup() + s.steps()), w.stats(),
@@ -269,7 +276,12 @@ public final class PeersBenchmark {
         Map<String, String> skipped = new LinkedHashMap<>();
         try {
             for (Side side : sides) {
-                Prepared p = side.prepare(model, modelDir, timed, s.warmup(), refs);
+                Prepared p;
+                try {
+                    p = side.prepare(model, modelDir, timed, s.warmup(), refs);
+                } catch (IllegalStateException e) {
+                    p = Prepared.skip(failed(model, w, side, e));
+                }
                 if (p.session() == null) {
                     skipped.put(side.key(), p.skipped());
                     progress.accept("  " + side.key() + " skipped: " + p.skipped());
@@ -279,9 +291,15 @@ public final class PeersBenchmark {
                 }
             }
             int n = sessions.size();
+            boolean[] dead = new boolean[n];
             if (n > 1) {
-                for (ModeSession session : sessions) {
-                    session.rewarm();
+                for (int i = 0; i < n; i++) {
+                    try {
+                        sessions.get(i).rewarm();
+                    } catch (IllegalStateException e) {
+                        dead[i] = true;
+                        skipped.put(running.get(i).key(), failed(model, w, running.get(i), e));
+                    }
                 }
             }
             double[][][] ms = new double[n][s.repeats()][s.steps()];
@@ -291,7 +309,16 @@ public final class PeersBenchmark {
                     StringBuilder line = new StringBuilder();
                     for (int k = 0; k < n; k++) {
                         int i = (t + pass + k) % n;
-                        ms[i][pass][t] = sessions.get(i).step(t);
+                        if (dead[i]) {
+                            continue;
+                        }
+                        try {
+                            ms[i][pass][t] = sessions.get(i).step(t);
+                        } catch (IllegalStateException e) {
+                            dead[i] = true;
+                            skipped.put(running.get(i).key(), failed(model, w, running.get(i), e));
+                            continue;
+                        }
                         line.append(String.format(Locale.ROOT, " %s %.0f ms", running.get(i).key(), ms[i][pass][t]));
                     }
                     LOG.debug("{} / {} step {} pass {}:{}", model.name(), w.name(), t + 1, pass + 1, line);
@@ -299,7 +326,9 @@ public final class PeersBenchmark {
                         // every side has run the first timed step once, from the directory's weights
                         Map<String, Double> losses = new LinkedHashMap<>();
                         for (int i = 0; i < n; i++) {
-                            losses.put(running.get(i).key(), sessions.get(i).lastLoss());
+                            if (!dead[i]) {
+                                losses.put(running.get(i).key(), sessions.get(i).lastLoss());
+                            }
                         }
                         check = LossCheck.of(losses, s.lossTolerance());
                         progress.accept("  " + check.describe());
@@ -312,6 +341,9 @@ public final class PeersBenchmark {
             Map<String, String> ops = new HashMap<>();
             if (s.profileOpsSteps() > 0) {
                 for (int i = 0; i < n; i++) {
+                    if (dead[i]) {
+                        continue;
+                    }
                     Side side = running.get(i);
                     String table = sessions.get(i).profileOps(s.profileOpsSteps());
                     if (table != null) {
@@ -324,15 +356,18 @@ public final class PeersBenchmark {
             Map<String, SideResult> results = new LinkedHashMap<>();
             int examples = w.examplesPerStep();
             for (int i = 0; i < n; i++) {
+                if (dead[i]) {
+                    continue;
+                }
                 ModeResult r = sessions.get(i).finish();
                 double[] all = Arrays.stream(ms[i]).flatMapToDouble(Arrays::stream).toArray();
                 double median = Timing.median(all);
                 Side side = running.get(i);
                 results.put(side.key(), new SideResult(side.key(), examples * 1000.0 / median, median, all,
-                        r.peakMemMb(), r.first_loss(), null, ops.get(side.key())));
+                        r.peakMemMb(), r.first_loss(), null, ops.get(side.key()), r.trainable_params()));
             }
             skipped.forEach((k, why) -> results.put(k, new SideResult(k, Double.NaN, Double.NaN, new double[0],
-                    Double.NaN, Double.NaN, why, null)));
+                    Double.NaN, Double.NaN, why, null, -1)));
             Map<String, SideResult> ordered = new LinkedHashMap<>();
             for (String k : SIDES) {
                 if (results.containsKey(k)) {
@@ -348,6 +383,19 @@ public final class PeersBenchmark {
         } finally {
             sessions.forEach(ModeSession::close);
         }
+    }
+
+    /**
+     * The reason a side failed on a workload, for the table (its first line; the whole message, with the process's
+     * stderr, in the log).
+     */
+    private String failed(Model model, Workload w, Side side, IllegalStateException e) {
+        String message = String.valueOf(e.getMessage());
+        String first = message.lines().findFirst().orElse("");
+        LOG.warn("{} / {}: {} failed and is left out: {}", model.name(), w.name(), side.key(), message);
+        String why = "failed: " + first + (first.contains("exit 137") ? " (the kernel's out-of-memory kill)" : "");
+        progress.accept("  " + side.key() + " " + why);
+        return why;
     }
 
     private static String samples(Map<String, SideResult> r) {

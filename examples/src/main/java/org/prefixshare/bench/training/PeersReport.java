@@ -112,9 +112,10 @@ public final class PeersReport {
                             + rss(p, OURS_D));
         }
         for (ProfileResult p : r.profiles()) {
-            SideResult packed = p.sides().get(TORCH_PACKED);
-            if (packed != null && packed.skipped() != null) {
-                out.printf("  %s / %s: torch_packed skipped: %s%n", p.model(), p.name(), packed.skipped());
+            for (SideResult side : p.sides().values()) {
+                if (side.skipped() != null) {
+                    out.printf("  %s / %s: %s skipped: %s%n", p.model(), p.name(), side.key(), side.skipped());
+                }
             }
         }
         out.println("tokens a step processes (rows x length, padding included): torch_paired pads to the batch's "
@@ -160,11 +161,13 @@ public final class PeersReport {
             Map<String, Object> rss = new LinkedHashMap<>();
             Map<String, Object> loss = new LinkedHashMap<>();
             Map<String, Object> skipped = new LinkedHashMap<>();
+            Map<String, Object> trainable = new LinkedHashMap<>();
             for (String k : SIDES) {
                 SideResult s = p.sides().get(k);
                 sps.put(k, s == null ? null : num(s.samples_per_s()));
                 stepMs.put(k, s == null ? null : num(s.step_ms()));
                 rss.put(k, s == null ? null : num(s.peak_rss_mb()));
+                trainable.put(k, s == null || s.trainable_params() < 0 ? null : s.trainable_params());
                 Double l = p.lossCheck().firstLoss().get(k);
                 loss.put(k, l == null || !Double.isFinite(l) ? null : l);
                 if (s != null && s.skipped() != null) {
@@ -176,6 +179,7 @@ public final class PeersReport {
             m.put("peak_rss_mb", rss);
             m.put("first_loss", loss);
             m.put("skipped", skipped);
+            m.put("trainable_params", trainable);
             m.put("examples_per_step", p.examplesPerStep());
             m.put("tokens_per_step", p.tokensPerStep());
             profiles.add(m);
@@ -269,9 +273,10 @@ public final class PeersReport {
         md.append("Tokens a step processes (rows x length, padding included):\n\n");
         for (ProfileResult p : r.profiles()) {
             md.append("- ").append(p.model()).append(" / ").append(p.name()).append(": ").append(tokens(p));
-            SideResult packed = p.sides().get(TORCH_PACKED);
-            if (packed != null && packed.skipped() != null) {
-                md.append("; torch_packed skipped: ").append(packed.skipped());
+            for (SideResult side : p.sides().values()) {
+                if (side.skipped() != null) {
+                    md.append("; ").append(side.key()).append(" skipped: ").append(side.skipped());
+                }
             }
             md.append("\n");
         }

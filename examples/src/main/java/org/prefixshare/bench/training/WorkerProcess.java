@@ -90,6 +90,11 @@ final class WorkerProcess implements AutoCloseable {
         return new WorkerProcess(m, dir, pb.start());
     }
 
+    /** Whether the worker JVM is still running (a kernel out-of-memory kill ends it). */
+    boolean alive() {
+        return process.isAlive();
+    }
+
     /** The worker JVM's process id. */
     long pid() {
         return process.pid();

@@ -168,6 +168,8 @@ class PeersAgainstTorchTest {
                 PeersBenchmark.SideResult r = p.sides().get(k);
                 assertTrue(r.samples_per_s() > 0 && r.runs_ms().length == 2 && r.peak_rss_mb() > 0, k + ": " + r);
                 assertEquals(loss, r.first_loss(), 1e-5 * loss, k);
+                // PyTorch's optimiser updates the whole model, as ours
+                assertEquals(TINY.parameterCount(), r.trainable_params(), k);
                 // --profile-ops: PyTorch printed where its time went
                 assertTrue(r.ops().contains("aten::"), r.ops());
             }

@@ -163,7 +163,7 @@ class PeersBenchmarkTest {
         JsonNode j = root.get("profiles").get(0);
         assertEquals(List.of("name", "model", "loss_check_ok", "ours_d_over_torch_paired", "ours_b_over_torch_paired",
                 "ours_d_over_torch_packed", "loss_max_rel_diff", "samples_per_s", "step_ms_median", "peak_rss_mb",
-                "first_loss", "skipped", "examples_per_step", "tokens_per_step"), names(j));
+                "first_loss", "skipped", "trainable_params", "examples_per_step", "tokens_per_step"), names(j));
         assertEquals("HH-RLHF", j.get("name").asText());
         assertTrue(j.get("loss_check_ok").asBoolean());
         assertEquals(2.0, j.get("ours_b_over_torch_paired").asDouble(), 1e-12);
@@ -201,6 +201,114 @@ class PeersBenchmarkTest {
         assertFalse(new ObjectMapper().readTree(PeersReport.jsonLine(r)).get("profiles").get(0)
                 .get("loss_check_ok").asBoolean());
         assertTrue(PeersReport.verdict(r).contains("FAILED on 1 of 1"), PeersReport.verdict(r));
+    }
+
+    /** A side whose process ends: in prepare (failAt -1) or at its timed step failAt, as a killed worker does. */
+    private static Side dying(StubSide stub, int failAt) {
+        String why = "mode b ended without 'PSW TOOK' (exit 137):\n<the worker's stderr>";
+        return new Side() {
+            @Override
+            public String key() {
+                return stub.key();
+            }
+
+            @Override
+            public String description() {
+                return "dying " + stub.key();
+            }
+
+            @Override
+            public Prepared prepare(Model model, Path modelDir, Workload w, int warmup, ReferenceLogps refs)
+                    throws Exception {
+                if (failAt < 0) {
+                    throw new IllegalStateException(why);
+                }
+                ModeSession inner = stub.prepare(model, modelDir, w, warmup, refs).session();
+                return new Prepared(new ModeSession() {
+                    @Override
+                    public void rewarm() throws Exception {
+                        inner.rewarm();
+                    }
+
+                    @Override
+                    public double step(int t) throws Exception {
+                        if (t == failAt) {
+                            throw new IllegalStateException(why);
+                        }
+                        return inner.step(t);
+                    }
+
+                    @Override
+                    public double lastLoss() {
+                        return inner.lastLoss();
+                    }
+
+                    @Override
+                    public ModeResult finish() {
+                        throw new AssertionError("a dead side is not asked for its result");
+                    }
+
+                    @Override
+                    public void close() {
+                    }
+                }, null);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+    }
+
+    @Test
+    void aSideWhoseProcessEndsIsReportedAsFailedAndTheOthersGoOn(@TempDir Path dir) throws Exception {
+        for (int failAt : new int[]{-1, 0, 1}) {
+            List<String> log = new ArrayList<>();
+            List<String> lines = new ArrayList<>();
+            double[][] ms = {{100, 100}, {100, 100}};
+            StubSide torch = new StubSide(PeersBenchmark.TORCH_PAIRED, ms, 0.69, null, log);
+            StubSide oursD = new StubSide(PeersBenchmark.OURS_D, new double[][]{{25, 25}, {25, 25}}, 0.69, null, log);
+            Side oursB = dying(new StubSide(PeersBenchmark.OURS_B, ms, 0.69, null, log), failAt);
+            PeersBenchmark bench = new PeersBenchmark(settings(2, 2), lines::add);
+            ProfileResult p = bench.run(MODEL, dir, bench.workloads(MODEL, List.of(WorkloadProfile.paper("TLDR"))),
+                    List.of(torch, oursB, oursD)).get(0);
+            String skipped = p.sides().get(PeersBenchmark.OURS_B).skipped();
+            assertTrue(skipped.startsWith("failed: mode b ended without") && skipped.endsWith("(the kernel's "
+                    + "out-of-memory kill)"), skipped);
+            assertTrue(Double.isNaN(p.ratio(PeersBenchmark.OURS_B, PeersBenchmark.TORCH_PAIRED)));
+            assertEquals(4.0, p.ratio(PeersBenchmark.OURS_D, PeersBenchmark.TORCH_PAIRED), 1e-12);
+            // the loss check compares the sides that ran their first timed step
+            assertTrue(p.lossCheck().ok(), p.lossCheck().describe());
+            assertEquals(failAt == 1, p.lossCheck().firstLoss().containsKey(PeersBenchmark.OURS_B), "" + failAt);
+            assertTrue(lines.stream().anyMatch(l -> l.contains("ours_b failed: mode b ended")), lines.toString());
+        }
+    }
+
+    @Test
+    void pytorchOnTheReferenceBlasIsSaidLoudlyInTheTableAndTheReport(@TempDir Path dir) throws Exception {
+        List<String> log = new ArrayList<>();
+        double[][] ms = {{10}};
+        List<Side> sides = List.of(new StubSide(PeersBenchmark.TORCH_PAIRED, ms, 0.69, null, log),
+                new StubSide(PeersBenchmark.OURS_D, ms, 0.69, null, log));
+        PeersBenchmark bench = new PeersBenchmark(settings(1, 1), line -> { });
+        List<ProfileResult> rs = bench.run(MODEL, dir, bench.workloads(MODEL,
+                List.of(WorkloadProfile.paper("TLDR"))), sides);
+        TorchPeer.Info reference = new TorchPeer.Info(new ObjectMapper().readTree("{\"torch\": \"1.13.1\", "
+                + "\"threads\": 1, \"blas_info\": \"generic\", \"blas_library\": "
+                + "[\"/usr/lib/x86_64-linux-gnu/blas/libblas.so.3\"], \"reference_blas\": true}"));
+        PeersBenchmark.Result r = new PeersBenchmark.Result(settings(1, 1), rs, Map.of(), reference, 1);
+        ByteArrayOutputStream table = new ByteArrayOutputStream();
+        PeersReport.printTable(r, new PrintStream(table, true, StandardCharsets.UTF_8));
+        String text = table.toString(StandardCharsets.UTF_8);
+        assertTrue(text.contains("WARNING: PyTorch is using the REFERENCE BLAS (/usr/lib/x86_64-linux-gnu/blas/"
+                + "libblas.so.3)") && text.contains("apt-get install -y libopenblas0-pthread"), text);
+        String md = Files.readString(PeersReport.writeReport(r, dir.resolve("report"), "test", "bench peers"));
+        assertTrue(md.contains("**WARNING: PyTorch is using the REFERENCE BLAS"), md);
+
+        // with OpenBLAS: no warning
+        TorchPeer.Info openblas = new TorchPeer.Info(new ObjectMapper().readTree("{\"blas_library\": "
+                + "[\"/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3\"], \"reference_blas\": false}"));
+        assertEquals(null, PeersReport.blasWarning(openblas));
     }
 
     @Test
