@@ -31,7 +31,11 @@ import java.util.concurrent.Callable;
                         + "padded (TRL's default), PyTorch paired and packed (block-diagonal mask), ours (b) paired "
                         + "and (d) prefix-shared packed. The first step's losses must agree (1e-4 relative) before "
                         + "the timings compare.",
-                "Needs Debian's PyTorch: apt-get install -y python3-torch libopenblas0-pthread.",
+                "Needs Debian's PyTorch: apt-get install -y python3-torch libopenblas0-pthread. The PyTorch side "
+                        + "reports its BLAS; on Debian's reference BLAS (no OpenBLAS) the table says so loudly.",
+                "The bench model on all six profiles: prefixshare bench peers --json --report DIR. The large shape, "
+                        + "~30x the work a step: add --models large --quick --tokens-per-step 0 --warmup 1 --steps 2 "
+                        + "--repeats 1 --no-torch-packed. Setup and fields: docs/bench-peers.md.",
                 "Exit status: 0 done, 1 a loss check failed, 2 bad input or no PyTorch."})
 public final class BenchPeersCommand implements Callable<Integer> {
 

@@ -34,7 +34,7 @@ public final class BenchModels {
 
     /**
      * {@link #bench()} four times as wide and twice as deep, heads and MLP scaled alike: hidden 1024, 4 layers, 16
-     * query heads x 64, 8 kv heads, SwiGLU 2816, byte vocabulary (260), float32: 47,705,088 parameters. Attention
+     * query heads x 64, 8 kv heads, SwiGLU 2816, byte vocabulary (260), float32: 47,727,616 parameters. Attention
      * weighs less against the per-token matmuls than in the bench model ({@code bench peers}' second shape).
      */
     public static DecoderConfig large() {

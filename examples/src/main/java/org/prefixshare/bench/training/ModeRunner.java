@@ -63,6 +63,12 @@ public final class ModeRunner implements AutoCloseable {
      * them) left the fixed step cost at 45-49 ms, against 32-33 ms in the worker's next workload.
      */
     static final int JIT_WARMUP_STEPS = 200;
+    /**
+     * At most this long in those probe steps. The bench model's take ~7-10 s (a probe step costs ~33-49 ms); a larger
+     * model's probe step is mostly native work the size of its weights (Adam over them, the LM head: ~0.3 s for
+     * {@link BenchModels#large()}, 200 of them a minute or more per worker), where the JIT's state hardly shows.
+     */
+    static final long MAX_JIT_WARMUP_NANOS = 30_000_000_000L;
     /** Steps of the fixed-cost probe ({@link ModeResult#fixed_step_ms}), run after the warm-up. */
     static final int FIXED_COST_STEPS = 20;
     /** Row length of the fixed-cost probe's batch. */
@@ -162,7 +168,9 @@ public final class ModeRunner implements AutoCloseable {
         r.values.forEach((k, v) -> r.initialWeights.put(k, v.dup()));
         r.initialState.putAll(r.optimiser.snapshot());
         LayoutBatch probeBatch = mode == TrainingMode.A ? null : fixedCostBatch(steps.get(0).get(0), mode);
-        for (int w = 0; firstInJvm && w < JIT_WARMUP_STEPS; w++) {
+        long jitStart = System.nanoTime();
+        for (int w = 0; firstInJvm && w < JIT_WARMUP_STEPS && System.nanoTime() - jitStart < MAX_JIT_WARMUP_NANOS;
+             w++) {
             r.step(probeBatch, r.references(probeBatch));
         }
         long warmStart = System.nanoTime();
@@ -189,6 +197,16 @@ public final class ModeRunner implements AutoCloseable {
     }
 
     /**
+     * How the bench trains: full fine-tuning ({@code lora} null), or LoRA adapters initialised as PEFT does from
+     * {@code seed} (B zero: the first step's loss is the base model's) on a frozen base stored in the model's own type,
+     * without dropout or recompute, as {@code train --lora-r} builds them.
+     */
+    public static DecoderModel.Options options(LoraConfig lora, DecoderConfig config, long seed) {
+        return lora == null ? DecoderModel.Options.FULL
+                : DecoderModel.Options.lora(lora, LoraAdapters.initial(seed), config.dataType(), false);
+    }
+
+    /**
      * One more untimed warm-up step, just before the first timed step, when other modes prepared in between: a
      * worker that waited idle for them came back with its memory cold (the guest hands idle pages back; the first
      * steps after took up to 1.5x as long in both modes of a pair, which dilutes their ratio). Undone like the
@@ -202,16 +220,6 @@ public final class ModeRunner implements AutoCloseable {
             run(batches.get(warmup - 1), "re-warm");
             restoreInitialState();
         }
-    }
-
-    /**
-     * How the bench trains: full fine-tuning ({@code lora} null), or LoRA adapters initialised as PEFT does from
-     * {@code seed} (B zero: the first step's loss is the base model's) on a frozen base stored in the model's own type,
-     * without dropout or recompute, as {@code train --lora-r} builds them.
-     */
-    public static DecoderModel.Options options(LoraConfig lora, DecoderConfig config, long seed) {
-        return lora == null ? DecoderModel.Options.FULL
-                : DecoderModel.Options.lora(lora, LoraAdapters.initial(seed), config.dataType(), false);
     }
 
     /**

@@ -60,8 +60,8 @@ public final class PeersReport {
         return String.join("; ", "scale: " + s.scaleLabel(),
                 "lengths of the paper's profiles / " + fmt(s.lengthDivisor()), "models " + String.join(", ", models),
                 perStep + " per optimiser step (every side alike)",
-                String.format(Locale.ROOT, "%d warm-up steps (repeated to >= 2 s; ours >= 10 s and 200 probe steps in "
-                        + "a worker's first workload) + %d timed steps x %d passes, the sides taking turns step by "
+                String.format(Locale.ROOT, "%d warm-up steps (repeated to >= 2 s; ours >= 10 s and 200 probe steps, "
+                        + "at most 30 s of them, in a worker's first workload) + %d timed steps x %d passes, the sides taking turns step by "
                         + "step", s.warmup(), s.steps(), s.repeats()),
                 "samples/s = examples per step / the median of all timed runs (every side alike)",
                 "loss check: first timed step (from the directory's weights) within " + s.lossTolerance()

@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * far inside the 1e-4 tolerance, and a PyTorch peer given other reference log-probs (a different loss on the same work)
  * fails the check. Our side here computes the first step's loss with the graph {@link ModeRunner} trains (the model
  * read from the directory, {@link ModeBatches} with the references, the DPO objective) but not its timed steps, whose
- * JIT warm-up alone takes ~10 s; {@code bench peers --quick} checks ModeRunner itself (docs/bench/peers-runs.md).
+ * JIT warm-up alone takes ~10 s; {@code bench peers --quick} checks ModeRunner itself (docs/bench-peers.md).
  * A few seconds; skipped only where {@code /usr/bin/python3} cannot import torch.
  */
 class PeersAgainstTorchTest {
