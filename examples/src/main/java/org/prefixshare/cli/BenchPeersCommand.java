@@ -180,7 +180,7 @@ public final class BenchPeersCommand implements Callable<Integer> {
             PeersReport.printTable(r, System.out);
             if (report != null) {
                 Path md = PeersReport.writeReport(r, report, BenchTrainingCommand.machine(),
-                        "prefixshare bench peers " + String.join(" ", spec.commandLine().getParseResult()
+                        "prefixshare " + String.join(" ", spec.commandLine().getParseResult()
                                 .originalArgs()));
                 System.out.println("report: " + md + " (chart " + report.resolve("peers.png") + ")");
             }
