@@ -30,6 +30,12 @@ def sequence_logp(model, prompt_ids, response_ids):
 def batch_sequence_logps(model, prompts, responses, pad_id=0):
     """TRL's padded batch: right-pad every prompt+response to the longest, mask the padding keys, sum the response
     positions' log-probs. Returns [B]. Equal (up to rounding) to calling sequence_logp one by one."""
+    return padded_logps(model, *pad_batch(prompts, responses, pad_id))
+
+
+def pad_batch(prompts, responses, pad_id=0):
+    """TRL's collated batch of prompt+response sequences, right-padded to the longest: ids [B, T] (long), the
+    attention mask [B, T] (1 = real token) and the loss mask [B, T] (True on response tokens)."""
     seqs = [list(p) + list(r) for p, r in zip(prompts, responses)]
     t = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), t), pad_id, dtype=torch.long)
@@ -39,12 +45,59 @@ def batch_sequence_logps(model, prompts, responses, pad_id=0):
         ids[i, :len(s)] = torch.tensor(s)
         attn[i, :len(s)] = 1
         loss_mask[i, len(p):len(s)] = True
+    return ids, attn, loss_mask
+
+
+def padded_logps(model, ids, attn, loss_mask):
+    """The log-probs [B] of a batch from pad_batch, as TRL's concatenated_forward computes them: logits of every
+    position, log_softmax, the label tokens gathered, summed under the loss mask."""
     logits = model(ids, attention_mask=attn)
     labels = ids[:, 1:].clone()
     mask = loss_mask[:, 1:]
     labels[~mask] = 0
     per_token = torch.gather(logits[:, :-1].log_softmax(-1), 2, labels[:, :, None]).squeeze(2)
     return (per_token * mask).sum(-1)
+
+
+class PackedRow:
+    """prompt+response sequences packed into one row, each its own document: positions restart at 0 for every
+    sequence, a block-diagonal mask keeps sequences apart (with the causal mask: each token sees the earlier tokens of
+    its own sequence), and the row is right-padded to a multiple of `pad_multiple` (padding is a document of its own).
+    ids, position_ids [1, T]; allowed [1, T, T] (bool); label_pos / label_ids / label_seq: each scored token's
+    predicting position, its id and its sequence."""
+
+    def __init__(self, prompts, responses, pad_multiple=64, pad_id=0):
+        ids, pos, doc, label_pos, label_ids, label_seq = [], [], [], [], [], []
+        for i, (p, r) in enumerate(zip(prompts, responses)):
+            s = list(p) + list(r)
+            start = len(ids)
+            ids += s
+            pos += range(len(s))
+            doc += [i] * len(s)
+            for t in range(len(p), len(s)):
+                label_pos.append(start + t - 1)
+                label_ids.append(s[t])
+                label_seq.append(i)
+        used = len(ids)
+        t = max(pad_multiple, -(-used // pad_multiple) * pad_multiple)
+        ids += [pad_id] * (t - used)
+        pos += range(t - used)
+        doc += [-1] * (t - used)
+        doc = torch.tensor(doc)
+        self.sequences = len(prompts)
+        self.used_tokens = used
+        self.ids = torch.tensor([ids], dtype=torch.long)
+        self.position_ids = torch.tensor([pos], dtype=torch.long)
+        self.allowed = (doc[:, None] == doc[None, :])[None]
+        self.label_pos = torch.tensor(label_pos, dtype=torch.long)
+        self.label_ids = torch.tensor(label_ids, dtype=torch.long)
+        self.label_seq = torch.tensor(label_seq, dtype=torch.long)
+
+    def logps(self, model):
+        """The sequences' log-probs [S], in the order given."""
+        logits = model(self.ids, position_ids=self.position_ids, allowed=self.allowed)[0]
+        per_token = logits.log_softmax(-1)[self.label_pos, self.label_ids]
+        return torch.zeros(self.sequences, dtype=per_token.dtype).index_add(0, self.label_seq, per_token)
 
 
 def dpo_sigmoid_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta):

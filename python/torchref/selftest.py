@@ -421,6 +421,10 @@ def padded_batch_and_packed_rows_equal_separate_sequences():
             want = model(torch.tensor([s]))[0]
             assert_close(logits[start:start + len(s)], want, 1e-12, "packed row")
             start += len(s)
+        # the packed log-probs (bench_step.py's packed path), padding at the end of the row
+        row = logprobs.PackedRow(prompts, resps, pad_multiple=16)
+        assert row.ids.shape[1] == 32 and row.used_tokens == 27, row.ids.shape
+        assert_close(row.logps(model), single, 1e-12, "packed row log-probs")
     return "right-padded batch and a packed row (restarted positions) equal one-by-one, float64"
 
 

@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
         description = "Benchmarks (ratios measured side by side in one run).",
         subcommands = {
                 BenchAttentionCommand.class,
-                BenchTrainingCommand.class
+                BenchTrainingCommand.class,
+                BenchPeersCommand.class
         })
 public final class BenchCommand extends CommandGroup {
 }

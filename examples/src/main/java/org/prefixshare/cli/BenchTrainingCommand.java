@@ -33,7 +33,9 @@ import java.util.concurrent.Callable;
                         + "examples per optimiser step: (a) paired padded + dense reference attention, (b) paired "
                         + "padded + native op, (c) prefix-shared one document per row, (d) prefix-shared packed, "
                         + "(e) paired packed; speedups (c)/(b), (d)/(b), (d)/(e) beside their ideal and the paper's.",
-                "Workloads: the paper's six data sets as synthetic length profiles (default), or --input FILE."})
+                "Workloads: the paper's six data sets as synthetic length profiles (default), or --input FILE.",
+                "--lora-r N trains LoRA adapters on a frozen base in every mode instead of the whole model; "
+                        + "--lora-vs-full adds (d) with full fine-tuning beside it."})
 public final class BenchTrainingCommand implements Callable<Integer> {
 
     @Option(names = "--quick", description = "Lengths / 4, ~4096 paired tokens per step, 3 warm-up (at least 2 s) + "
@@ -57,9 +59,24 @@ public final class BenchTrainingCommand implements Callable<Integer> {
             description = "Modes to run (default ${DEFAULT-VALUE}); b, c, d, e give the speedups.")
     List<String> modes;
 
-    @Option(names = "--model", defaultValue = "bench", description = "Model shape: bench, tiny or small "
-            + "(default ${DEFAULT-VALUE}).")
+    @Option(names = "--model", defaultValue = "bench", description = "Model shape: bench (hidden 256 x 2 layers), "
+            + "large (hidden 1024 x 4 layers), tiny or small (default ${DEFAULT-VALUE}).")
     String model;
+
+    @Option(names = "--lora-r", defaultValue = "0", description = "Train LoRA adapters of rank r on a frozen base in "
+            + "every mode (alpha 2r, no dropout, PEFT's initialisation), as train --lora-r does; 0 (default): full "
+            + "fine-tuning.")
+    int loraR;
+
+    @Option(names = "--lora-targets", defaultValue = "all-linear", description = "With --lora-r, the adapted "
+            + "projections: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, or all-linear (default "
+            + "${DEFAULT-VALUE}).")
+    String loraTargets;
+
+    @Option(names = "--lora-vs-full", description = "With --lora-r, time mode (d) with full fine-tuning too, taking "
+            + "turns step by step with (d) and (e) on the same examples: the ratio of LoRA's step over full "
+            + "fine-tuning's.")
+    boolean loraVsFull;
 
     @Option(names = "--length-divisor", description = "Divide every profile length by this (default: 4 quick, "
             + "2 full).")
@@ -110,6 +127,9 @@ public final class BenchTrainingCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (loraR < 0) {
+            throw new IllegalArgumentException("--lora-r must be >= 0 (0: full fine-tuning), got " + loraR);
+        }
         List<TrainingMode> ms = new ArrayList<>();
         for (String m : modes) {
             ms.add(TrainingMode.of(m.trim()));
@@ -122,7 +142,8 @@ public final class BenchTrainingCommand implements Callable<Integer> {
                 tokensPerStep != null ? tokensPerStep : quick ? 4096 : 8192, warmup != null ? warmup : 3,
                 steps != null ? steps : quick ? 4 : 10, packedSteps != null ? packedSteps : 20,
                 repeats != null ? repeats : 2, packLength,
-                model, BenchModels.byName(model), ms, inProcess, seed, threads);
+                model, BenchModels.byName(model), ms, inProcess, seed, threads,
+                loraR > 0 ? TrainingBenchmark.benchLora(loraR, loraTargets) : null, loraVsFull);
         System.out.println(TrainingReport.scaleLine(s));
         // results on standard output (its last line is --json's), what is running on standard error
         TrainingBenchmark bench = new TrainingBenchmark(s, System.out::println, line -> {

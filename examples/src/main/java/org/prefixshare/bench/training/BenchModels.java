@@ -19,7 +19,7 @@ import java.util.Locale;
 public final class BenchModels {
 
     /** Names accepted by {@link #byName}. */
-    public static final List<String> NAMES = List.of("bench", "tiny", "small");
+    public static final List<String> NAMES = List.of("bench", "large", "tiny", "small");
 
     private BenchModels() {
     }
@@ -32,10 +32,22 @@ public final class BenchModels {
         return new DecoderConfig(260, 256, 2, 4, 2, 64, 704, 10000.0, 1e-6, false, DataType.FLOAT);
     }
 
+    /**
+     * {@link #bench()} four times as wide and twice as deep, heads and MLP scaled alike: hidden 1024, 4 layers, 16
+     * query heads x 64, 8 kv heads, SwiGLU 2816, byte vocabulary (260), float32: 47,727,616 parameters. Attention
+     * weighs less against the per-token matmuls than in the bench model ({@code bench peers}' second shape).
+     */
+    public static DecoderConfig large() {
+        return new DecoderConfig(260, 1024, 4, 16, 8, 64, 2816, 10000.0, 1e-6, false, DataType.FLOAT);
+    }
+
     /** A model by name. */
     public static DecoderConfig byName(String name) {
         if (name.toLowerCase(Locale.ROOT).equals("bench")) {
             return bench();
+        }
+        if (name.toLowerCase(Locale.ROOT).equals("large")) {
+            return large();
         }
         if (name.equalsIgnoreCase("tiny") || name.equalsIgnoreCase("small")) {
             return DecoderConfig.preset(name);

@@ -9,6 +9,7 @@ import org.prefixshare.layout.Segment;
 import org.prefixshare.layout.SequenceInfo;
 import org.prefixshare.layout.SharedLayoutBuilder;
 import org.prefixshare.pack.PackConfig;
+import org.prefixshare.pack.ReferenceLogps;
 import org.prefixshare.pack.Packer;
 
 import java.util.ArrayList;
@@ -38,6 +39,12 @@ public final class ModeBatches {
      * @param packLength row length of the packed modes (at least the longest document), or {@link #ONE_ROW}
      */
     public static LayoutBatch build(List<TokenizedExample> examples, TrainingMode mode, int packLength) {
+        return build(examples, mode, packLength, ReferenceLogps.NONE);
+    }
+
+    /** One step's batch, its sequence table carrying the reference log-probs of {@code references}. */
+    public static LayoutBatch build(List<TokenizedExample> examples, TrainingMode mode, int packLength,
+                                    ReferenceLogps references) {
         List<Segment> units = new ArrayList<>();
         for (TokenizedExample e : examples) {
             if (mode.shared()) {
@@ -77,6 +84,9 @@ public final class ModeBatches {
         List<SequenceInfo> seqs = new ArrayList<>();
         for (List<Segment> row : rows) {
             out.add(RowAssembler.assemble(row, t, 0, seqs.size(), seqs));
+        }
+        if (references != ReferenceLogps.NONE) {
+            seqs.replaceAll(si -> si.withRefLogp(references.get(si.exampleId(), si.rank())));
         }
         return new LayoutBatch(out, seqs);
     }

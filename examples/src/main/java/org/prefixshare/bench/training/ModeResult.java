@@ -27,11 +27,13 @@ package org.prefixshare.bench.training;
  *                          and one token per response, after the warm-up ({@link ModeRunner#FIXED_COST_STEPS} steps;
  *                          SameDiff's scheduling of the step's ops, Adam, work the size of the weights); NaN where not
  *                          measured (mode (a))
+ * @param trainable_params  parameters the optimiser updated: the whole model in full fine-tuning, the adapters' with
+ *                          LoRA (counted on the model that trained)
  */
 public record ModeResult(String mode, double samples_per_s, double samples_per_s_total, double step_ms,
                          double step_ms_min, int steps, int examples_per_step, double offheap_peak_mb,
                          double rss_peak_mb, double vm_hwm_mb, boolean isolated, double carried_mb,
-                         double first_loss, double last_loss, double fixed_step_ms) {
+                         double first_loss, double last_loss, double fixed_step_ms, long trainable_params) {
 
     /**
      * The peak memory of the JSON: the process's lifetime peak RSS when the mode had a JVM of its own, else the
@@ -48,6 +50,6 @@ public record ModeResult(String mode, double samples_per_s, double samples_per_s
     public ModeResult isolatedRun(double carriedMb) {
         return new ModeResult(mode, samples_per_s, samples_per_s_total, step_ms, step_ms_min, steps,
                 examples_per_step, offheap_peak_mb, rss_peak_mb, vm_hwm_mb, true, carriedMb, first_loss, last_loss,
-                fixed_step_ms);
+                fixed_step_ms, trainable_params);
     }
 }

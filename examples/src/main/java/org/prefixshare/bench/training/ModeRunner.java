@@ -8,10 +8,15 @@ import org.nd4j.linalg.schedule.FixedSchedule;
 import org.prefixshare.bench.Timing;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.layout.LayoutBatch;
+import org.prefixshare.layout.SequenceInfo;
 import org.prefixshare.loss.LossConfig;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.model.DecoderModel;
+import org.prefixshare.model.WeightSource;
+import org.prefixshare.model.lora.LoraAdapters;
+import org.prefixshare.model.lora.LoraConfig;
 import org.prefixshare.ops.attention.PrefixShareOps;
+import org.prefixshare.pack.ReferenceLogps;
 import org.prefixshare.train.AdamW;
 import org.prefixshare.train.DpoObjective;
 
@@ -26,9 +31,10 @@ import java.util.function.Consumer;
 /**
  * Trains one {@link TrainingMode} in this JVM, one optimiser step at a time, and measures it. One step is what
  * {@link org.prefixshare.train.DpoTrainer} does: the batch's placeholders, {@code calculateGradientsAndOutputs} of
- * the DPO sigmoid loss, and an Adam update of every parameter. Reference log-probs are precomputed in DPO (not part
- * of a training step), so zeros stand in for them. Batches are built before timing (a real run builds them on a
- * prefetch thread). Before each step, outside the timed region, a {@code System.gc()} releases the previous step's
+ * the DPO sigmoid loss, and an Adam update of every trainable parameter: the whole model, or with LoRA the adapters
+ * on a frozen base ({@link #options}). Reference log-probs are precomputed in DPO (not part of a training step): the
+ * caller's ({@code bench peers}, which compares losses with PyTorch), else zeros. Batches are built before timing (a
+ * real run builds them on a prefetch thread). Before each step, outside the timed region, a {@code System.gc()} releases the previous step's
  * off-heap arrays so the off-heap peak is one step's working set, not garbage waiting for a collection.
  *
  * <p>{@link #prepare} builds and warms up; {@link #timedStep} runs timed step t; {@link #result} summarises. The
@@ -57,6 +63,12 @@ public final class ModeRunner implements AutoCloseable {
      * them) left the fixed step cost at 45-49 ms, against 32-33 ms in the worker's next workload.
      */
     static final int JIT_WARMUP_STEPS = 200;
+    /**
+     * At most this long in those probe steps. The bench model's take ~7-10 s (a probe step costs ~33-49 ms); a larger
+     * model's probe step is mostly native work the size of its weights (Adam over them, the LM head: ~0.3 s for
+     * {@link BenchModels#large()}, 200 of them a minute or more per worker), where the JIT's state hardly shows.
+     */
+    static final long MAX_JIT_WARMUP_NANOS = 30_000_000_000L;
     /** Steps of the fixed-cost probe ({@link ModeResult#fixed_step_ms}), run after the warm-up. */
     static final int FIXED_COST_STEPS = 20;
     /** Row length of the fixed-cost probe's batch. */
@@ -75,6 +87,7 @@ public final class ModeRunner implements AutoCloseable {
     private final Map<String, INDArray> values;
     private final AdamW optimiser;
     private final List<String> outputs;
+    private final long trainableParams;
     private final Consumer<String> progress;
     private final MemoryProbe probe = new MemoryProbe();
     private final double[] ms;
@@ -87,7 +100,8 @@ public final class ModeRunner implements AutoCloseable {
     private double fixedStepMs = Double.NaN;
 
     private ModeRunner(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode, DecoderConfig config,
-                       int packLength, long seed, Consumer<String> progress) {
+                       int packLength, WeightSource weights, DecoderModel.Options options, ReferenceLogps references,
+                       Consumer<String> progress) {
         if (steps.size() <= warmup) {
             throw new IllegalArgumentException("need more steps (" + steps.size() + ") than warm-up steps ("
                     + warmup + ")");
@@ -100,13 +114,14 @@ public final class ModeRunner implements AutoCloseable {
         this.examples = steps.get(warmup).size();  // of the timed steps (a warm-up step may be smaller)
         this.batches = new ArrayList<>(steps.size());
         for (List<TokenizedExample> s : steps) {
-            batches.add(ModeBatches.build(s, mode, packLength));
+            batches.add(ModeBatches.build(s, mode, packLength, references));
         }
-        DecoderModel model = DecoderModel.create(config, seed, mode.implementation());
+        DecoderModel model = DecoderModel.create(config, weights, mode.implementation(), options);
         this.objective = new DpoObjective(model, LossConfig.defaults());
         this.sd = model.sameDiff();
         this.params = model.parameterNames();
         this.values = model.parameters();
+        this.trainableParams = model.trainableParameterCount();
         this.optimiser = new AdamW(values, new FixedSchedule(1e-5), 0);
         this.outputs = List.of(objective.lossName());
         this.ms = new double[steps.size() - warmup];
@@ -128,7 +143,21 @@ public final class ModeRunner implements AutoCloseable {
      */
     public static ModeRunner prepare(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode,
                                      DecoderConfig config, int packLength, long seed, Consumer<String> progress) {
-        ModeRunner r = new ModeRunner(steps, warmup, mode, config, packLength, seed, progress);
+        return prepare(steps, warmup, mode, config, packLength, WeightSource.random(seed, DecoderModel.INIT_STD),
+                DecoderModel.Options.FULL, ReferenceLogps.NONE, progress);
+    }
+
+    /**
+     * As {@link #prepare(List, int, TrainingMode, DecoderConfig, int, long, Consumer)} with the initial weights from
+     * {@code weights} (e.g. a Hugging Face directory), trained as {@code options} say (full fine-tuning, or LoRA:
+     * {@link #options}), and the reference log-probs of {@code references} ({@link ReferenceLogps#NONE}: zeros).
+     */
+    public static ModeRunner prepare(List<List<TokenizedExample>> steps, int warmup, TrainingMode mode,
+                                     DecoderConfig config, int packLength, WeightSource weights,
+                                     DecoderModel.Options options, ReferenceLogps references,
+                                     Consumer<String> progress) {
+        ModeRunner r = new ModeRunner(steps, warmup, mode, config, packLength, weights, options, references,
+                progress);
         // The dense reference (a) is all native T x T work: the JIT's state does not show in its steps, and its
         // warm-up does not count as the JVM's.
         boolean firstInJvm = mode != TrainingMode.A && !JVM_WARMED_UP.getAndSet(true);
@@ -139,8 +168,10 @@ public final class ModeRunner implements AutoCloseable {
         r.values.forEach((k, v) -> r.initialWeights.put(k, v.dup()));
         r.initialState.putAll(r.optimiser.snapshot());
         LayoutBatch probeBatch = mode == TrainingMode.A ? null : fixedCostBatch(steps.get(0).get(0), mode);
-        for (int w = 0; firstInJvm && w < JIT_WARMUP_STEPS; w++) {
-            r.step(probeBatch, r.noReferences(probeBatch));
+        long jitStart = System.nanoTime();
+        for (int w = 0; firstInJvm && w < JIT_WARMUP_STEPS && System.nanoTime() - jitStart < MAX_JIT_WARMUP_NANOS;
+             w++) {
+            r.step(probeBatch, r.references(probeBatch));
         }
         long warmStart = System.nanoTime();
         for (int w = 0; warmup > 0 && (w < warmup || (w < MAX_WARMUP_REPEATS * warmup
@@ -152,7 +183,7 @@ public final class ModeRunner implements AutoCloseable {
             // collections would cost more than the probe; the median drops a step that a young collection hits.
             double[] t = new double[FIXED_COST_STEPS];
             for (int i = 0; i < t.length; i++) {
-                INDArray refs = r.noReferences(probeBatch);
+                INDArray refs = r.references(probeBatch);
                 long start = System.nanoTime();
                 r.step(probeBatch, refs);
                 t[i] = (System.nanoTime() - start) / 1e6;
@@ -163,6 +194,16 @@ public final class ModeRunner implements AutoCloseable {
         r.probe.reset();
         r.probe.setActive(false);
         return r;
+    }
+
+    /**
+     * How the bench trains: full fine-tuning ({@code lora} null), or LoRA adapters initialised as PEFT does from
+     * {@code seed} (B zero: the first step's loss is the base model's) on a frozen base stored in the model's own type,
+     * without dropout or recompute, as {@code train --lora-r} builds them.
+     */
+    public static DecoderModel.Options options(LoraConfig lora, DecoderConfig config, long seed) {
+        return lora == null ? DecoderModel.Options.FULL
+                : DecoderModel.Options.lora(lora, LoraAdapters.initial(seed), config.dataType(), false);
     }
 
     /**
@@ -206,6 +247,16 @@ public final class ModeRunner implements AutoCloseable {
         executed = 0;
     }
 
+    /** The model's graph (for listeners such as {@link OpProfile}). */
+    public SameDiff sameDiff() {
+        return sd;
+    }
+
+    /** The loss of the step that ran last (NaN before the first). */
+    public double lastLoss() {
+        return lastLoss;
+    }
+
     /** Number of timed steps. */
     public int timedSteps() {
         return ms.length;
@@ -245,7 +296,7 @@ public final class ModeRunner implements AutoCloseable {
         return new ModeResult(mode.key(), examples * 1000.0 / median, (double) examples * ms.length * 1000.0 / totalMs,
                 median, Arrays.stream(ms).min().orElse(Double.NaN), ms.length, examples,
                 probe.peakOffHeapBytes() / 1048576.0, probe.peakRssBytes() / 1048576.0,
-                MemoryProbe.vmHwmBytes() / 1048576.0, false, 0, firstLoss, lastLoss, fixedStepMs);
+                MemoryProbe.vmHwmBytes() / 1048576.0, false, 0, firstLoss, lastLoss, fixedStepMs, trainableParams);
     }
 
     /** Prepares, runs every timed step and returns the result (one mode alone). */
@@ -266,7 +317,7 @@ public final class ModeRunner implements AutoCloseable {
 
     /** One optimiser step; returns its milliseconds (the gc before it is not timed). */
     private double run(LayoutBatch batch, String what) {
-        INDArray refs = noReferences(batch);
+        INDArray refs = references(batch);
         System.gc();
         long start = System.nanoTime();
         double loss = step(batch, refs);
@@ -282,9 +333,14 @@ public final class ModeRunner implements AutoCloseable {
         return took;
     }
 
-    /** Zeros for the batch's reference log-probs (precomputed in DPO, not part of a training step). */
-    private INDArray noReferences(LayoutBatch batch) {
-        return Nd4j.zeros(config.dataType(), batch.sequences().size());
+    /**
+     * The batch's reference log-probs (precomputed in DPO, not part of a training step): those its sequence table
+     * carries, else zeros.
+     */
+    private INDArray references(LayoutBatch batch) {
+        double[] refs = batch.sequences().stream().mapToDouble(SequenceInfo::refLogp).toArray();
+        return Arrays.stream(refs).anyMatch(Double::isNaN) ? Nd4j.zeros(config.dataType(), refs.length)
+                : Nd4j.createFromArray(refs).castTo(config.dataType());
     }
 
     /** One optimiser step (feeds, gradients, Adam) with these reference log-probs; returns the loss. */

@@ -13,6 +13,17 @@ interface ModeSession extends AutoCloseable {
     /** Runs timed step t (0-based, in order); returns its milliseconds. */
     double step(int t) throws Exception;
 
+    /** The loss of the step that ran last (the first timed step's is computed from the initial weights). */
+    double lastLoss();
+
+    /**
+     * After the timed steps: n more steps under an op profiler; the table of where their time went, or null where the
+     * session has no profiler.
+     */
+    default String profileOps(int n) throws Exception {
+        return null;
+    }
+
     /** The mode's figures, after its last timed step. */
     ModeResult finish() throws Exception;
 
@@ -31,6 +42,16 @@ interface ModeSession extends AutoCloseable {
             @Override
             public double step(int t) {
                 return runner.timedStep(t);
+            }
+
+            @Override
+            public double lastLoss() {
+                return runner.lastLoss();
+            }
+
+            @Override
+            public String profileOps(int n) {
+                return OpProfile.run(runner, n);
             }
 
             @Override

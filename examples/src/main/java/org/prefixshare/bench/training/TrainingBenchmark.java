@@ -8,12 +8,16 @@ import org.prefixshare.data.workload.WorkloadStats;
 import org.prefixshare.hf.HfConfig;
 import org.prefixshare.io.Progress;
 import org.prefixshare.model.DecoderConfig;
+import org.prefixshare.model.DecoderModel;
+import org.prefixshare.model.WeightSource;
+import org.prefixshare.model.lora.LoraConfig;
+import org.prefixshare.pack.ReferenceLogps;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +33,10 @@ import java.util.function.Consumer;
  * restarts its peak for each workload) and the JIT warms up once per mode rather than once per workload;
  * {@code inProcess} runs them here one after another (then RSS peaks are increments over earlier modes and only the
  * off-heap peak, which the probe resets per mode, is per mode).
+ *
+ * <p>Every mode trains the whole model, or with {@link Settings#lora} LoRA adapters on a frozen base (as
+ * {@code train --lora-r} does); {@link Settings#loraVsFull} then times (d) with full fine-tuning too, taking turns with
+ * (d) and (e), for the ratio of LoRA's step over full fine-tuning's on the same model and examples.
  */
 public final class TrainingBenchmark {
 
@@ -61,11 +69,15 @@ public final class TrainingBenchmark {
      * @param seed            seed of the workload and the model
      * @param threads         OpenMP threads of every mode's JVM ({@code OMP_NUM_THREADS}: ND4J's ops, OpenBLAS and
      *                        the attention kernels), or 0 to inherit this process's environment; ignored in process
+     * @param lora            LoRA adapters every mode trains on a frozen base ({@link #benchLora}), or null for full
+     *                        fine-tuning
+     * @param loraVsFull      with LoRA, time (d) with full fine-tuning too ({@link Variant#full}), taking turns with
+     *                        (d) and (e)
      */
     public record Settings(String scaleLabel, double lengthDivisor, int examplesPerStep, int tokensPerStep,
                            int warmup, int steps, int packedSteps, int repeats, int packLength,
                            String modelName, DecoderConfig model, List<TrainingMode> modes, boolean inProcess,
-                           long seed, int threads) {
+                           long seed, int threads, LoraConfig lora, boolean loraVsFull) {
         public Settings {
             if (!(lengthDivisor >= 1) || examplesPerStep < 1 || tokensPerStep < 0 || warmup < 0 || steps < 1
                     || packedSteps < 1 || repeats < 1 || packLength < 0 || threads < 0) {
@@ -74,7 +86,30 @@ public final class TrainingBenchmark {
                         + lengthDivisor + ", " + examplesPerStep + ", " + tokensPerStep + ", " + warmup + ", " + steps
                         + ", " + packedSteps + ", " + repeats + ", " + packLength + ", " + threads);
             }
+            if (loraVsFull && (lora == null || !modes.contains(TrainingMode.D))) {
+                throw new IllegalArgumentException("LoRA against full fine-tuning times mode (d) both ways: it needs "
+                        + "LoRA (--lora-r) and mode d (--modes)");
+            }
             modes = List.copyOf(modes);
+        }
+
+        /** The adapters a variant trains: none in full fine-tuning. */
+        public LoraConfig lora(Variant v) {
+            return v.full() ? null : lora;
+        }
+
+        /** The modes of a group that this run measures, with (d)'s full fine-tuning beside (d) if asked for. */
+        List<Variant> variants(List<TrainingMode> group) {
+            List<Variant> out = new ArrayList<>();
+            for (TrainingMode m : group) {
+                if (modes.contains(m)) {
+                    out.add(new Variant(m, false));
+                }
+            }
+            if (loraVsFull && out.contains(new Variant(TrainingMode.D, false))) {
+                out.add(new Variant(TrainingMode.D, true));
+            }
+            return out;
         }
 
         /** Timed steps of a mode: (a) at most {@link #REFERENCE_STEPS}, (d) and (e) packedSteps, else steps. */
@@ -98,6 +133,34 @@ public final class TrainingBenchmark {
         }
     }
 
+    /** Suffix of the key of a mode trained with full fine-tuning in a LoRA run ({@code d_full}). */
+    public static final String FULL_SUFFIX = "_full";
+
+    /**
+     * A mode as it trains in this run: with the run's LoRA adapters (or the whole model when the run has none), or,
+     * {@code full}, the whole model in a LoRA run, beside it.
+     */
+    public record Variant(TrainingMode mode, boolean full) {
+
+        /** The mode's key, with {@link #FULL_SUFFIX} when full fine-tuning beside LoRA. */
+        public String key() {
+            return full ? mode.key() + FULL_SUFFIX : mode.key();
+        }
+
+        /** What it does, for the log. */
+        public String description() {
+            return full ? mode.description() + ", full fine-tuning" : mode.description();
+        }
+    }
+
+    /**
+     * The bench's LoRA: rank r on {@code targets} ({@code all-linear} or PEFT module names), alpha 2r (a common
+     * choice; the scale does not change the work), no dropout.
+     */
+    public static LoraConfig benchLora(int r, String targets) {
+        return new LoraConfig(r, 2.0 * r, 0, LoraConfig.parseTargets(targets), false, "");
+    }
+
     /** A workload to measure: a name and the steps' examples, plus its statistics. */
     public record Workload(String name, List<List<TokenizedExample>> steps, WorkloadStats stats, int packLength,
                            String origin) {
@@ -119,7 +182,7 @@ public final class TrainingBenchmark {
                                 double attention_share_b, double expected_shared, double expected_shared_packed,
                                 double expected_packed_vs_paired_packed, double speedup_shared,
                                 double speedup_shared_packed, double speedup_packed_vs_paired_packed,
-                                double paper_shared, double paper_packed) {
+                                double paper_shared, double paper_packed, double speedup_lora_over_full) {
     }
 
     /** The whole run. */
@@ -163,10 +226,10 @@ public final class TrainingBenchmark {
         long n = 0;
         for (Workload w : workloads) {
             for (List<TrainingMode> group : MEASURED_TOGETHER) {
-                List<TrainingMode> selected = new ArrayList<>(group);
-                selected.retainAll(s.modes());
-                int passes = selected.contains(TrainingMode.A) ? 1 : s.repeats();
-                for (TrainingMode m : selected) {
+                List<Variant> selected = s.variants(group);
+                int passes = group.contains(TrainingMode.A) ? 1 : s.repeats();
+                for (Variant v : selected) {
+                    TrainingMode m = v.mode();
                     n += (m == TrainingMode.A ? Math.min(1, s.warmup()) : s.warmup())
                             + (selected.size() > 1 ? 1 : 0) + (long) s.timedSteps(m) * passes;
                 }
@@ -262,10 +325,10 @@ public final class TrainingBenchmark {
         return s.packLength();
     }
 
-    private static String modeKeys(List<TrainingMode> modes) {
+    private static String modeKeys(List<Variant> variants) {
         StringBuilder b = new StringBuilder();
-        for (TrainingMode m : modes) {
-            b.append(b.length() == 0 ? "" : "+").append('(').append(m.key()).append(')');
+        for (Variant v : variants) {
+            b.append(b.length() == 0 ? "" : "+").append('(').append(v.key()).append(')');
         }
         return b.toString();
     }
@@ -274,7 +337,7 @@ public final class TrainingBenchmark {
     public Result run(List<Workload> workloads) throws Exception {
         long start = System.nanoTime();
         List<ProfileResult> out = new ArrayList<>();
-        Map<TrainingMode, WorkerProcess> workers = new EnumMap<>(TrainingMode.class);
+        Map<String, WorkerProcess> workers = new HashMap<>();
         runProgress = new Progress("bench training", units(workloads), status, 10);
         int index = 0;
         try {
@@ -283,27 +346,31 @@ public final class TrainingBenchmark {
                 progress.accept(String.format("%s: %s; %d steps of %d examples (%d warm-up), packed: %s",
                         w.name(), w.origin(), w.steps().size(), w.examplesPerStep(), s.warmup(),
                         TrainingReport.packing(w.packLength())));
-                Map<TrainingMode, ModeResult> measured = new EnumMap<>(TrainingMode.class);
+                // by variant key, in group order: a, b, c, d, e (then d_full)
+                Map<String, ModeResult> results = new LinkedHashMap<>();
                 Map<String, double[]> stepMs = new LinkedHashMap<>();
-                // Modes whose ratio the acceptance compares take turns step by step: (b) with (c), (d) with (e).
+                List<Variant> ran = new ArrayList<>();
+                // Modes whose ratio the acceptance compares take turns step by step: (b) with (c), (d) with (e)
+                // (and (d) with full fine-tuning in a LoRA run that compares them).
                 // (a) is 5-20x slower and only gives the (a)->(b) context figure: it runs alone, one warm-up step
                 // and the first REFERENCE_STEPS timed steps of the others.
                 for (List<TrainingMode> group : MEASURED_TOGETHER) {
-                    List<TrainingMode> selected = new ArrayList<>(group);
-                    selected.retainAll(s.modes());
-                    if (selected.equals(List.of(TrainingMode.A))) {
-                        measureReference(w, stepMs, workers, measured);
+                    List<Variant> selected = s.variants(group);
+                    if (selected.equals(List.of(new Variant(TrainingMode.A, false)))) {
+                        measureReference(selected.get(0), w, stepMs, workers, results);
                     } else if (!selected.isEmpty()) {
-                        measured.putAll(measureTogether(selected, w, stepMs, workers));
+                        results.putAll(measureTogether(selected, w, stepMs, workers));
+                    }
+                    ran.addAll(selected);
+                }
+                for (Variant v : ran) {
+                    ModeResult r = results.get(v.key());
+                    if (r != null) {
+                        progress.accept(String.format("  %-8s %-70s %8.2f samples/s  step %8.0f ms  outside heap "
+                                        + "%6.0f MB  RSS %7.0f MB  loss %.4f", "(" + v.key() + ")", v.description(),
+                                r.samples_per_s(), r.step_ms(), r.offheap_peak_mb(), r.peakMemMb(), r.last_loss()));
                     }
                 }
-                Map<String, ModeResult> results = new LinkedHashMap<>();
-                measured.forEach((m, r) -> {
-                    results.put(m.key(), r);
-                    progress.accept(String.format("  (%s) %-58s %8.2f samples/s  step %8.0f ms  outside heap %6.0f"
-                                    + " MB  RSS %7.0f MB  loss %.4f", m.key(), m.description(), r.samples_per_s(),
-                            r.step_ms(), r.offheap_peak_mb(), r.peakMemMb(), r.last_loss()));
-                });
                 out.add(summarise(w, results, stepMs));
             }
         } finally {
@@ -318,10 +385,11 @@ public final class TrainingBenchmark {
      * run goes on without it. Its worker does not stay for the next workload: its 10-70 s steps gain nothing from a
      * warm JIT, and its T x T activations must not stay resident beside the other workers.
      */
-    private void measureReference(Workload w, Map<String, double[]> stepMs, Map<TrainingMode, WorkerProcess> workers,
-                                  Map<TrainingMode, ModeResult> measured) throws Exception {
+    private void measureReference(Variant reference, Workload w, Map<String, double[]> stepMs,
+                                  Map<String, WorkerProcess> workers, Map<String, ModeResult> measured)
+            throws Exception {
         try {
-            measured.putAll(measureTogether(List.of(TrainingMode.A), w, stepMs, workers));
+            measured.putAll(measureTogether(List.of(reference), w, stepMs, workers));
         } catch (IllegalStateException e) {
             String message = String.valueOf(e.getMessage());
             String first = message.lines().findFirst().orElse("");
@@ -333,9 +401,9 @@ public final class TrainingBenchmark {
             LOG.warn("{}: mode (a) failed and is left out: {} {}", w.name(), first, cause);
             progress.accept("  (a) left out: " + first + (cause.isEmpty() ? "" : " " + cause) + why);
         } finally {
-            WorkerProcess reference = workers.remove(TrainingMode.A);
-            if (reference != null) {
-                reference.close();
+            WorkerProcess worker = workers.remove(reference.key());
+            if (worker != null) {
+                worker.close();
             }
         }
     }
@@ -379,7 +447,8 @@ public final class TrainingBenchmark {
                 expected(costSharedPacked, results, stepMs, "d", "b", both),
                 expected(costPacked, results, stepMs, "d", "e", packed),
                 speedup(stepMs, "c", "b", shared), speedup(stepMs, "d", "b", both), speedup(stepMs, "d", "e", packed),
-                PaperNumbers.shared(w.name()), PaperNumbers.packed(w.name()));
+                PaperNumbers.shared(w.name()), PaperNumbers.packed(w.name()),
+                speedup(stepMs, "d", "d" + FULL_SUFFIX, packed));
     }
 
     /** Cost of a mode's batches over the first n timed steps. */
@@ -428,15 +497,15 @@ public final class TrainingBenchmark {
      * or so now and then, which hit both runs of a step in a row about as often as one; a pass later (seconds away)
      * the runs are independent.
      *
-     * @param workers each mode's worker JVM, started here at the mode's first workload and kept for the run
+     * @param workers each variant's worker JVM, started here at its first workload and kept for the run
      */
-    private Map<TrainingMode, ModeResult> measureTogether(List<TrainingMode> modes, Workload w,
-                                                          Map<String, double[]> stepMs,
-                                                          Map<TrainingMode, WorkerProcess> workers) throws Exception {
+    private Map<String, ModeResult> measureTogether(List<Variant> variants, Workload w, Map<String, double[]> stepMs,
+                                                    Map<String, WorkerProcess> workers) throws Exception {
         List<ModeSession> sessions = new ArrayList<>();
         try {
             int timed = 0;
-            for (TrainingMode m : modes) {
+            for (Variant v : variants) {
+                TrainingMode m = v.mode();
                 int warm = m == TrainingMode.A ? Math.min(1, s.warmup()) : s.warmup();
                 timed = s.timedSteps(m);  // the same for every mode of a group
                 List<List<TokenizedExample>> steps = new ArrayList<>(w.steps().subList(s.warmup() - warm,
@@ -446,19 +515,21 @@ public final class TrainingBenchmark {
                     // runs on one example (its timed step has the full count like every mode).
                     steps.set(0, steps.get(0).subList(0, 1));
                 }
-                runProgress.status(String.format("%s: preparing (%s), %d warm-up steps", where, m.key(), warm));
+                runProgress.status(String.format("%s: preparing (%s), %d warm-up steps", where, v.key(), warm));
                 if (s.inProcess()) {
                     sessions.add(ModeSession.inProcess(ModeRunner.prepare(steps, warm, m, s.model(), w.packLength(),
-                            s.seed(), null)));
+                            WeightSource.random(s.seed(), DecoderModel.INIT_STD),
+                            ModeRunner.options(s.lora(v), s.model(), s.seed()), ReferenceLogps.NONE, null)));
                 } else {
-                    WorkerProcess worker = workers.get(m);
+                    WorkerProcess worker = workers.get(v.key());
                     if (worker == null) {
                         worker = WorkerProcess.start(m, s.threads());
-                        workers.put(m, worker);
+                        workers.put(v.key(), worker);
                     }
-                    sessions.add(worker.prepare(steps, warm, HfConfig.of(s.model()).toJson(), w.packLength(), s.seed()));
+                    sessions.add(worker.prepare(steps, warm, HfConfig.of(s.model()).toJson(), w.packLength(), s.seed(),
+                            null, ReferenceLogps.NONE, s.lora(v)));
                 }
-                runProgress.advance(warm, String.format("%s: (%s) prepared", where, m.key()));
+                runProgress.advance(warm, String.format("%s: (%s) prepared", where, v.key()));
             }
             int n = sessions.size();
             if (n > 1) {
@@ -472,7 +543,7 @@ public final class TrainingBenchmark {
                 Arrays.fill(m, Double.POSITIVE_INFINITY);
             }
             // (a) takes 10-30 s a step and is not part of a ratio: one pass
-            int passes = modes.contains(TrainingMode.A) ? 1 : s.repeats();
+            int passes = variants.get(0).mode() == TrainingMode.A ? 1 : s.repeats();
             for (int pass = 0; pass < passes; pass++) {
                 for (int t = 0; t < timed; t++) {
                     StringBuilder line = new StringBuilder();
@@ -481,16 +552,16 @@ public final class TrainingBenchmark {
                         double took = sessions.get(i).step(t);
                         ms[i][t] = Math.min(ms[i][t], took);
                         runProgress.advance(1, String.format("%s: %s pass %d/%d, timed step %d/%d", where,
-                                modeKeys(modes), pass + 1, passes, t + 1, timed));
-                        line.append(String.format(" (%s) %.0f ms", modes.get(i).key(), took));
+                                modeKeys(variants), pass + 1, passes, t + 1, timed));
+                        line.append(String.format(" (%s) %.0f ms", variants.get(i).key(), took));
                     }
                     LOG.debug("{} timed step {}{}:{}", w.name(), t + 1, pass == 0 ? "" : " again", line);
                 }
             }
-            Map<TrainingMode, ModeResult> out = new EnumMap<>(TrainingMode.class);
+            Map<String, ModeResult> out = new LinkedHashMap<>();
             for (int i = 0; i < n; i++) {
-                out.put(modes.get(i), sessions.get(i).finish());
-                stepMs.put(modes.get(i).key(), ms[i]);
+                out.put(variants.get(i).key(), sessions.get(i).finish());
+                stepMs.put(variants.get(i).key(), ms[i]);
             }
             return out;
         } finally {

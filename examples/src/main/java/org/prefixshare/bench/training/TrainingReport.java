@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.prefixshare.bench.training.TrainingBenchmark.ProfileResult;
 import org.prefixshare.bench.training.TrainingBenchmark.Result;
 import org.prefixshare.bench.training.TrainingBenchmark.Settings;
+import org.prefixshare.model.lora.LoraAdapters;
+import org.prefixshare.model.lora.LoraConfig;
+import org.prefixshare.model.lora.LoraTarget;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -22,6 +25,8 @@ import java.util.Objects;
 public final class TrainingReport {
 
     private static final String[] MODES = {"a", "b", "c", "d", "e"};
+    /** (d) with full fine-tuning in a LoRA run. */
+    private static final String FULL_D = "d" + TrainingBenchmark.FULL_SUFFIX;
 
     private TrainingReport() {
     }
@@ -40,7 +45,7 @@ public final class TrainingReport {
                 s.repeats() == 1 ? "one pass" : s.repeats() + " passes", Math.min(1, s.warmup()),
                 s.timedSteps(TrainingMode.A));
         return String.join("; ", "scale: " + s.scaleLabel(),
-                "lengths of the paper's profiles / " + fmt(s.lengthDivisor()), model,
+                "lengths of the paper's profiles / " + fmt(s.lengthDivisor()), model, training(s),
                 perStep + " per optimiser step (all modes alike)", "packed modes: " + packing(s.packLength()), steps,
                 "samples/s over the median step",
                 "speedups: ratio of total times over the timed steps both modes ran ((c)/(b), (d)/(e): same examples, "
@@ -50,6 +55,30 @@ public final class TrainingReport {
                         ? " " + System.getenv().getOrDefault("OMP_NUM_THREADS", "unset") : "=" + s.threads()),
                 "GLIBC_TUNABLES" + (s.inProcess() ? " " + Objects.requireNonNullElse(glibcTunables(s), "unset")
                         : "=" + glibcTunables(s)));
+    }
+
+    /** What every mode trains: the whole model, or LoRA adapters on a frozen base (and their parameter count). */
+    static String training(Settings s) {
+        LoraConfig lora = s.lora();
+        if (lora == null) {
+            return String.format(Locale.ROOT, "full fine-tuning (%,d trainable parameters)", s.model().parameterCount());
+        }
+        return String.format(Locale.ROOT, "LoRA r %d, alpha %s, on %s, no dropout, frozen float32 base (%,d trainable "
+                        + "parameters: the adapters, %.2f%% of the model)%s", lora.r(), fmt(lora.alpha()),
+                targets(lora), loraParameters(s), 100.0 * loraParameters(s) / s.model().parameterCount(),
+                s.loraVsFull() ? "; (d) also with full fine-tuning (d_full), taking turns with (d) and (e)" : "");
+    }
+
+    private static String targets(LoraConfig lora) {
+        List<String> names = new ArrayList<>();
+        for (LoraTarget t : lora.orderedTargets()) {
+            names.add(t.peftName());
+        }
+        return lora.targets().size() == LoraTarget.values().length ? "all-linear" : String.join(",", names);
+    }
+
+    private static long loraParameters(Settings s) {
+        return LoraAdapters.parameterCount(s.model(), s.lora());
     }
 
     /** How the packed modes (d), (e) lay out a step: {@link ModeBatches#ONE_ROW} or rows of a fixed length. */
@@ -86,6 +115,13 @@ public final class TrainingReport {
                     x(p.speedup_packed_vs_paired_packed()), x(p.ideal_packed_vs_paired_packed()),
                     x(p.paper_packed()), rss(p, "b") + " / " + rss(p, "d"));
         }
+        if (r.settings().loraVsFull()) {
+            out.println();
+            out.println("LoRA against full fine-tuning, mode (d), taking turns step by step on the same examples:");
+            for (ProfileResult p : r.profiles()) {
+                out.printf(Locale.ROOT, "  %-15s %s%n", p.name(), loraVsFull(p));
+            }
+        }
         out.println();
         out.println("ideal = tokens processed incl. padding (baseline / ours). Attention-aware cost-model ideal "
                 + "(FLOPs of matmuls per token + attention per visible pair), attention share of (b), tokens/step:");
@@ -105,6 +141,13 @@ public final class TrainingReport {
                     x(p.expected_shared()), x(p.expected_shared_packed()),
                     x(p.expected_packed_vs_paired_packed()));
         }
+    }
+
+    /** (d) with LoRA against (d) with full fine-tuning, one line. */
+    static String loraVsFull(ProfileResult p) {
+        return String.format(Locale.ROOT, "samples/s LoRA %s, full %s: LoRA/full %s; trainable parameters %s / %s; "
+                        + "peak RSS MB %s / %s", sps(p, "d"), sps(p, FULL_D), x(p.speedup_lora_over_full()),
+                params(p, "d"), params(p, FULL_D), rss(p, "d"), rss(p, FULL_D));
     }
 
     /** "(a) ..., (b) ...". */
@@ -131,15 +174,27 @@ public final class TrainingReport {
             Map<String, Object> sps = new LinkedHashMap<>();
             Map<String, Object> mem = new LinkedHashMap<>();
             Map<String, Object> fixed = new LinkedHashMap<>();
+            Map<String, Object> trainable = new LinkedHashMap<>();
             for (String k : MODES) {
                 ModeResult mr = p.modes().get(k);
                 sps.put(k, mr == null ? null : num(mr.samples_per_s()));
                 mem.put(k, mr == null ? null : num(mr.peakMemMb()));
                 fixed.put(k, mr == null ? null : num(mr.fixed_step_ms()));
+                trainable.put(k, mr == null ? null : mr.trainable_params());
             }
             m.put("samples_per_s", sps);
             m.put("peak_mem_mb", mem);
             m.put("fixed_step_ms", fixed);
+            m.put("trainable_params", trainable);
+            if (r.settings().loraVsFull()) {
+                ModeResult full = p.modes().get(FULL_D);
+                m.put("lora_over_full_d", num(p.speedup_lora_over_full()));
+                Map<String, Object> f = new LinkedHashMap<>();
+                f.put("samples_per_s", full == null ? null : num(full.samples_per_s()));
+                f.put("peak_mem_mb", full == null ? null : num(full.peakMemMb()));
+                f.put("trainable_params", full == null ? null : full.trainable_params());
+                m.put(FULL_D, f);
+            }
             m.put("cost_ideal_packed_vs_paired_packed", num(p.cost_ideal_packed_vs_paired_packed()));
             m.put("expected_shared", num(p.expected_shared()));
             m.put("expected_shared_packed", num(p.expected_shared_packed()));
@@ -152,6 +207,17 @@ public final class TrainingReport {
         scale.put("length_divisor", s.lengthDivisor());
         scale.put("model", s.modelName());
         scale.put("parameters", s.model().parameterCount());
+        Map<String, Object> lora = null;
+        if (s.lora() != null) {
+            lora = new LinkedHashMap<>();
+            lora.put("r", s.lora().r());
+            lora.put("alpha", s.lora().alpha());
+            lora.put("targets", targets(s.lora()));
+            lora.put("base", "frozen, float32");
+            lora.put("trainable_params", loraParameters(s));
+            lora.put("vs_full_fine_tuning_d", s.loraVsFull());
+        }
+        scale.put("lora", lora);
         scale.put("min_examples_per_step", s.examplesPerStep());
         scale.put("tokens_per_step", s.tokensPerStep());
         Map<String, Object> perProfile = new LinkedHashMap<>();
@@ -202,6 +268,17 @@ public final class TrainingReport {
                     x(p.speedup_shared_packed()), x(p.ideal_shared_packed()),
                     x(p.speedup_packed_vs_paired_packed()), x(p.ideal_packed_vs_paired_packed()),
                     x(p.paper_packed()), rss(p, "b"), rss(p, "d"), mem(p, "b"), mem(p, "d")));
+        }
+        if (r.settings().loraVsFull()) {
+            md.append("\nLoRA against full fine-tuning, mode (d), taking turns step by step on the same examples (LoRA/full: "
+                    + "the ratio of their total times over the timed steps):\n\n");
+            md.append("| profile | (d) LoRA samples/s | (d) full samples/s | LoRA/full | trainable parameters LoRA / full "
+                    + "| peak RSS MB LoRA / full |\n|---|---|---|---|---|---|\n");
+            for (ProfileResult p : r.profiles()) {
+                md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s / %s | %s / %s |%n", p.name(),
+                        sps(p, "d"), sps(p, FULL_D), x(p.speedup_lora_over_full()), params(p, "d"),
+                        params(p, FULL_D), rss(p, "d"), rss(p, FULL_D)));
+            }
         }
         md.append("\nSamples/s: training samples (preference pairs) per second, forward + backward + Adam update, "
                 + "examples per step over the median timed step (the figure over all timed steps' total time is in the "
@@ -257,15 +334,15 @@ public final class TrainingReport {
         return f == null || b == null ? Double.NaN : f.samples_per_s() / b.samples_per_s();
     }
 
-    private static Object num(double v) {
+    static Object num(double v) {
         return Double.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null;
     }
 
-    private static String fmt(double v) {
+    static String fmt(double v) {
         return v == Math.rint(v) ? String.valueOf((long) v) : String.valueOf(v);
     }
 
-    private static String x(double v) {
+    static String x(double v) {
         return Double.isFinite(v) ? String.format(Locale.ROOT, "%.2fx", v) : "-";
     }
 
@@ -283,6 +360,11 @@ public final class TrainingReport {
     private static String rss(ProfileResult p, String k) {
         ModeResult m = p.modes().get(k);
         return m == null ? "-" : String.format(Locale.ROOT, "%.0f", m.peakMemMb());
+    }
+
+    private static String params(ProfileResult p, String k) {
+        ModeResult m = p.modes().get(k);
+        return m == null ? "-" : String.format(Locale.ROOT, "%,d", m.trainable_params());
     }
 
     private static String fixedMs(ProfileResult p, String k) {

@@ -6,10 +6,15 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.hf.HfConfig;
+import org.prefixshare.hf.HfModelDirectory;
 import org.prefixshare.model.DecoderConfig;
+import org.prefixshare.model.DecoderModel;
+import org.prefixshare.model.WeightSource;
+import org.prefixshare.model.lora.LoraConfig;
 import org.prefixshare.ops.attention.PrefixShareOps;
 import org.prefixshare.ops.nativeload.NativeKernels;
 import org.prefixshare.ops.nativeload.NativeLibrary;
+import org.prefixshare.pack.ReferenceLogps;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -32,7 +37,8 @@ import java.util.concurrent.TimeUnit;
  * it, so its absolute peak hardly depends on what ran before, and the difference would. Protocol (stdout
  * lines tagged, since SameDiff prints on stdout too): {@code PREPARE request.json} builds the workload's batches and
  * model, warms up and answers {@link #READY}; {@code REWARM} runs one more untimed step and answers
- * {@link #REWARMED}; each {@code STEP t} runs timed step t and answers {@code TOOK ms}; {@code DONE} answers
+ * {@link #REWARMED}; each {@code STEP t} runs timed step t and answers {@code TOOK ms loss}; {@code PROFILE n} runs n more steps under {@link OpProfile} and answers
+ * {@code PROFILE "table"}; {@code DONE} answers
  * {@code RESULT json} ({@link ModeResult}) and releases the workload; {@code EXIT} (or the end of stdin) ends the
  * process.
  */
@@ -42,9 +48,11 @@ public final class TrainingWorker {
     static final String TOOK = "PSW TOOK";
     static final String RESULT = "PSW RESULT";
     static final String REWARMED = "PSW REWARMED";
+    static final String PROFILED = "PSW PROFILE";
     static final String PREPARE = "PREPARE";
     static final String REWARM = "REWARM";
     static final String STEP = "STEP";
+    static final String PROFILE = "PROFILE";
     static final String DONE = "DONE";
     static final String EXIT = "EXIT";
 
@@ -56,9 +64,14 @@ public final class TrainingWorker {
      * @param mode        "a" .. "e"
      * @param modelConfig the model as Hugging Face config.json text (float32)
      * @param packLength  row length of packed modes
-     * @param seed        model seed
+     * @param seed        model seed (when there is no model directory) and the LoRA adapters' seed
+     * @param modelDir    a Hugging Face directory holding the initial weights, or null for seeded random weights
+     * @param references  a reference log-probs file ({@link WorkloadFile#writeReferences}), or null for zeros
+     * @param lora        an {@code adapter_config.json} ({@link LoraConfig}) to train LoRA adapters on a frozen base,
+     *                    or null for full fine-tuning
      */
-    public record Request(String workload, int warmup, String mode, String modelConfig, int packLength, long seed) {
+    public record Request(String workload, int warmup, String mode, String modelConfig, int packLength, long seed,
+                          String modelDir, String references, String lora) {
     }
 
     private TrainingWorker() {
@@ -106,13 +119,25 @@ public final class TrainingWorker {
                         Request.class);
                 DecoderConfig config = HfConfig.parse(r.modelConfig(), "bench worker request").decoder();
                 List<List<TokenizedExample>> steps = WorkloadFile.read(Path.of(r.workload()));
+                ReferenceLogps refs = r.references() == null ? ReferenceLogps.NONE
+                        : WorkloadFile.readReferences(Path.of(r.references()));
+                DecoderModel.Options options = ModeRunner.options(r.lora() == null ? null
+                        : LoraConfig.read(Path.of(r.lora())), config, r.seed());
                 carried = Math.max(0, Pointer.physicalBytes() - freshRss);
                 MemoryProbe.resetPeakRss();
                 // Each workload runs on a thread of its own: what ND4J and the fused ops keep per thread (scratch
                 // sized to the largest call seen) goes with the thread instead of into the next workload's peak.
                 thread = Executors.newSingleThreadExecutor(TrainingWorker::workloadThread);
-                runner = thread.submit(() -> ModeRunner.prepare(steps, r.warmup(), TrainingMode.of(r.mode()),
-                        config, r.packLength(), r.seed(), System.err::println)).get();
+                runner = thread.submit(() -> {
+                    // the model reads its weights while it is built, so the directory closes after prepare
+                    try (HfModelDirectory dir = r.modelDir() == null ? null
+                            : HfModelDirectory.open(Path.of(r.modelDir()))) {
+                        WeightSource weights = dir == null ? WeightSource.random(r.seed(), DecoderModel.INIT_STD)
+                                : dir.weights(config);
+                        return ModeRunner.prepare(steps, r.warmup(), TrainingMode.of(r.mode()), config,
+                                r.packLength(), weights, options, refs, System.err::println);
+                    }
+                }).get();
                 reply(READY);
             } else if (line.equals(REWARM) && runner != null) {
                 ModeRunner on = runner;
@@ -121,7 +146,12 @@ public final class TrainingWorker {
             } else if (line.startsWith(STEP + " ") && runner != null) {
                 int t = Integer.parseInt(line.substring(STEP.length() + 1).trim());
                 ModeRunner on = runner;
-                reply(TOOK + " " + thread.submit(() -> on.timedStep(t)).get());
+                double took = thread.submit(() -> on.timedStep(t)).get();
+                reply(TOOK + " " + took + " " + on.lastLoss());
+            } else if (line.startsWith(PROFILE + " ") && runner != null) {
+                int n = Integer.parseInt(line.substring(PROFILE.length() + 1).trim());
+                ModeRunner on = runner;
+                reply(PROFILED + " " + om.writeValueAsString(thread.submit(() -> OpProfile.run(on, n)).get()));
             } else if (line.equals(DONE) && runner != null) {
                 reply(RESULT + " " + om.writeValueAsString(runner.result().isolatedRun(carried / 1048576.0)));
                 endWorkload(runner, thread);

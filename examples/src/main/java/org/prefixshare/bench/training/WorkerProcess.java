@@ -1,6 +1,9 @@
 package org.prefixshare.bench.training;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.prefixshare.data.TokenizedExample;
+import org.prefixshare.model.lora.LoraConfig;
+import org.prefixshare.pack.ReferenceLogps;
 
 import java.io.BufferedReader;
 import java.io.File;
@@ -13,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -60,6 +64,11 @@ final class WorkerProcess implements AutoCloseable {
      * @param threads OMP_NUM_THREADS of the child, or 0 to inherit this environment
      */
     static WorkerProcess start(TrainingMode m, int threads) throws IOException {
+        return start(m, threads, Map.of());
+    }
+
+    /** As {@link #start(TrainingMode, int)} with more environment variables for the child. */
+    static WorkerProcess start(TrainingMode m, int threads, Map<String, String> env) throws IOException {
         Path dir = Files.createTempDirectory("prefixshare-bench-" + m.key() + "-");
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command()
@@ -77,7 +86,13 @@ final class WorkerProcess implements AutoCloseable {
             pb.environment().put("OMP_NUM_THREADS", Integer.toString(threads));
         }
         pb.environment().put("GLIBC_TUNABLES", mallocTunables());
+        pb.environment().putAll(env);
         return new WorkerProcess(m, dir, pb.start());
+    }
+
+    /** Whether the worker JVM is still running (a kernel out-of-memory kill ends it). */
+    boolean alive() {
+        return process.isAlive();
     }
 
     /** The worker JVM's process id. */
@@ -93,16 +108,44 @@ final class WorkerProcess implements AutoCloseable {
     /** Hands the worker a workload; returns once it has built the model and warmed up. */
     ModeSession prepare(List<List<TokenizedExample>> steps, int warmup, String modelJson, int packLength,
                         long seed) throws Exception {
+        return prepare(steps, warmup, modelJson, packLength, seed, null, ReferenceLogps.NONE, null);
+    }
+
+    /**
+     * As {@link #prepare(List, int, String, int, long)} with the initial weights of a Hugging Face directory
+     * ({@code modelDir}; null: seeded), precomputed reference log-probs ({@link ReferenceLogps#NONE}: zeros) and
+     * LoRA adapters to train on a frozen base ({@code lora}; null: full fine-tuning).
+     */
+    ModeSession prepare(List<List<TokenizedExample>> steps, int warmup, String modelJson, int packLength,
+                        long seed, Path modelDir, ReferenceLogps references, LoraConfig lora) throws Exception {
         int n = ++prepared;
         Path workload = dir.resolve("workload-" + n + ".bin");
         WorkloadFile.write(workload, steps);
+        Path refs = null;
+        if (references != ReferenceLogps.NONE) {
+            refs = dir.resolve("references-" + n + ".bin");
+            WorkloadFile.writeReferences(refs, steps, references);
+        }
+        Path adapter = null;
+        if (lora != null) {
+            lora.write(dir);
+            adapter = dir.resolve(LoraConfig.CONFIG_FILE);
+        }
         Path request = dir.resolve("request-" + n + ".json");
         Files.writeString(request, TrainingWorker.toJson(new TrainingWorker.Request(workload.toString(), warmup,
-                mode.key(), modelJson, packLength, seed)));
+                mode.key(), modelJson, packLength, seed, modelDir == null ? null : modelDir.toString(),
+                refs == null ? null : refs.toString(), adapter == null ? null : adapter.toString())));
         toWorker.println(TrainingWorker.PREPARE + " " + request);
         expect(TrainingWorker.READY);
         Files.deleteIfExists(workload);
         Files.deleteIfExists(request);
+        if (refs != null) {
+            Files.deleteIfExists(refs);
+        }
+        if (adapter != null) {
+            Files.deleteIfExists(adapter);
+        }
+        double[] lastLoss = {Double.NaN};
         return new ModeSession() {
             @Override
             public void rewarm() throws Exception {
@@ -113,7 +156,21 @@ final class WorkerProcess implements AutoCloseable {
             @Override
             public double step(int t) throws Exception {
                 toWorker.println(TrainingWorker.STEP + " " + t);
-                return Double.parseDouble(expect(TrainingWorker.TOOK));
+                String[] took = expect(TrainingWorker.TOOK).split(" ");
+                lastLoss[0] = Double.parseDouble(took[1]);
+                return Double.parseDouble(took[0]);
+            }
+
+            @Override
+            public double lastLoss() {
+                return lastLoss[0];
+            }
+
+            @Override
+            public String profileOps(int n) throws Exception {
+                toWorker.println(TrainingWorker.PROFILE + " " + n);
+                return new ObjectMapper().readValue(expect(TrainingWorker.PROFILED),
+                        String.class);
             }
 
             @Override

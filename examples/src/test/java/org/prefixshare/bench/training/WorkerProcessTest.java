@@ -7,6 +7,10 @@ import org.prefixshare.data.workload.SyntheticWorkload;
 import org.prefixshare.data.workload.WorkloadProfile;
 import org.prefixshare.hf.HfConfig;
 import org.prefixshare.model.DecoderConfig;
+import org.prefixshare.model.DecoderModel;
+import org.prefixshare.model.WeightSource;
+import org.prefixshare.model.lora.LoraConfig;
+import org.prefixshare.pack.ReferenceLogps;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,6 +46,31 @@ class WorkerProcessTest {
                 ModeResult here = ModeRunner.run(w, 1, TrainingMode.D, TINY, 256, 5, null);
                 assertEquals(here.first_loss(), r.first_loss(), 1e-5 * Math.abs(here.first_loss()));
                 assertEquals(here.last_loss(), r.last_loss(), 1e-5 * Math.abs(here.last_loss()));
+            }
+        }
+    }
+
+    @Test
+    void aWorkerTrainsLoraAdaptersAsThisJvmDoes() throws Exception {
+        List<List<TokenizedExample>> w = steps("HH-RLHF", 1);
+        LoraConfig lora = TrainingBenchmark.benchLora(2, "q_proj,down_proj");
+        try (WorkerProcess worker = WorkerProcess.start(TrainingMode.D, 1)) {
+            ModeSession session = worker.prepare(w, 1, HfConfig.of(TINY).toJson(), 256, 5, null, ReferenceLogps.NONE,
+                    lora);
+            session.step(0);
+            session.step(1);
+            ModeResult r = session.finish();
+            // the adapters alone: q_proj [r, 32] + [32, r], down_proj [r, 64] + [32, r]
+            assertEquals(2L * (32 + 32) + 2L * (64 + 32), r.trainable_params(), r.toString());
+            try (ModeRunner here = ModeRunner.prepare(w, 1, TrainingMode.D, TINY, 256,
+                    WeightSource.random(5, DecoderModel.INIT_STD), ModeRunner.options(lora, TINY, 5),
+                    ReferenceLogps.NONE, null)) {
+                here.timedStep(0);
+                here.timedStep(1);
+                ModeResult mine = here.result();
+                assertEquals(mine.trainable_params(), r.trainable_params());
+                assertEquals(mine.first_loss(), r.first_loss(), 1e-5 * Math.abs(mine.first_loss()));
+                assertEquals(mine.last_loss(), r.last_loss(), 1e-5 * Math.abs(mine.last_loss()));
             }
         }
     }
