@@ -22,9 +22,11 @@ import java.util.Locale;
  *                         too)
  * @param lmHeadBytes      the LM head at the labelled positions: the final hidden states, their gradient and one
  *                         64 MiB logits block (the {@code [N, V]} logits never exist)
+ * @param cacheBytes       arrays SameDiff keeps for reuse between executions ({@link ArrayCache}: at most its cap,
+ *                         and at most what a step allocates)
  */
 public record MemoryEstimate(long runtimeBytes, long weightBytes, long optimiserBytes, long activationBytes,
-                             long backwardBytes, long lmHeadBytes) {
+                             long backwardBytes, long lmHeadBytes, long cacheBytes) {
 
     /** The JVM and the native libraries, measured with the tiny model (whose own arrays are negligible). */
     public static final long RUNTIME_BYTES = 900L << 20;
@@ -55,19 +57,22 @@ public record MemoryEstimate(long runtimeBytes, long weightBytes, long optimiser
         long activations = config.numLayers() * (layerInput + (options.recompute() ? 0 : workspace));
         long backward = (long) (BACKWARD_WORKSPACES * workspace) + (options.recompute() ? workspace : 0);
         long lmHead = 2 * layerInput + LM_HEAD_BLOCK_BYTES;
-        return new MemoryEstimate(RUNTIME_BYTES, weights, optimiser, activations, backward, lmHead);
+        // the cache holds arrays a step freed, so no more than the step's activations and working memory
+        long cache = Math.min(ArrayCache.cap(), activations + backward + lmHead);
+        return new MemoryEstimate(RUNTIME_BYTES, weights, optimiser, activations, backward, lmHead, cache);
     }
 
     /** The predicted peak resident set. */
     public long totalBytes() {
-        return runtimeBytes + weightBytes + optimiserBytes + activationBytes + backwardBytes + lmHeadBytes;
+        return runtimeBytes + weightBytes + optimiserBytes + activationBytes + backwardBytes + lmHeadBytes + cacheBytes;
     }
 
     /** One line: the total and its parts, in GB. */
     public String describe() {
         return String.format(Locale.ROOT, "%s GB (weights %s, gradients + AdamW %s, saved activations %s, one layer's "
-                        + "backward %s, LM head %s, runtime %s)", gb(totalBytes()), gb(weightBytes), gb(optimiserBytes),
-                gb(activationBytes), gb(backwardBytes), gb(lmHeadBytes), gb(runtimeBytes));
+                        + "backward %s, LM head %s, array cache %s, runtime %s)", gb(totalBytes()), gb(weightBytes),
+                gb(optimiserBytes), gb(activationBytes), gb(backwardBytes), gb(lmHeadBytes), gb(cacheBytes),
+                gb(runtimeBytes));
     }
 
     private static String gb(long bytes) {
