@@ -8,7 +8,6 @@ import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.pack.ReferenceLogps;
 
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
@@ -343,23 +342,6 @@ public final class TorchPeer implements AutoCloseable {
     /** Ends the process (asks it to exit, then forces it) and removes its files. */
     @Override
     public void close() {
-        if (process.isAlive()) {
-            toPeer.println("EXIT");
-            try {
-                if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                    process.destroyForcibly();
-                }
-            } catch (InterruptedException e) {
-                process.destroyForcibly();
-                Thread.currentThread().interrupt();
-            }
-        }
-        File[] kids = dir.toFile().listFiles();
-        if (kids != null) {
-            for (File k : kids) {
-                k.delete();
-            }
-        }
-        dir.toFile().delete();
+        WorkerProcess.end(process, toPeer, "EXIT", dir);
     }
 }

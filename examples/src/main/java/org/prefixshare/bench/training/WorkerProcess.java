@@ -211,8 +211,16 @@ final class WorkerProcess implements AutoCloseable {
     /** Ends the worker (asks it to exit, then forces it) and removes its files. */
     @Override
     public void close() {
+        end(process, toWorker, TrainingWorker.EXIT, dir);
+    }
+
+    /**
+     * Ends a child process of a benchmark: sends it {@code exitLine}, waits up to 10 s, then forces it; removes its
+     * directory of files.
+     */
+    static void end(Process process, PrintWriter input, String exitLine, Path dir) {
         if (process.isAlive()) {
-            toWorker.println(TrainingWorker.EXIT);
+            input.println(exitLine);
             try {
                 if (!process.waitFor(10, TimeUnit.SECONDS)) {
                     process.destroyForcibly();
