@@ -491,12 +491,20 @@ public final class DecoderModel {
 
     /** Per-sequence log-probs [S] of a batch, in the order of its sequence table. */
     public INDArray logps(LayoutBatch batch) {
-        return sd.output(feeds(batch), LOGPS).get(LOGPS);
+        return output(batch, LOGPS);
     }
 
     /** Per-label log-probs [N], in row-major order of the labelled positions. */
     public INDArray tokenLogps(LayoutBatch batch) {
-        return sd.output(feeds(batch), TOKEN_LOGPS).get(TOKEN_LOGPS);
+        return output(batch, TOKEN_LOGPS);
+    }
+
+    /** One variable's value for a batch; the execution's other arrays go back to the array cache. */
+    private INDArray output(LayoutBatch batch, String name) {
+        long mark = ArrayCache.mark();
+        INDArray out = sd.output(feeds(batch), name).get(name);
+        ArrayCache.reclaim(mark, out);
+        return out;
     }
 
     /**
@@ -533,6 +541,7 @@ public final class DecoderModel {
         }
         Map<String, INDArray> f = new LinkedHashMap<>(feeds(batch));
         f.putAll(extraFeeds);
+        long mark = ArrayCache.mark();
         OutAndGrad og = sd.calculateGradientsAndOutputs(f, List.of(lossName, LOGPS), parameterNames);
         Map<String, INDArray> outs = og.getOutputs();
         Map<String, INDArray> grads = new LinkedHashMap<>();
@@ -540,7 +549,11 @@ public final class DecoderModel {
             INDArray g = og.getGradients().get(n);
             grads.put(n, g == null ? Nd4j.zeros(config.dataType(), sd.getVariable(n).getArr().shape()) : g);
         }
-        return new LossAndGradients(outs.get(lossName).getDouble(0), outs.get(LOGPS), grads);
+        double loss = outs.get(lossName).getDouble(0);
+        List<INDArray> handedOut = new ArrayList<>(grads.values());
+        handedOut.add(outs.get(LOGPS));
+        ArrayCache.reclaim(mark, handedOut);
+        return new LossAndGradients(loss, outs.get(LOGPS), grads);
     }
 
     /** Gradients of the attached loss with respect to the named variables. */
@@ -548,7 +561,10 @@ public final class DecoderModel {
                                            Collection<String> wrt) {
         Map<String, INDArray> f = new LinkedHashMap<>(feeds(batch));
         f.putAll(extraFeeds);
-        return sd.calculateGradients(f, wrt);
+        long mark = ArrayCache.mark();
+        Map<String, INDArray> grads = sd.calculateGradients(f, wrt);
+        ArrayCache.reclaim(mark, grads.values());
+        return grads;
     }
 
     /** Gradients of the attached loss with respect to every parameter. */

@@ -2,10 +2,12 @@ package org.prefixshare.train;
 
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.loss.BcoRunningMean;
 import org.prefixshare.loss.Metric;
+import org.prefixshare.model.ArrayCache;
 import org.prefixshare.model.DecoderModel;
 import org.prefixshare.model.WeightSource;
 import org.prefixshare.ops.attention.PrefixShareOps;
@@ -18,6 +20,8 @@ import org.slf4j.LoggerFactory;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -61,6 +65,8 @@ public final class DpoTrainer {
     private BcoRunningMean bco = new BcoRunningMean();
     private final List<String> outputs;
     private final String weightsFingerprint;
+    /** Per parameter, the array its gradients are summed in (see {@link #gradientSum}). */
+    private final Map<String, INDArray> gradientSums = new HashMap<>();
     private int exportEvery;
     private StepExport export;
 
@@ -278,6 +284,7 @@ public final class DpoTrainer {
                 it.reset(); // next epoch, reshuffled
             }
             LayoutBatch batch = it.nextLayout();
+            long mark = ArrayCache.mark();
             INDArray refLogps = liveReference == null ? null : liveReference.logps(batch);
             // a new dropout mask per micro-batch (LoRA dropout), reproducible from the run's seed and the step
             model.setDropoutSeed((cfg.seed() & 0xFFFFFFFFL) * 1_000_003L + (long) step * cfg.gradAccumulation() + micro);
@@ -286,7 +293,8 @@ public final class DpoTrainer {
             for (String p : params) {
                 INDArray g = og.getGradients().get(p);
                 if (g != null) {
-                    sum.merge(p, g.dup(), INDArray::addi);
+                    INDArray into = sum.containsKey(p) ? sum.get(p).addi(g) : gradientSum(p, g).assign(g);
+                    sum.put(p, into);
                 }
             }
             for (String o : outputs) {
@@ -296,6 +304,7 @@ public final class DpoTrainer {
                     + og.getOutputs().get(Metric.REWARDS_REJECTED.varName()).getDouble(0);
             samples += batch.sequences().stream().mapToLong(s -> s.exampleId()).distinct().count();
             tokens += batch.usedTokens();
+            ArrayCache.reclaim(mark); // read all it needs: the micro-batch's arrays go back for the next one
         }
         double inv = 1.0 / cfg.gradAccumulation();
         sum.values().forEach(g -> g.muli(inv));
@@ -315,6 +324,19 @@ public final class DpoTrainer {
         m.put("samples", samples);
         m.put("tokens", tokens);
         return m;
+    }
+
+    /**
+     * The array that sums parameter {@code p}'s gradients over a step's micro-batches: one per parameter, kept for
+     * the run (a fresh one each step would wait for a garbage collection to be freed).
+     */
+    private INDArray gradientSum(String p, INDArray like) {
+        INDArray s = gradientSums.get(p);
+        if (s == null || !Arrays.equals(s.shape(), like.shape()) || s.dataType() != like.dataType()) {
+            s = Nd4j.createUninitializedDetached(like.dataType(), like.shape());
+            gradientSums.put(p, s);
+        }
+        return s;
     }
 
     /**
@@ -341,6 +363,7 @@ public final class DpoTrainer {
                 LayoutBatch batch = it.nextLayout();
                 Map<String, INDArray> feeds = objective.feeds(batch,
                         liveReference == null ? null : liveReference.logps(batch), bco.mean());
+                long mark = ArrayCache.mark();
                 Map<String, INDArray> out = sd.output(feeds, outputs.toArray(new String[0]));
                 Set<Long> examples = new HashSet<>();
                 batch.sequences().forEach(s -> examples.add(s.exampleId()));
@@ -349,6 +372,7 @@ public final class DpoTrainer {
                 for (String o : outputs) {
                     sums.merge(o, out.get(o).getDouble(0) * p, Double::sum);
                 }
+                ArrayCache.reclaim(mark);
             }
         }
         Map<String, Object> m = new LinkedHashMap<>();

@@ -6,6 +6,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.layout.LayoutBatch;
+import org.prefixshare.model.ArrayCache;
 import org.prefixshare.model.DecoderModel;
 import org.prefixshare.model.WeightSource;
 import org.prefixshare.model.lora.LoraAdapters;
@@ -61,6 +62,7 @@ class LoraTrainingTest {
         assertEquals(refBefore, reference.logps(probe), "the reference never changes");
         assertTrue(!adaptersBefore.equals(m.parameters()), "the adapters trained");
         assertEquals(LoraAdapters.parameterCount(cfg.model(), lora), m.trainableParameterCount());
+        assertEquals(0, ArrayCache.outstandingBytes(), "every step handed its arrays back (none left for the GC)");
     }
 
     private static Map<String, INDArray> copies(Map<String, INDArray> m) {

@@ -10,6 +10,7 @@ import org.prefixshare.data.TokenizedExample;
 import org.prefixshare.layout.LayoutBatch;
 import org.prefixshare.layout.SequenceInfo;
 import org.prefixshare.loss.LossConfig;
+import org.prefixshare.model.ArrayCache;
 import org.prefixshare.model.DecoderConfig;
 import org.prefixshare.model.DecoderModel;
 import org.prefixshare.model.WeightSource;
@@ -346,8 +347,11 @@ public final class ModeRunner implements AutoCloseable {
     /** One optimiser step (feeds, gradients, Adam) with these reference log-probs; returns the loss. */
     private double step(LayoutBatch batch, INDArray refs) {
         Map<String, INDArray> feeds = objective.feeds(batch, refs, 0.0);
+        long mark = ArrayCache.mark();
         OutAndGrad og = sd.calculateGradientsAndOutputs(feeds, outputs, params);
         optimiser.apply(values, og.getGradients(), executed++);
-        return og.getOutputs().get(objective.lossName()).getDouble(0);
+        double loss = og.getOutputs().get(objective.lossName()).getDouble(0);
+        ArrayCache.reclaim(mark); // as DpoTrainer does: the step's arrays go back for the next one
+        return loss;
     }
 }
