@@ -431,7 +431,9 @@ final class DecoderLayerKernels {
             } else {
                 INDArray dxd = shaped(wideGrad, x.size(0), x.size(1));
                 FusedKernels.linearBackward(OP, xd, in.a()[p.ordinal()], duu, dxd, g.a(p), false);
-                dx.addi(dxd.muli(dropMask(p, x)));
+                INDArray keep = dropMask(p, x);
+                dx.addi(dxd.muli(keep));
+                keep.close();
             }
         }
 
@@ -441,15 +443,20 @@ final class DecoderLayerKernels {
                 return x;
             }
             INDArray xd = shaped(wide, x.size(0), x.size(1));
-            xd.assign(x).muli(dropMask(p, x));
+            INDArray keep = dropMask(p, x);
+            xd.assign(x).muli(keep);
+            keep.close();
             return xd;
         }
 
-        /** The scaled keep mask (1 / (1 - p) or 0 per element) of projection p, regenerated from the seed. */
+        /**
+     * The scaled keep mask (1 / (1 - p) or 0 per element) of projection p, regenerated from the seed. The caller
+     * closes it when done: left to the garbage collector, masks of a 7B-class layer pile up by the gigabyte.
+     */
         private INDArray dropMask(LayerProjection p, INDArray x) {
             long seed = (in.seed().getLong(0) * 31 + c.loraSalt()) * 0x9E3779B97F4A7C15L + p.ordinal();
             Random rng = Nd4j.getRandomFactory().getNewRandomInstance(seed);
-            INDArray keep = Nd4j.createUninitialized(x.dataType(), x.shape(), 'c');
+            INDArray keep = Nd4j.createUninitializedDetached(x.dataType(), x.shape());
             Nd4j.getExecutioner().exec(new BernoulliDistribution(keep, 1.0 - c.loraDropout()), rng);
             return keep.muli(1.0 / (1.0 - c.loraDropout()));
         }
