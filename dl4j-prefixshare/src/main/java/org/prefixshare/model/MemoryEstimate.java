@@ -14,12 +14,12 @@ import java.util.Locale;
  *
  * @param runtimeBytes     the JVM, its heap in use, ND4J's and OpenBLAS's native libraries and buffers
  * @param weightBytes      the model's weights: a frozen base in its storage type, or the trainable parameters
- * @param optimiserBytes   what training adds per trainable parameter: its gradient and AdamW's two moments (and,
- *                         with LoRA, the adapters themselves)
+ * @param optimiserBytes   what training adds per trainable parameter: its gradient, the step's sum of gradients and
+ *                         AdamW's two moments (and, with LoRA, the adapters themselves)
  * @param activationBytes  what the forward keeps for the backward: each layer's input, and without recompute each
  *                         layer's workspace
- * @param backwardBytes    the working memory of one layer's backward (with recompute, the rerun forward's workspace
- *                         too)
+ * @param backwardBytes    the backward's working memory: one layer's (with recompute, the rerun forward's workspace
+ *                         too), and every layer's input gradient, which SameDiff keeps until the backward ends
  * @param lmHeadBytes      the LM head at the labelled positions: the final hidden states, their gradient and one
  *                         64 MiB logits block (the {@code [N, V]} logits never exist)
  * @param cacheBytes       arrays SameDiff keeps for reuse between executions ({@link ArrayCache}: at most its cap,
@@ -49,13 +49,16 @@ public record MemoryEstimate(long runtimeBytes, long weightBytes, long optimiser
         long trainable = options.lora() != null ? LoraAdapters.parameterCount(config, options.lora())
                 : options.frozenBase() ? 0 : params;
         long weights = options.frozenBase() ? params * options.baseType().width() : params * w;
-        long optimiser = trainable * w * (options.lora() != null ? 4 : 3);
+        long optimiser = trainable * w * (options.lora() != null ? 5 : 4);
         long tokens = rows * rowLength;
         long layerInput = tokens * config.hiddenSize() * w;
         long workspace = FusedOps.decoderLayerWorkspaceBytes(rows, rowLength, config.hiddenSize(), config.numHeads(),
                 config.numKvHeads(), config.headDim(), config.intermediateSize(), compute);
         long activations = config.numLayers() * (layerInput + (options.recompute() ? 0 : workspace));
-        long backward = (long) (BACKWARD_WORKSPACES * workspace) + (options.recompute() ? workspace : 0);
+        // SameDiff 1.0.0-M2.1 frees nothing while a gradient execution runs: every layer's input gradient stays
+        // until the backward ends (ArrayCache hands them back after it)
+        long backward = (long) (BACKWARD_WORKSPACES * workspace) + (options.recompute() ? workspace : 0)
+                + config.numLayers() * layerInput;
         long lmHead = 2 * layerInput + LM_HEAD_BLOCK_BYTES;
         // the cache holds arrays a step freed, so no more than the step's activations and working memory
         long cache = Math.min(ArrayCache.cap(), activations + backward + lmHead);
@@ -69,7 +72,7 @@ public record MemoryEstimate(long runtimeBytes, long weightBytes, long optimiser
 
     /** One line: the total and its parts, in GB. */
     public String describe() {
-        return String.format(Locale.ROOT, "%s GB (weights %s, gradients + AdamW %s, saved activations %s, one layer's "
+        return String.format(Locale.ROOT, "%s GB (weights %s, gradients + AdamW %s, saved activations %s, "
                         + "backward %s, LM head %s, array cache %s, runtime %s)", gb(totalBytes()), gb(weightBytes),
                 gb(optimiserBytes), gb(activationBytes), gb(backwardBytes), gb(lmHeadBytes), gb(cacheBytes),
                 gb(runtimeBytes));

@@ -27,7 +27,7 @@ class MemoryEstimateTest {
         // r (in + out) per adapted projection: q, k, v, o, gate, up, down of 32 layers
         long perLayer = 16L * ((4096 + 4096) + 2 * (4096 + 1024) + (4096 + 4096) + 3 * (4096 + 14336));
         assertEquals(32 * perLayer, LoraAdapters.parameterCount(MISTRAL, LORA));
-        assertEquals(32 * perLayer * 4 * 4, e.optimiserBytes(), "value, gradient and AdamW's two moments");
+        assertEquals(32 * perLayer * 4 * 5, e.optimiserBytes(), "value, gradient, gradient sum and AdamW's two moments");
     }
 
     @Test
@@ -43,15 +43,19 @@ class MemoryEstimateTest {
         long slack = 64 * 8 * 4; // each block starts on a cache line
         assertTrue(Math.abs(without.activationBytes() - 32 * (input + workspace)) <= 32 * slack,
                 without.activationBytes() + " vs " + 32 * (input + workspace));
+        // one layer's backward (its workspace; with recompute the rerun forward's too) and every layer's input
+        // gradient, which SameDiff keeps until the backward ends
+        assertTrue(Math.abs(with.backwardBytes() - (2 * workspace + 32 * input)) <= 2 * slack, with.describe());
+        assertTrue(Math.abs(without.backwardBytes() - (workspace + 32 * input)) <= slack, without.describe());
         assertTrue(with.totalBytes() < 24e9 && without.totalBytes() > 25e9,
                 "recompute is what lets a 7B LoRA step fit in 24 GB: " + with.describe() + " / " + without.describe());
     }
 
     @Test
-    void fullFineTuningKeepsFourFloat32CopiesOfEveryParameter() {
+    void fullFineTuningKeepsFiveFloat32CopiesOfEveryParameter() {
         DecoderConfig tiny = DecoderConfig.tiny();
         MemoryEstimate e = MemoryEstimate.training(tiny, DecoderModel.Options.FULL, 2, 64);
         assertEquals(tiny.parameterCount() * 4, e.weightBytes());
-        assertEquals(tiny.parameterCount() * 4 * 3, e.optimiserBytes());
+        assertEquals(tiny.parameterCount() * 4 * 4, e.optimiserBytes(), "gradient, gradient sum, two moments");
     }
 }
