@@ -190,9 +190,14 @@ class LoraModelTest {
         LayoutBatch b = batch(cfg);
         DecoderModel.LossAndGradients x = bf16.lossAndGradients(b, Collections.emptyMap());
         DecoderModel.LossAndGradients y = f32.lossAndGradients(b, Collections.emptyMap());
-        assertEquals(y.logps(), x.logps());
+        assertEquals(y.logps(), x.logps(), "the forward reads the same values");
+        // The backward reads the same values too, but the attention backward sums dQ over the threads in the order
+        // its dynamic schedule gives, so two runs on a loaded machine can differ in the last bits (seen: 1e-4 at
+        // ~15, 7e-6 of the largest gradient). Widening bfloat16 is exact, so what this can catch is a misread weight
+        // (wrong element, stride or format), which moves gradients by percents.
         for (String n : y.gradients().keySet()) {
-            assertEquals(y.gradients().get(n), x.gradients().get(n), n);
+            double e = rel(x.gradients().get(n), y.gradients().get(n));
+            assertTrue(e <= 1e-4, n + ": " + e);
         }
     }
 
