@@ -9,13 +9,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.lang.ref.WeakReference;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -54,9 +53,20 @@ public final class ArrayCache implements SessionMemMgr {
 
     private static final ThreadLocal<ArrayCache> SHARED = ThreadLocal.withInitial(ArrayCache::new);
 
-    /** Arrays this thread's executions allocated that SameDiff has not released (by identity), numbered in order. */
-    private final Map<INDArray, Long> outstanding = new IdentityHashMap<>();
+    /**
+     * Arrays this thread's executions allocated that SameDiff has not released, in allocation order. Held weakly: an
+     * execution nobody reclaims (a caller's own {@code sd.output}) leaves its arrays to the garbage collector, as
+     * before, rather than here for good.
+     */
+    private final ArrayDeque<Tracked> outstanding = new ArrayDeque<>();
     private long next;
+
+    private record Tracked(long seq, WeakReference<INDArray> array) {
+    }
+
+    /** Allocations between two sweeps of collected entries out of {@link #outstanding}. */
+    private static final int PRUNE_EVERY = 4096;
+    private long tracked;
     /** Free buffers by element type and length, newest first. */
     private final Map<BufferKind, ArrayDeque<DataBuffer>> free = new HashMap<>();
     /** The same buffers, oldest first (evicted first). Buffers compare by content: these are searched by identity. */
@@ -104,11 +114,15 @@ public final class ArrayCache implements SessionMemMgr {
         reclaim(mark, Arrays.asList(handedOut));
     }
 
-    /** Bytes the calling thread's executions hold outside the cache (allocated, neither released nor reclaimed). */
-    public static long outstandingBytes() {
+    /**
+     * Bytes that the calling thread's executions since {@code mark} hold outside the cache: allocated, neither
+     * released nor reclaimed, nor collected.
+     */
+    public static long outstandingBytes(long mark) {
         long bytes = 0;
-        for (INDArray a : SHARED.get().outstanding.keySet()) {
-            bytes += bytes(a);
+        for (Tracked t : SHARED.get().outstanding) {
+            INDArray a = t.seq() >= mark ? t.array().get() : null;
+            bytes += a == null ? 0 : bytes(a);
         }
         return bytes;
     }
@@ -120,14 +134,10 @@ public final class ArrayCache implements SessionMemMgr {
 
     private void releaseSince(long mark, Collection<INDArray> handedOut) {
         List<INDArray> release = new ArrayList<>();
-        for (Iterator<Map.Entry<INDArray, Long>> it = outstanding.entrySet().iterator(); it.hasNext(); ) {
-            Map.Entry<INDArray, Long> e = it.next();
-            if (e.getValue() >= mark) {
-                INDArray a = e.getKey();
-                it.remove();
-                if (!sharesMemory(a, handedOut)) {
-                    release.add(a);
-                }
+        while (!outstanding.isEmpty() && outstanding.peekLast().seq() >= mark) {
+            INDArray a = outstanding.pollLast().array().get();
+            if (a != null && !sharesMemory(a, handedOut)) {
+                release.add(a);
             }
         }
         release.forEach(this::keep);
@@ -215,7 +225,10 @@ public final class ArrayCache implements SessionMemMgr {
             cachedBytes -= length * b.getElementSize();
             a = Nd4j.create(b, shape, Nd4j.getStrides(shape, order), 0, order);
         }
-        outstanding.put(a, next++);
+        if (++tracked % PRUNE_EVERY == 0) {
+            outstanding.removeIf(t -> t.array().get() == null);
+        }
+        outstanding.add(new Tracked(next++, new WeakReference<>(a)));
         return a;
     }
 
@@ -247,7 +260,7 @@ public final class ArrayCache implements SessionMemMgr {
     public void release(INDArray array) {
         // only arrays this cache handed out come back into it: SameDiff may also release a placeholder (the caller's
         // array) or an op's own output, and a second release of one array must not cache its buffer twice
-        if (outstanding.remove(array) != null) {
+        if (outstanding.removeIf(t -> t.array().get() == array)) {
             keep(array);
         }
     }

@@ -53,9 +53,10 @@ class ArrayCacheTest {
     @Test
     void everythingAnExecutionLeavesGoesBackExceptWhatItHandsOut() {
         DecoderModel m = model();
+        long start = ArrayCache.mark();
         INDArray a = m.logps(A);
         INDArray kept = a.dup();
-        assertEquals(0, ArrayCache.outstandingBytes(), "the model's own methods reclaim");
+        assertEquals(0, ArrayCache.outstandingBytes(start), "the model's own methods reclaim");
         assertTrue(ArrayCache.cachedBytes() > 0, "the execution's leftovers are cached for the next one");
         for (int i = 0; i < 3; i++) {
             m.logps(B);
@@ -92,15 +93,17 @@ class ArrayCacheTest {
         long before = ArrayCache.mark();
         // an execution of the caller's own, not reclaimed yet: its output (at least) is outstanding
         INDArray direct = m.sameDiff().output(m.feeds(A), DecoderModel.LOGPS).get(DecoderModel.LOGPS);
-        long outstanding = ArrayCache.outstandingBytes();
+        long outstanding = ArrayCache.outstandingBytes(before);
         assertTrue(outstanding >= direct.length() * 8, "outstanding " + outstanding);
         INDArray copy = direct.dup();
         m.logps(B);
         m.lossAndGradients(B, Collections.emptyMap());
-        assertEquals(outstanding, ArrayCache.outstandingBytes(), "later executions reclaim only their own arrays");
+        // (its other leftovers are weakly held: unreachable now, a GC may collect them)
+        assertTrue(ArrayCache.outstandingBytes(before) >= direct.length() * 8,
+                "later executions reclaim only their own arrays");
         assertEquals(copy, direct);
         ArrayCache.reclaim(before, List.of(direct));
-        assertEquals(0, ArrayCache.outstandingBytes());
+        assertEquals(0, ArrayCache.outstandingBytes(before));
         m.logps(B);
         assertEquals(copy, direct, "handed out when reclaimed: never reused");
     }
