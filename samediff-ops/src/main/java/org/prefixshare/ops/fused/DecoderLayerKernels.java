@@ -431,9 +431,7 @@ final class DecoderLayerKernels {
             } else {
                 INDArray dxd = shaped(wideGrad, x.size(0), x.size(1));
                 FusedKernels.linearBackward(OP, xd, in.a()[p.ordinal()], duu, dxd, g.a(p), false);
-                INDArray keep = dropMask(p, x);
-                dx.addi(dxd.muli(keep));
-                keep.close();
+                dx.addi(applyDropMask(p, x, dxd));
             }
         }
 
@@ -442,23 +440,22 @@ final class DecoderLayerKernels {
             if (wide == null) {
                 return x;
             }
-            INDArray xd = shaped(wide, x.size(0), x.size(1));
-            INDArray keep = dropMask(p, x);
-            xd.assign(x).muli(keep);
-            keep.close();
-            return xd;
+            return applyDropMask(p, x, shaped(wide, x.size(0), x.size(1)).assign(x));
         }
 
         /**
-     * The scaled keep mask (1 / (1 - p) or 0 per element) of projection p, regenerated from the seed. The caller
-     * closes it when done: left to the garbage collector, masks of a 7B-class layer pile up by the gigabyte.
-     */
-        private INDArray dropMask(LayerProjection p, INDArray x) {
+         * {@code target} times the scaled keep mask (1 / (1 - p) or 0 per element) of projection p, regenerated from
+         * the seed (x gives its shape). The mask is freed at once: left to the garbage collector, masks of a 7B-class
+         * layer pile up by the gigabyte.
+         */
+        private INDArray applyDropMask(LayerProjection p, INDArray x, INDArray target) {
             long seed = (in.seed().getLong(0) * 31 + c.loraSalt()) * 0x9E3779B97F4A7C15L + p.ordinal();
             Random rng = Nd4j.getRandomFactory().getNewRandomInstance(seed);
             INDArray keep = Nd4j.createUninitializedDetached(x.dataType(), x.shape());
             Nd4j.getExecutioner().exec(new BernoulliDistribution(keep, 1.0 - c.loraDropout()), rng);
-            return keep.muli(1.0 / (1.0 - c.loraDropout()));
+            target.muli(keep.muli(1.0 / (1.0 - c.loraDropout())));
+            keep.close();
+            return target;
         }
     }
 }
