@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -164,7 +165,11 @@ public final class ArrayCache implements SessionMemMgr {
     }
 
     private static long bytes(INDArray a) {
-        return a.data() == null ? 0 : a.data().length() * a.data().getElementSize();
+        return a.data() == null ? 0 : bytes(a.data());
+    }
+
+    private static long bytes(DataBuffer b) {
+        return b.length() * b.getElementSize();
     }
 
     /**
@@ -177,7 +182,7 @@ public final class ArrayCache implements SessionMemMgr {
             return;
         }
         DataBuffer b = a.data();
-        long bytes = b.length() * b.getElementSize();
+        long bytes = bytes(b);
         if (bytes > cap) {
             a.close();
             return;
@@ -198,7 +203,7 @@ public final class ArrayCache implements SessionMemMgr {
         while (cachedBytes > limit && !age.isEmpty()) {
             DataBuffer oldest = age.poll();
             free.get(kindOf(oldest)).removeIf(x -> x == oldest);
-            cachedBytes -= oldest.length() * oldest.getElementSize();
+            cachedBytes -= bytes(oldest);
             oldest.close();
         }
     }
@@ -222,7 +227,7 @@ public final class ArrayCache implements SessionMemMgr {
             a = Nd4j.createUninitializedDetached(type, shape);
         } else {
             age.removeIf(x -> x == b);
-            cachedBytes -= length * b.getElementSize();
+            cachedBytes -= bytes(b);
             a = Nd4j.create(b, shape, Nd4j.getStrides(shape, order), 0, order);
         }
         if (++tracked % PRUNE_EVERY == 0) {
@@ -260,9 +265,23 @@ public final class ArrayCache implements SessionMemMgr {
     public void release(INDArray array) {
         // only arrays this cache handed out come back into it: SameDiff may also release a placeholder (the caller's
         // array) or an op's own output, and a second release of one array must not cache its buffer twice
-        if (outstanding.removeIf(t -> t.array().get() == array)) {
+        if (forget(array)) {
             keep(array);
         }
+    }
+
+    /**
+     * Takes {@code array} off the outstanding list; false when it is not there. Searched from the newest: SameDiff
+     * releases an array soon after allocating it, so this is usually a few steps, not the whole list.
+     */
+    private boolean forget(INDArray array) {
+        for (Iterator<Tracked> it = outstanding.descendingIterator(); it.hasNext(); ) {
+            if (it.next().array().get() == array) {
+                it.remove();
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Frees the cached buffers. */
