@@ -2,12 +2,12 @@ package org.prefixshare.model;
 
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.internal.InferenceSession;
-import org.nd4j.autodiff.samediff.internal.SessionMemMgr;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.linalg.factory.Nd4j;
+import org.prefixshare.ops.exec.ArrayRecycler;
 
 import java.lang.ref.WeakReference;
 import java.util.ArrayDeque;
@@ -21,7 +21,7 @@ import java.util.Map;
 
 /**
  * The arrays of SameDiff's executions on one thread: where they come from, and where they go when an execution is
- * over. Three problems of SameDiff 1.0.0-M2.1 made a 7B-class step's memory grow past what it holds live:
+ * over. Four problems of SameDiff 1.0.0-M2.1 made a 7B-class step's memory grow past what it holds live:
  * <ol>
  *   <li>Its array cache ({@code ArrayCacheMemoryMgr}) takes up to a quarter of JavaCPP's off-heap limit, once per
  *       SameDiff instance and thread (a LoRA model, its gradient function and its adapters-off reference are three).
@@ -40,12 +40,16 @@ import java.util.Map;
  *       Mistral-7B-shape model with 8 layers peaked 2.9 GB above its live arrays after two steps. So every array an
  *       execution allocates is tracked until SameDiff releases it, and {@link #reclaim} releases the rest once the
  *       caller has what it needs, into the cache (or freed now, when the cache is full).</li>
+ *   <li>A gradient execution releases nothing while it runs: a backward through N layers held all N layers' input
+ *       gradients until it ended (1 GiB for a 7B-class model at 2,048 tokens). Our ops hand back the inputs they
+ *       were the last to read ({@code LastReads}, {@link #recycle}), so the next layer's gradient reuses the
+ *       buffer.</li>
  * </ol>
  * The model's own methods reclaim after each execution ({@link DecoderModel#logps}, ...); a loop that executes the
  * graph itself ({@code DpoTrainer}, the training benchmark) takes a {@link #mark} first and calls {@link #reclaim}
  * when it has read the outputs.
  */
-public final class ArrayCache implements SessionMemMgr {
+public final class ArrayCache implements ArrayRecycler {
 
     /** The property that sets the cap, in bytes. */
     public static final String PROPERTY = "prefixshare.arrayCache";
@@ -62,8 +66,16 @@ public final class ArrayCache implements SessionMemMgr {
     private final ArrayDeque<Tracked> outstanding = new ArrayDeque<>();
     private long next;
 
-    private record Tracked(long seq, WeakReference<INDArray> array) {
+    /** An outstanding array; {@code output}: allocated as an output the execution returns to its caller. */
+    private record Tracked(long seq, WeakReference<INDArray> array, boolean output, long bytes) {
     }
+
+    /** Bytes of the {@link #outstanding} arrays (collected ones until they are swept out), and the most since reset. */
+    private long outstandingTotal;
+    private long peak;
+
+    /** Arrays whose last reader has run, waiting for its op context to let go of them ({@link #recycle}). */
+    private final List<INDArray> dead = new ArrayList<>();
 
     /** Allocations between two sweeps of collected entries out of {@link #outstanding}. */
     private static final int PRUNE_EVERY = 4096;
@@ -128,15 +140,32 @@ public final class ArrayCache implements SessionMemMgr {
         return bytes;
     }
 
+    /**
+     * The most bytes the calling thread's executions held at once outside the cache (allocated, neither released nor
+     * reclaimed) since {@link #resetPeak}: the high-water mark of SameDiff's arrays during a forward and backward.
+     */
+    public static long peakBytes() {
+        return SHARED.get().peak;
+    }
+
+    /** Starts a new {@link #peakBytes} from what the calling thread's executions hold now. */
+    public static void resetPeak() {
+        ArrayCache c = SHARED.get();
+        c.peak = c.outstandingTotal;
+    }
+
     /** Bytes of free buffers the calling thread's cache holds. */
     public static long cachedBytes() {
         return SHARED.get().cachedBytes;
     }
 
     private void releaseSince(long mark, Collection<INDArray> handedOut) {
+        dead.clear(); // still outstanding: released below (or, from before the mark, left alone)
         List<INDArray> release = new ArrayList<>();
         while (!outstanding.isEmpty() && outstanding.peekLast().seq() >= mark) {
-            INDArray a = outstanding.pollLast().array().get();
+            Tracked t = outstanding.pollLast();
+            untrack(t);
+            INDArray a = t.array().get();
             if (a != null && !sharesMemory(a, handedOut)) {
                 release.add(a);
             }
@@ -212,7 +241,10 @@ public final class ArrayCache implements SessionMemMgr {
         return new BufferKind(b.dataType(), b.length());
     }
 
-    private INDArray fresh(DataType type, long[] shape, char order) {
+    private INDArray fresh(DataType type, long[] shape, char order, boolean output) {
+        if (!dead.isEmpty()) {
+            recycleDead();
+        }
         long length = 1;
         for (long d : shape) {
             length *= d;
@@ -231,15 +263,18 @@ public final class ArrayCache implements SessionMemMgr {
             a = Nd4j.create(b, shape, Nd4j.getStrides(shape, order), 0, order);
         }
         if (++tracked % PRUNE_EVERY == 0) {
-            outstanding.removeIf(t -> t.array().get() == null);
+            outstanding.removeIf(t -> t.array().get() == null && untrack(t));
         }
-        outstanding.add(new Tracked(next++, new WeakReference<>(a)));
+        long bytes = length * type.width();
+        outstanding.add(new Tracked(next++, new WeakReference<>(a), output, bytes));
+        outstandingTotal += bytes;
+        peak = Math.max(peak, outstandingTotal);
         return a;
     }
 
     @Override
     public INDArray allocate(boolean detached, DataType dataType, long... shape) {
-        return fresh(dataType, shape, 'c');
+        return fresh(dataType, shape, 'c', detached);
     }
 
     @Override
@@ -247,7 +282,7 @@ public final class ArrayCache implements SessionMemMgr {
         if (descriptor.isEmpty()) {
             return Nd4j.create(descriptor);
         }
-        return fresh(descriptor.dataType(), descriptor.getShape(), descriptor.getOrder());
+        return fresh(descriptor.dataType(), descriptor.getShape(), descriptor.getOrder(), detached);
     }
 
     @Override
@@ -265,23 +300,57 @@ public final class ArrayCache implements SessionMemMgr {
     public void release(INDArray array) {
         // only arrays this cache handed out come back into it: SameDiff may also release a placeholder (the caller's
         // array) or an op's own output, and a second release of one array must not cache its buffer twice
-        if (forget(array)) {
+        if (forget(array, true)) {
             keep(array);
         }
     }
 
     /**
-     * Takes {@code array} off the outstanding list; false when it is not there. Searched from the newest: SameDiff
-     * releases an array soon after allocating it, so this is usually a few steps, not the whole list.
+     * An array whose last reader has run ({@code LastReads}): back into the cache as soon as that op's context has let
+     * go of it (its use count is back to one), usually by the next allocation; the way SameDiff's own release would,
+     * if it released during a gradient execution. An execution's outputs are left to the caller.
      */
-    private boolean forget(INDArray array) {
-        for (Iterator<Tracked> it = outstanding.descendingIterator(); it.hasNext(); ) {
-            if (it.next().array().get() == array) {
+    @Override
+    public void recycle(INDArray array) {
+        dead.add(array);
+    }
+
+    /** Caches the {@link #dead} arrays no op context uses any more; the others wait for the next call. */
+    private void recycleDead() {
+        for (Iterator<INDArray> it = dead.iterator(); it.hasNext(); ) {
+            INDArray a = it.next();
+            if (a.wasClosed() || a.data() == null || Nd4j.getExecutioner().useCount(a.data()) <= 1) {
                 it.remove();
-                return true;
+                if (forget(a, false)) {
+                    keep(a);
+                }
+            }
+        }
+    }
+
+    /**
+     * Takes {@code array} off the outstanding list (an output only if {@code outputs}); false when it is not there.
+     * Searched from the newest: arrays die soon after they are allocated, so this is usually a few steps, not the
+     * whole list.
+     */
+    private boolean forget(INDArray array, boolean outputs) {
+        for (Iterator<Tracked> it = outstanding.descendingIterator(); it.hasNext(); ) {
+            Tracked t = it.next();
+            if (t.array().get() == array) {
+                if (t.output() && !outputs) {
+                    return false;
+                }
+                it.remove();
+                return untrack(t);
             }
         }
         return false;
+    }
+
+    /** Takes {@code t}'s bytes off the outstanding total; true. */
+    private boolean untrack(Tracked t) {
+        outstandingTotal -= t.bytes();
+        return true;
     }
 
     /** Frees the cached buffers. */

@@ -19,7 +19,7 @@ import java.util.Locale;
  * @param activationBytes  what the forward keeps for the backward: each layer's input, and without recompute each
  *                         layer's workspace
  * @param backwardBytes    the backward's working memory: one layer's (with recompute, the rerun forward's workspace
- *                         too), and every layer's input gradient, which SameDiff keeps until the backward ends
+ *                         too), the gradient coming into the layer and the one it computes for its input
  * @param lmHeadBytes      the LM head at the labelled positions: the final hidden states, their gradient and one
  *                         64 MiB logits block (the {@code [N, V]} logits never exist)
  * @param cacheBytes       arrays SameDiff keeps for reuse between executions ({@link ArrayCache}: at most its cap,
@@ -55,10 +55,9 @@ public record MemoryEstimate(long runtimeBytes, long weightBytes, long optimiser
         long workspace = FusedOps.decoderLayerWorkspaceBytes(rows, rowLength, config.hiddenSize(), config.numHeads(),
                 config.numKvHeads(), config.headDim(), config.intermediateSize(), compute);
         long activations = config.numLayers() * (layerInput + (options.recompute() ? 0 : workspace));
-        // SameDiff 1.0.0-M2.1 frees nothing while a gradient execution runs: every layer's input gradient stays
-        // until the backward ends (ArrayCache hands them back after it)
+        // a layer's backward hands back the gradient it read (ArrayRecycler): two are alive at a time, not one per layer
         long backward = (long) (BACKWARD_WORKSPACES * workspace) + (options.recompute() ? workspace : 0)
-                + config.numLayers() * layerInput;
+                + 2 * layerInput;
         long lmHead = 2 * layerInput + LM_HEAD_BLOCK_BYTES;
         // the cache holds arrays a step freed, so no more than the step's activations and working memory
         long cache = Math.min(ArrayCache.cap(), activations + backward + lmHead);

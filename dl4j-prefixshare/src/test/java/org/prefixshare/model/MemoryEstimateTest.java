@@ -43,10 +43,10 @@ class MemoryEstimateTest {
         long slack = 64 * 8 * 4; // each block starts on a cache line
         assertTrue(Math.abs(without.activationBytes() - 32 * (input + workspace)) <= 32 * slack,
                 without.activationBytes() + " vs " + 32 * (input + workspace));
-        // one layer's backward (its workspace; with recompute the rerun forward's too) and every layer's input
-        // gradient, which SameDiff keeps until the backward ends
-        assertTrue(Math.abs(with.backwardBytes() - (2 * workspace + 32 * input)) <= 2 * slack, with.describe());
-        assertTrue(Math.abs(without.backwardBytes() - (workspace + 32 * input)) <= slack, without.describe());
+        // one layer's backward (its workspace; with recompute the rerun forward's too), the gradient coming into it
+        // and the one it computes for its input
+        assertTrue(Math.abs(with.backwardBytes() - (2 * workspace + 2 * input)) <= 2 * slack, with.describe());
+        assertTrue(Math.abs(without.backwardBytes() - (workspace + 2 * input)) <= slack, without.describe());
         assertTrue(with.totalBytes() < 24e9 && without.totalBytes() > 25e9,
                 "recompute is what lets a 7B LoRA step fit in 24 GB: " + with.describe() + " / " + without.describe());
     }

@@ -12,6 +12,7 @@ import java.util.List;
  * ND4J's CPU executioner plus our ops. Every custom op of SameDiff (output, gradients, fit) and of DL4J layers goes
  * through {@code exec(CustomOp, OpContext)}, eager calls through {@code exec(CustomOp)}, and shape inference through
  * {@code calculateOutputShape}: ops implementing {@link JavaExecutedOp} are run here, all others are delegated.
+ * Inputs a SameDiff op was the last to read go back to the session's memory manager at once ({@link LastReads}).
  * Installed by {@link ExecutionerHook}.
  */
 public class PrefixShareOpExecutioner extends NativeOpExecutioner {
@@ -26,6 +27,7 @@ public class PrefixShareOpExecutioner extends NativeOpExecutioner {
         long start = profilingConfigurableHookIn(op, context);
         javaOp.execute(inputs, outputs);
         profilingConfigurableHookOut(op, context, start);
+        LastReads.recycle(op, inputs);
         return outputs.toArray(new INDArray[0]);
     }
 
