@@ -10,6 +10,7 @@ import org.prefixshare.ops.fused.FusedOps;
 import org.prefixshare.ops.nativeload.NativeKernels;
 
 import java.util.Collection;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -99,7 +100,15 @@ public final class AdamW {
         return true;
     }
 
-    /** Copies of the optimiser state by parameter name (for checkpoints). */
+    /**
+     * The optimiser state by parameter name: the live arrays, not copies (a checkpoint writes them between two
+     * steps; copying would add the state's size to the peak memory).
+     */
+    public Map<String, INDArray> state() {
+        return Collections.unmodifiableMap(state);
+    }
+
+    /** Copies of the optimiser state by parameter name. */
     public Map<String, INDArray> snapshot() {
         Map<String, INDArray> m = new LinkedHashMap<>();
         state.forEach((k, v) -> m.put(k, v.dup()));
