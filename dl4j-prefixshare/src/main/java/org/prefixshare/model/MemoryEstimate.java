@@ -23,7 +23,7 @@ import java.util.Locale;
  * @param lmHeadBytes      the LM head at the labelled positions: the final hidden states, their gradient and one
  *                         64 MiB logits block (the {@code [N, V]} logits never exist)
  * @param cacheBytes       arrays SameDiff keeps for reuse between executions ({@link ArrayCache}: at most its cap,
- *                         and at most what a step allocates)
+ *                         and about the saved activations and the LM head's arrays)
  */
 public record MemoryEstimate(long runtimeBytes, long weightBytes, long optimiserBytes, long activationBytes,
                              long backwardBytes, long lmHeadBytes, long cacheBytes) {
@@ -59,8 +59,10 @@ public record MemoryEstimate(long runtimeBytes, long weightBytes, long optimiser
         long backward = (long) (BACKWARD_WORKSPACES * workspace) + (options.recompute() ? workspace : 0)
                 + 2 * layerInput;
         long lmHead = 2 * layerInput + LM_HEAD_BLOCK_BYTES;
-        // the cache holds arrays a step freed, so no more than the step's activations and working memory
-        long cache = Math.min(ArrayCache.cap(), activations + backward + lmHead);
+        // at the peak the cache holds about the forward side's arrays (the saved activations and the LM head's, freed
+        // by the execution before): the backward's buffers go from layer to layer, live rather than cached. Fitted
+        // to the measured runs (docs/bench/lora-7b.md), up to the cap
+        long cache = Math.min(ArrayCache.cap(), activations + lmHead);
         return new MemoryEstimate(RUNTIME_BYTES, weights, optimiser, activations, backward, lmHead, cache);
     }
 
