@@ -63,8 +63,12 @@ public final class LastReads {
                 || !isEmpty(v.getControlDepsForOp()) || !isEmpty(v.getControlDepsForVar())) {
             return false;
         }
+        List<String> readers = v.getInputsForOp();
+        if (readers == null) {
+            return false;
+        }
         int readByOp = 0;
-        for (String reader : v.getInputsForOp()) {
+        for (String reader : readers) {
             if (reader.equals(op)) {
                 readByOp++;
             } else if (!parents.contains(reader) || !ours(sd, reader)) {
