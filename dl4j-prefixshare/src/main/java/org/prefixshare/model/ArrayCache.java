@@ -134,8 +134,9 @@ public final class ArrayCache implements ArrayRecycler {
     public static long outstandingBytes(long mark) {
         long bytes = 0;
         for (Tracked t : SHARED.get().outstanding) {
-            INDArray a = t.seq() >= mark ? t.array().get() : null;
-            bytes += a == null ? 0 : bytes(a);
+            if (t.seq() >= mark && t.array().get() != null) {
+                bytes += t.bytes();
+            }
         }
         return bytes;
     }
