@@ -541,11 +541,13 @@ def lora_merged_equals_unmerged():
         assert len(wrapped) == 7 * cfg.num_hidden_layers, f"all-linear wrapped {list(wrapped)}"
         # the unmerged layer is the formula
         name = "model.layers.1.mlp.down_proj"
-        x = torch.randn(2, cfg.intermediate_size, dtype=F64)
+        g = torch.Generator().manual_seed(13)  # seeded like every other check (was the global generator's draw)
+        x = torch.randn(2, cfg.intermediate_size, dtype=F64, generator=g)
         a = tensors[f"{lora.PREFIX}{name}.lora_A.weight"].double()
         b = tensors[f"{lora.PREFIX}{name}.lora_B.weight"].double()
         layer = lora.LoraLinear(torch.nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False, dtype=F64), 3, 2.0)
         with torch.no_grad():
+            layer.base_layer.weight.copy_(torch.randn(layer.base_layer.weight.shape, dtype=F64, generator=g))
             layer.lora_A.weight.copy_(a)
             layer.lora_B.weight.copy_(b)
             want = lora.linear_forward_unmerged(x, layer.base_layer.weight, None, a, b, 2.0)
